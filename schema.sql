@@ -1,0 +1,127 @@
+-- fazt.db schema. Evolutionary Database Design: this file is APPEND-ONLY.
+--
+-- * Each step starts with a line `-- step N: name` and is applied once, in order, at every
+--   start; `schema_steps` records which ran. A released step never changes: its hash is
+--   pinned in tests/schema.lock and the tests fail if it moves.
+-- * Add tables and columns only. Never DROP, RENAME, or add FOREIGN KEY constraints
+--   (relations are checked in Rust). A NOT NULL column always has a DEFAULT.
+-- * Each statement ends with `;` at the end of a line. `ALTER TABLE … ADD COLUMN` is skipped
+--   when the column already exists, so a database from fazt's Go version upgrades cleanly.
+-- * Code names the columns it reads (no SELECT *), so an older binary keeps working on a
+--   database that a newer one has extended.
+-- Times are unix seconds (INTEGER) unless said otherwise.
+
+-- step 1: core tables (names from fazt's Go version)
+CREATE TABLE IF NOT EXISTS files (
+    site_id TEXT NOT NULL DEFAULT '',
+    path TEXT NOT NULL DEFAULT '',
+    content BLOB,
+    size_bytes INTEGER NOT NULL DEFAULT 0,
+    mime_type TEXT,
+    hash TEXT,
+    created_at INTEGER,
+    updated_at INTEGER,
+    PRIMARY KEY (site_id, path)
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    key TEXT PRIMARY KEY,
+    value BLOB,
+    updated_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    domain TEXT,
+    tags TEXT,
+    source_type TEXT,
+    event_type TEXT,
+    path TEXT,
+    referrer TEXT,
+    user_agent TEXT,
+    ip_address TEXT,
+    query_params TEXT,
+    created_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS idx_events_created ON events (created_at);
+CREATE INDEX IF NOT EXISTS idx_events_domain ON events (domain, created_at);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT,
+    key_hash TEXT,
+    scopes TEXT,
+    created_at INTEGER,
+    last_used_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS kv_store (
+    site_id TEXT NOT NULL DEFAULT '',
+    key TEXT NOT NULL DEFAULT '',
+    value TEXT,
+    created_at INTEGER,
+    updated_at INTEGER,
+    PRIMARY KEY (site_id, key)
+);
+CREATE TABLE IF NOT EXISTS env_vars (
+    site_id TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL DEFAULT '',
+    value TEXT,
+    created_at INTEGER,
+    updated_at INTEGER,
+    PRIMARY KEY (site_id, name)
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    site_id TEXT,
+    size_bytes INTEGER,
+    file_count INTEGER,
+    deployed_by TEXT,
+    created_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS idx_deployments_site ON deployments (site_id, created_at);
+CREATE TABLE IF NOT EXISTS site_logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    site_id TEXT,
+    level TEXT,
+    message TEXT,
+    created_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS idx_site_logs_site ON site_logs (site_id, id);
+CREATE TABLE IF NOT EXISTS configurations (
+    key TEXT PRIMARY KEY,
+    value TEXT,
+    updated_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS redirects (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    slug TEXT UNIQUE,
+    destination TEXT,
+    tags TEXT,
+    click_count INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT,
+    endpoint TEXT UNIQUE,
+    secret TEXT,
+    is_active INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS audit_logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    actor TEXT,
+    action TEXT,
+    resource TEXT,
+    details TEXT,
+    ip_address TEXT,
+    created_at INTEGER
+);
+
+-- step 2: fazt additions: sites, gzip variants stored beside each file
+CREATE TABLE IF NOT EXISTS sites (
+    name TEXT PRIMARY KEY,
+    spa INTEGER NOT NULL DEFAULT 0,
+    system INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER,
+    updated_at INTEGER
+);
+ALTER TABLE files ADD COLUMN gzip BLOB;
+ALTER TABLE files ADD COLUMN gzip_size INTEGER;

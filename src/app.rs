@@ -1,0 +1,46 @@
+//! The fazt request handler: composes the verticals behind the HTTP edge. Routes by host to
+//! the admin host (health, API, start page) or a site (script or static files).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::hosting::{route, Hosting, Target};
+use crate::kernel::db::Db;
+use crate::kernel::http::{Body, Handler, Request, Response};
+
+pub struct App {
+    pub db: Arc<Db>,
+    pub hosting: Hosting,
+    pub domain: String,
+    pub started: Instant,
+}
+
+impl App {
+    fn admin(&self, req: &Request, _body: &mut Body<'_>) -> Response {
+        match req.path() {
+            "/health" => {
+                if self.db.healthy() {
+                    Response::text(200, "ok")
+                } else {
+                    Response::text(503, "database unavailable")
+                }
+            }
+            _ => self.hosting.serve("admin", req),
+        }
+    }
+}
+
+impl Handler for App {
+    fn handle(&self, req: &Request, body: &mut Body<'_>) -> Response {
+        match route(&req.host(), &self.domain) {
+            Target::Admin => self.admin(req, body),
+            Target::Site(site) => {
+                if !self.hosting.sites.info(&site).exists {
+                    return self.hosting.not_found_site(req);
+                }
+                self.hosting.serve(&site, req)
+            }
+            Target::Unknown => self.hosting.not_found_site(req),
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Pieces shared by the subcommands: errors, `--db` resolution, logging set-up, and the
+//! check that no unknown flag is left over.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pico_args::Arguments;
+
+use crate::kernel::db::Db;
+
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    pub fn fail(message: impl Into<String>) -> Self {
+        CliError {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+/// Prints `help` and returns true when `-h/--help` was given.
+pub fn wants_help(args: &mut Arguments, help: &str) -> bool {
+    if args.contains(["-h", "--help"]) {
+        print!("{help}");
+        true
+    } else {
+        false
+    }
+}
+
+/// An optional string flag; a flag given without its value is a usage error.
+pub fn opt(args: &mut Arguments, name: &'static str) -> Result<Option<String>, CliError> {
+    args.opt_value_from_str(name)
+        .map_err(|e| CliError::usage(format!("{name}: {e}")))
+}
+
+/// Refuses anything left after the known flags.
+pub fn finish(args: Arguments, cmd: &str) -> Result<(), CliError> {
+    let rest = args.finish();
+    match rest.first() {
+        None => Ok(()),
+        Some(a) => Err(CliError::usage(format!(
+            "unexpected argument '{}' for `fazt {cmd}` (see `fazt {cmd} --help`)",
+            a.to_string_lossy()
+        ))),
+    }
+}
+
+/// `--db` beats `FAZT_DB` beats `./fazt.db`.
+pub fn db_path(flag: Option<String>) -> PathBuf {
+    flag.or_else(|| std::env::var("FAZT_DB").ok().filter(|s| !s.is_empty()))
+        .map_or_else(|| PathBuf::from("fazt.db"), PathBuf::from)
+}
+
+pub fn open_db(flag: Option<String>) -> Result<Arc<Db>, CliError> {
+    let path = db_path(flag);
+    Db::open(&path).map(Arc::new).map_err(CliError::fail)
+}
+
+/// Logs to stderr at `level`; under systemd (`JOURNAL_STREAM` set) without timestamps,
+/// since journald adds its own.
+pub fn init_logging(level: &str) -> Result<(), CliError> {
+    let filter: log::LevelFilter = level.parse().map_err(|_| {
+        CliError::usage(format!(
+            "unknown log level '{level}' (error, warn, info, debug, trace)"
+        ))
+    })?;
+    let mut logger = simple_logger::SimpleLogger::new()
+        .with_level(filter)
+        .with_module_level("rustls", log::LevelFilter::Warn);
+    logger = if std::env::var_os("JOURNAL_STREAM").is_some() {
+        logger.without_timestamps()
+    } else {
+        logger.with_utc_timestamps()
+    };
+    let _ = logger.init();
+    Ok(())
+}

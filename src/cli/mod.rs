@@ -1,0 +1,87 @@
+//! The `fazt` command line: parses the subcommand with pico-args and dispatches. Every error
+//! is one line on stderr with a non-zero exit (2 for usage errors, 1 for failures).
+
+mod common;
+mod healthcheck;
+mod serve;
+mod status;
+
+pub use common::CliError;
+
+use pico_args::Arguments;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+const HELP: &str = "\
+fazt — a personal cloud in one binary and one SQLite file
+
+USAGE:
+    fazt <COMMAND> [OPTIONS]
+
+COMMANDS:
+    serve              Run the server (alias: `server start`)
+    status             Sites, files, storage and schema of a database
+    healthcheck        GET /health on the local server (for Docker HEALTHCHECK)
+
+OPTIONS:
+    -h, --help         Print help (also `fazt <COMMAND> --help`)
+    -V, --version      Print the version
+
+Every command that opens the database takes --db PATH (env FAZT_DB, default ./fazt.db).
+";
+
+/// Runs the CLI with the process arguments; returns the exit code.
+pub fn main() -> i32 {
+    let args = Arguments::from_env();
+    match run(args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("fazt: error: {}", e.message);
+            e.code
+        }
+    }
+}
+
+fn run(mut args: Arguments) -> Result<(), CliError> {
+    if args.contains(["-V", "--version"]) {
+        println!("fazt {VERSION}");
+        return Ok(());
+    }
+    let cmd = args
+        .subcommand()
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let Some(cmd) = cmd else {
+        if args.contains(["-h", "--help"]) {
+            print!("{HELP}");
+            return Ok(());
+        }
+        let rest = args.finish();
+        if let Some(flag) = rest.first() {
+            return Err(CliError::usage(format!(
+                "unknown option '{}' (see `fazt --help`)",
+                flag.to_string_lossy()
+            )));
+        }
+        print!("{HELP}");
+        return Err(CliError::usage("no command given"));
+    };
+    match cmd.as_str() {
+        "serve" => serve::run(args),
+        "server" => match args
+            .subcommand()
+            .map_err(|e| CliError::usage(e.to_string()))?
+        {
+            Some(s) if s == "start" => serve::run(args),
+            _ => Err(CliError::usage("usage: fazt server start [OPTIONS]")),
+        },
+        "status" => status::run(args),
+        "healthcheck" => healthcheck::run(args),
+        "help" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => Err(CliError::usage(format!(
+            "unknown command '{other}' (see `fazt --help`)"
+        ))),
+    }
+}

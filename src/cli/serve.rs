@@ -1,0 +1,163 @@
+//! `fazt serve`: opens the database, seeds system sites, listens, and shuts down gracefully
+//! on SIGTERM/SIGINT. Settings: flags beat environment beat settings stored in fazt.db beat
+//! defaults.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pico_args::Arguments;
+
+use super::common::{finish, init_logging, open_db, opt, wants_help, CliError};
+use crate::app::App;
+use crate::hosting::{seed, Hosting, Sites};
+use crate::kernel::http::{server, Lifecycle, Limits};
+use crate::kernel::vfs::Vfs;
+
+const HELP: &str = "\
+fazt serve — run the server (alias: fazt server start)
+
+USAGE:
+    fazt serve [OPTIONS]
+
+OPTIONS:
+    --db PATH            Database file (env FAZT_DB, default ./fazt.db)
+    --listen ADDR        Address to listen on (env FAZT_LISTEN, default 0.0.0.0:4698)
+    --domain NAME        Domain sites are served under (env FAZT_DOMAIN, default localhost):
+                         <site>.<domain>; admin.<domain> is fazt's own host
+    --log-level LEVEL    error, warn, info, debug (one line per request), trace
+                         (env FAZT_LOG, default info)
+    --cache-mb N         Hot-file cache budget in MiB (default 4)
+    --stack-kb N         Coroutine stack per connection in KiB (default 128)
+    --header-timeout S   Seconds to receive a request head (default 10)
+    --idle-timeout S     Seconds a keep-alive connection may idle (default 60)
+    --body-timeout S     Seconds between two reads of a request body (default 30)
+    --max-connections N  Simultaneous connections (default 10000)
+
+Settings stored in fazt.db (table configurations: listen, domain) are used when neither a
+flag nor the environment gives one.
+";
+
+/// flag > env > stored setting > default
+fn setting(flag: Option<String>, env: &str, stored: Option<String>, default: &str) -> String {
+    flag.or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
+        .or(stored)
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn num<T: std::str::FromStr>(
+    args: &mut Arguments,
+    name: &'static str,
+) -> Result<Option<T>, CliError> {
+    match opt(args, name)? {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| CliError::usage(format!("{name}: '{v}' is not a valid number"))),
+    }
+}
+
+pub fn run(mut args: Arguments) -> Result<(), CliError> {
+    if wants_help(&mut args, HELP) {
+        return Ok(());
+    }
+    let db_flag = opt(&mut args, "--db")?;
+    let listen_flag = opt(&mut args, "--listen")?;
+    let domain_flag = opt(&mut args, "--domain")?;
+    let level = opt(&mut args, "--log-level")?;
+    let cache_mb: usize = num(&mut args, "--cache-mb")?.unwrap_or(4);
+    let stack_kb: usize = num(&mut args, "--stack-kb")?.unwrap_or(128);
+    let mut limits = Limits::default();
+    if let Some(s) = num::<u64>(&mut args, "--header-timeout")? {
+        limits.header_timeout = Duration::from_secs(s.max(1));
+    }
+    if let Some(s) = num::<u64>(&mut args, "--idle-timeout")? {
+        limits.idle_timeout = Duration::from_secs(s.max(1));
+    }
+    if let Some(s) = num::<u64>(&mut args, "--body-timeout")? {
+        limits.body_timeout = Duration::from_secs(s.max(1));
+    }
+    if let Some(n) = num::<usize>(&mut args, "--max-connections")? {
+        limits.max_connections = n.max(1);
+    }
+    finish(args, "serve")?;
+    if !(64..=8192).contains(&stack_kb) {
+        return Err(CliError::usage("--stack-kb must be between 64 and 8192"));
+    }
+    let level = setting(level, "FAZT_LOG", None, "info");
+    init_logging(&level)?;
+
+    let db = open_db(db_flag)?;
+    let listen = setting(
+        listen_flag,
+        "FAZT_LISTEN",
+        db.setting("listen"),
+        "0.0.0.0:4698",
+    );
+    let domain = setting(
+        domain_flag,
+        "FAZT_DOMAIN",
+        db.setting("domain"),
+        "localhost",
+    )
+    .trim_end_matches('.')
+    .to_ascii_lowercase();
+    if domain.is_empty() || domain.contains(['/', ':', ' ']) {
+        return Err(CliError::usage(format!("invalid domain '{domain}'")));
+    }
+    let seeded = seed::seed_system_sites(&db).map_err(CliError::fail)?;
+    if !seeded.is_empty() {
+        log::info!("seeded system sites: {}", seeded.join(", "));
+    }
+
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    server::configure_runtime(stack_kb * 1024, workers);
+
+    let vfs = Arc::new(Vfs::new(db.clone(), cache_mb * 1024 * 1024));
+    let sites = Arc::new(Sites::new(db.clone()));
+    let app = Arc::new(App {
+        db: db.clone(),
+        hosting: Hosting { vfs, sites },
+        domain: domain.clone(),
+        started: Instant::now(),
+    });
+    let listener = may::net::TcpListener::bind(&listen)
+        .map_err(|e| CliError::fail(format!("cannot listen on {listen}: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::fail(format!("cannot read the listening address: {e}")))?;
+    let life = Arc::new(Lifecycle::default());
+    server::serve_http(listener, app, Arc::new(limits), life.clone())
+        .map_err(|e| CliError::fail(format!("cannot start serving: {e}")))?;
+
+    let port = local.port();
+    log::info!(
+        "fazt {} listening on {local} (domain {domain}, database {})",
+        super::VERSION,
+        db.path().display()
+    );
+    if domain == "localhost" {
+        log::info!("start page: http://localhost:{port}/ — sites: http://<name>.localhost:{port}/");
+    } else {
+        log::info!("admin: http://admin.{domain}:{port}/ — sites: http://<name>.{domain}:{port}/");
+    }
+
+    wait_for_signal()?;
+    log::info!("shutting down: no new connections, finishing requests in flight");
+    if !life.shutdown(Duration::from_secs(10)) {
+        log::warn!("requests still running after 10 s; stopping anyway");
+    }
+    db.checkpoint();
+    log::info!("stopped");
+    Ok(())
+}
+
+fn wait_for_signal() -> Result<(), CliError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| CliError::fail(format!("cannot install signal handlers: {e}")))?;
+    if let Some(sig) = signals.forever().next() {
+        log::info!("received signal {sig}");
+    }
+    Ok(())
+}

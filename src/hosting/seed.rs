@@ -1,0 +1,51 @@
+//! System sites carried by the binary: `root` (the bare domain), `404` (unknown hosts) and
+//! `admin` (fazt's start page). Seeded when missing at start; a deployed one is never
+//! overwritten.
+
+use std::sync::Arc;
+
+use rusqlite::OptionalExtension;
+
+use crate::kernel::db::Db;
+use crate::kernel::vfs::{self, PreparedFile};
+
+use super::sites::Sites;
+
+pub const SYSTEM_SITES: [&str; 3] = ["root", "404", "admin"];
+
+const SEEDS: [(&str, &str, &str); 3] = [
+    ("root", "index.html", include_str!("seed/root.html")),
+    ("404", "index.html", include_str!("seed/404.html")),
+    ("admin", "index.html", include_str!("seed/start.html")),
+];
+
+/// Seeds each system site that has no files yet. Returns the names seeded.
+pub fn seed_system_sites(db: &Arc<Db>) -> Result<Vec<String>, String> {
+    db.write(|c| -> rusqlite::Result<Vec<String>> {
+        let tx = c.transaction()?;
+        let mut seeded = Vec::new();
+        for (site, path, body) in SEEDS {
+            let has_files = tx
+                .query_row(
+                    "SELECT 1 FROM files WHERE site_id = ?1 LIMIT 1",
+                    [site],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if has_files {
+                continue;
+            }
+            vfs::put(
+                &tx,
+                site,
+                &PreparedFile::new(path, body.as_bytes().to_vec()),
+            )?;
+            Sites::register(&tx, site, true)?;
+            seeded.push(site.to_string());
+        }
+        tx.commit()?;
+        Ok(seeded)
+    })?
+    .map_err(|e| format!("seeding system sites: {e}"))
+}

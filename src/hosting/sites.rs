@@ -1,0 +1,94 @@
+//! What fazt knows about each site without touching its files: whether it exists, whether it
+//! has a `main.js` or `api/main.js`, and whether it wants SPA fallback. Cached in memory per
+//! site and dropped on every write to that site, so a static request costs no extra query.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::OptionalExtension;
+
+use crate::kernel::db::{now, Db};
+
+#[derive(Debug, Clone, Default)]
+pub struct SiteInfo {
+    pub exists: bool,
+    pub spa: bool,
+    pub main_js: bool,
+    pub api_main_js: bool,
+}
+
+pub struct Sites {
+    db: Arc<Db>,
+    cache: Mutex<HashMap<String, Arc<SiteInfo>>>,
+}
+
+/// The most site entries kept; beyond it the cache is simply cleared (cheap to rebuild).
+const MAX_CACHED: usize = 4096;
+
+impl Sites {
+    pub fn new(db: Arc<Db>) -> Self {
+        Sites {
+            db,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn info(&self, site: &str) -> Arc<SiteInfo> {
+        if let Some(i) = self.cache.lock().ok().and_then(|c| c.get(site).cloned()) {
+            return i;
+        }
+        let info = Arc::new(self.load(site).unwrap_or_default());
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() >= MAX_CACHED {
+                c.clear();
+            }
+            c.insert(site.to_string(), info.clone());
+        }
+        info
+    }
+
+    fn load(&self, site: &str) -> rusqlite::Result<SiteInfo> {
+        self.db.read(|c| {
+            let spa: Option<i64> = c
+                .prepare_cached("SELECT spa FROM sites WHERE name = ?1")?
+                .query_row([site], |r| r.get(0))
+                .optional()?;
+            let has = |path: &str| -> rusqlite::Result<bool> {
+                c.prepare_cached("SELECT 1 FROM files WHERE site_id = ?1 AND path = ?2")?
+                    .query_row([site, path], |_| Ok(()))
+                    .optional()
+                    .map(|o| o.is_some())
+            };
+            let any_file = c
+                .prepare_cached("SELECT 1 FROM files WHERE site_id = ?1 LIMIT 1")?
+                .query_row([site], |_| Ok(()))
+                .optional()?
+                .is_some();
+            Ok(SiteInfo {
+                // A site registered in `sites`, or one with files (databases from fazt's Go
+                // version have files but no `sites` rows).
+                exists: spa.is_some() || any_file,
+                spa: spa.unwrap_or(0) != 0,
+                main_js: has("main.js")?,
+                api_main_js: has("api/main.js")?,
+            })
+        })
+    }
+
+    pub fn invalidate(&self, site: &str) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.remove(site);
+        }
+    }
+
+    /// Registers a site row (inside the caller's write), keeping its settings if present.
+    pub fn register(conn: &rusqlite::Connection, site: &str, system: bool) -> rusqlite::Result<()> {
+        let t = now();
+        conn.execute(
+            "INSERT INTO sites (name, system, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT(name) DO UPDATE SET updated_at = excluded.updated_at",
+            rusqlite::params![site, system as i64, t],
+        )?;
+        Ok(())
+    }
+}

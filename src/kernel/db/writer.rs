@@ -1,0 +1,56 @@
+//! The single writer: one OS thread owns the only read-write connection and runs write jobs
+//! in order. SQLite allows one writer at a time anyway; funnelling writes here means no
+//! `SQLITE_BUSY` between our own writers, and a coroutine waiting for its write parks only
+//! itself (may's channel), never a worker thread. Readers use their own connections (WAL), so
+//! they never wait on this thread.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+pub struct Writer {
+    tx: std::sync::Mutex<mpsc::Sender<Job>>,
+}
+
+impl Writer {
+    pub fn start(mut conn: Connection) -> std::io::Result<Writer> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("fazt-db-writer".into())
+            .stack_size(1024 * 1024)
+            .spawn(move || {
+                for job in rx {
+                    // A panicking job must not take the only writer down with it.
+                    if catch_unwind(AssertUnwindSafe(|| job(&mut conn))).is_err() {
+                        log::error!("a database write job panicked; continuing");
+                    }
+                }
+            })?;
+        Ok(Writer {
+            tx: std::sync::Mutex::new(tx),
+        })
+    }
+
+    /// Runs `f` on the writer thread and returns its result. Callable from coroutines and
+    /// threads alike.
+    pub fn run<T, F>(&self, f: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> T + Send + 'static,
+    {
+        let (rtx, rrx) = may::sync::mpsc::channel::<T>();
+        let job: Job = Box::new(move |c| {
+            let _ = rtx.send(f(c));
+        });
+        self.tx
+            .lock()
+            .map_err(|_| "database writer lock poisoned".to_string())?
+            .send(job)
+            .map_err(|_| "database writer has stopped".to_string())?;
+        rrx.recv()
+            .map_err(|_| "database write failed (job aborted)".to_string())
+    }
+}

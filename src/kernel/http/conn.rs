@@ -1,0 +1,357 @@
+//! One connection's request loop, generic over the transport (TCP or TLS): read a head under
+//! the header timeout, hand it to the handler with a lazily read body, write the response.
+//! Pipelined requests already in the buffer are answered together in one write. An idle
+//! connection holds no heap buffers, so thousands of idle keep-alive clients stay cheap.
+
+use std::cell::RefCell;
+use std::io::{self, Read};
+
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::body::{Body, Source};
+use super::request::{parse_head, HeadError};
+use super::response::{bodiless, reason, Response, ResponseBody};
+use super::server::{Handler, Lifecycle};
+use super::transport::Transport;
+use super::Limits;
+
+/// Responses are flushed once this much is queued, even if more pipelined requests wait.
+const FLUSH_AT: usize = 64 * 1024;
+/// Size of one read from the socket (into a stack buffer, then copied).
+const READ_CHUNK: usize = 8 * 1024;
+const STREAM_CHUNK: usize = 64 * 1024;
+
+struct Wire<S: Transport> {
+    s: S,
+    rbuf: Vec<u8>,
+    start: usize,
+    wbuf: Vec<u8>,
+    body_timeout: Duration,
+}
+
+impl<S: Transport> Wire<S> {
+    fn pending(&self) -> &[u8] {
+        &self.rbuf[self.start..]
+    }
+
+    /// One read, bounded by `timeout`, appended to the read buffer.
+    fn read_more(&mut self, timeout: Duration) -> io::Result<usize> {
+        self.s
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        let mut chunk = [0u8; READ_CHUNK];
+        let n = loop {
+            match self.s.read(&mut chunk) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        if self.start > 0 && self.start == self.rbuf.len() {
+            self.rbuf.clear();
+            self.start = 0;
+        } else if self.start > 0 && self.start >= self.rbuf.len() / 2 {
+            self.rbuf.drain(..self.start);
+            self.start = 0;
+        }
+        self.rbuf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.wbuf.is_empty() {
+            let r = self.s.write_all(&self.wbuf);
+            self.wbuf.clear();
+            r?;
+        }
+        self.s.flush()
+    }
+
+    /// Drops the buffers' memory while the connection waits for its next request.
+    fn release_buffers(&mut self) {
+        if self.start >= self.rbuf.len() {
+            self.rbuf = Vec::new();
+            self.start = 0;
+        }
+        if self.wbuf.is_empty() {
+            self.wbuf = Vec::new();
+        }
+    }
+}
+
+impl<S: Transport> Source for Wire<S> {
+    fn buffered(&self) -> &[u8] {
+        self.pending()
+    }
+    fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.rbuf.len());
+    }
+    fn fill(&mut self) -> io::Result<usize> {
+        let t = self.body_timeout;
+        self.read_more(t)
+    }
+    fn send_continue(&mut self) -> io::Result<()> {
+        self.wbuf
+            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        self.flush()
+    }
+}
+
+thread_local! {
+    // (unix second, formatted). Used without yielding, so a coroutine moving between
+    // threads never observes another thread's half-written value.
+    static DATE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+}
+
+fn push_date(out: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.0 != secs || d.1.is_empty() {
+            *d = (secs, httpdate::fmt_http_date(now));
+        }
+        out.extend_from_slice(d.1.as_bytes());
+    });
+}
+
+fn valid_header(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+}
+
+/// Serialises the status line and headers. Framing headers are always ours, never the
+/// handler's, so a handler (or a site's script) cannot desynchronise the connection.
+fn write_head(out: &mut Vec<u8>, resp: &Response, keep_alive: bool, minor: u8) {
+    let status = resp.status;
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(b"\r\nServer: fazt\r\nDate: ");
+    push_date(out);
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &resp.headers {
+        let managed = [
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "date",
+            "server",
+        ]
+        .iter()
+        .any(|m| name.eq_ignore_ascii_case(m));
+        if managed || !valid_header(name, value) {
+            continue;
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !bodiless(status) {
+        out.extend_from_slice(b"Content-Length: ");
+        out.extend_from_slice(resp.body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if minor == 0 {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn error_response(status: u16, message: &str) -> Response {
+    Response::text(status, format!("{message}\n")).closing()
+}
+
+/// Writes `resp`; returns false when the connection must close (stream failure).
+fn send<S: Transport>(
+    wire: &mut Wire<S>,
+    mut resp: Response,
+    keep: bool,
+    head_only: bool,
+    minor: u8,
+) -> bool {
+    if !(100..=999).contains(&resp.status) || (100..200).contains(&resp.status) {
+        resp = error_response(500, "handler produced an invalid status");
+    }
+    write_head(&mut wire.wbuf, &resp, keep, minor);
+    if head_only || bodiless(resp.status) {
+        return true;
+    }
+    match resp.body {
+        ResponseBody::Stream { mut reader, len } => {
+            if wire.flush().is_err() {
+                return false;
+            }
+            let mut buf = vec![0u8; STREAM_CHUNK];
+            let mut left = len;
+            while left > 0 {
+                let want = usize::try_from(left.min(STREAM_CHUNK as u64)).unwrap_or(STREAM_CHUNK);
+                let n = match reader.read(&mut buf[..want]) {
+                    Ok(0) | Err(_) => return false, // short body: the only honest signal is closing
+                    Ok(n) => n,
+                };
+                if wire.s.write_all(&buf[..n]).is_err() {
+                    return false;
+                }
+                left -= n as u64;
+            }
+            true
+        }
+        ref body => {
+            if let Some(bytes) = body.as_slice() {
+                if bytes.len() > FLUSH_AT {
+                    // Large in-memory bodies go straight out instead of being copied.
+                    return wire.flush().is_ok() && wire.s.write_all(bytes).is_ok();
+                }
+                wire.wbuf.extend_from_slice(bytes);
+            }
+            true
+        }
+    }
+}
+
+/// Serves one connection until the client leaves, a timeout fires, an error closes it, or the
+/// server stops.
+pub fn serve_connection<S: Transport>(
+    stream: S,
+    peer: SocketAddr,
+    secure: bool,
+    handler: &dyn Handler,
+    limits: &Limits,
+    life: &Lifecycle,
+) {
+    let _ = stream.set_write_timeout(Some(limits.write_timeout));
+    let mut wire = Wire {
+        s: stream,
+        rbuf: Vec::new(),
+        start: 0,
+        wbuf: Vec::new(),
+        body_timeout: limits.body_timeout,
+    };
+    let mut first = true;
+    loop {
+        // 1. A complete request head.
+        let mut head_started: Option<Instant> = None;
+        let parsed = loop {
+            if !wire.pending().is_empty() {
+                match parse_head(wire.pending(), limits, peer, secure) {
+                    Ok(Some(x)) => break x,
+                    Ok(None) => {}
+                    Err(e) => {
+                        respond_error(&mut wire, &e);
+                        return;
+                    }
+                }
+            }
+            if wire.flush().is_err() {
+                return;
+            }
+            let idle = wire.pending().iter().all(|&b| b == b'\r' || b == b'\n');
+            let timeout = if idle && !first {
+                if life.is_stopping() {
+                    return;
+                }
+                wire.release_buffers();
+                limits.idle_timeout
+            } else {
+                let started = *head_started.get_or_insert_with(Instant::now);
+                match limits.header_timeout.checked_sub(started.elapsed()) {
+                    Some(t) if !t.is_zero() => t,
+                    _ => {
+                        if !idle {
+                            send(
+                                &mut wire,
+                                error_response(408, "timed out reading the request head"),
+                                false,
+                                false,
+                                1,
+                            );
+                            let _ = wire.flush();
+                        }
+                        return;
+                    }
+                }
+            };
+            match wire.read_more(timeout) {
+                Ok(0) => return,
+                Ok(_) => {
+                    if head_started.is_none() {
+                        head_started = Some(Instant::now());
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if !wire.pending().iter().all(|&b| b == b'\r' || b == b'\n') {
+                        let resp = error_response(408, "timed out reading the request head");
+                        send(&mut wire, resp, false, false, 1);
+                        let _ = wire.flush();
+                    }
+                    return;
+                }
+                Err(_) => return,
+            }
+        };
+        first = false;
+        let (req, n) = parsed;
+        wire.consume(n);
+
+        // 2. The handler, with the body read on demand.
+        life.in_flight.fetch_add(1, Ordering::SeqCst);
+        let mut body = Body::new(&mut wire, req.framing, req.expects_continue);
+        let result = catch_unwind(AssertUnwindSafe(|| handler.handle(&req, &mut body)));
+        let body_done = body.is_finished();
+        let resp = result.unwrap_or_else(|_| {
+            log::error!("handler panicked on {} {}", req.method(), req.path());
+            error_response(500, "internal error")
+        });
+        let status = resp.status;
+        let keep = req.wants_keep_alive() && !resp.close && body_done && !life.is_stopping();
+        if log::log_enabled!(log::Level::Debug) {
+            log::debug!(
+                "{} {} {}{} {} {}",
+                peer.ip(),
+                req.method(),
+                req.host(),
+                req.target(),
+                status,
+                resp.body.len()
+            );
+        }
+
+        // 3. The response: queued while more pipelined requests are already buffered.
+        let ok = send(&mut wire, resp, keep, req.is_head(), req.minor_version);
+        life.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if !ok || !keep {
+            let _ = wire.flush();
+            return;
+        }
+        if wire.wbuf.len() >= FLUSH_AT && wire.flush().is_err() {
+            return;
+        }
+    }
+}
+
+fn respond_error<S: Transport>(wire: &mut Wire<S>, e: &HeadError) {
+    send(
+        wire,
+        error_response(e.status(), e.message()),
+        false,
+        false,
+        1,
+    );
+    let _ = wire.flush();
+}

@@ -1,0 +1,185 @@
+//! Responses: any status, any headers (owned, per response), and a body that is empty,
+//! in memory (owned or shared with the hot-file cache) or streamed from a reader so that large
+//! files never sit whole in memory.
+
+use std::borrow::Cow;
+use std::io::Read;
+use std::sync::Arc;
+
+pub enum ResponseBody {
+    Empty,
+    Bytes(Vec<u8>),
+    Static(&'static [u8]),
+    /// A shared buffer (e.g. a cached file) and the range of it to send.
+    Shared(Arc<[u8]>, std::ops::Range<usize>),
+    /// `len` bytes read from `reader` in chunks while writing.
+    Stream {
+        reader: Box<dyn Read + Send>,
+        len: u64,
+    },
+}
+
+impl ResponseBody {
+    pub fn len(&self) -> u64 {
+        match self {
+            ResponseBody::Empty => 0,
+            ResponseBody::Bytes(b) => b.len() as u64,
+            ResponseBody::Static(b) => b.len() as u64,
+            ResponseBody::Shared(_, r) => r.len() as u64,
+            ResponseBody::Stream { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// In-memory bytes, or `None` for a stream.
+    pub fn as_slice(&self) -> Option<&[u8]> {
+        match self {
+            ResponseBody::Empty => Some(&[]),
+            ResponseBody::Bytes(b) => Some(b),
+            ResponseBody::Static(b) => Some(b),
+            ResponseBody::Shared(b, r) => b.get(r.clone()),
+            ResponseBody::Stream { .. } => None,
+        }
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    pub body: ResponseBody,
+    /// Close the connection after this response (e.g. after a protocol error).
+    pub close: bool,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Self {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: ResponseBody::Empty,
+            close: false,
+        }
+    }
+
+    pub fn header(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn set_header(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<Cow<'static, str>>,
+    ) {
+        let name = name.into();
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        self.headers.push((name, value.into()));
+    }
+
+    pub fn get_header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+
+    pub fn body(mut self, body: ResponseBody) -> Self {
+        self.body = body;
+        self
+    }
+
+    pub fn bytes(status: u16, content_type: &'static str, body: Vec<u8>) -> Self {
+        Response::new(status)
+            .header("Content-Type", content_type)
+            .body(ResponseBody::Bytes(body))
+    }
+
+    pub fn text(status: u16, body: impl Into<String>) -> Self {
+        Response::bytes(
+            status,
+            "text/plain; charset=utf-8",
+            body.into().into_bytes(),
+        )
+    }
+
+    pub fn html(status: u16, body: impl Into<String>) -> Self {
+        Response::bytes(status, "text/html; charset=utf-8", body.into().into_bytes())
+    }
+
+    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+        Response::bytes(
+            status,
+            "application/json",
+            serde_json::to_vec(value).unwrap_or_default(),
+        )
+        .header("Cache-Control", "no-store")
+    }
+
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
+}
+
+/// The reason phrase for a status code (RFC 9110 names).
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => match status / 100 {
+            1 => "Informational",
+            2 => "Success",
+            3 => "Redirection",
+            4 => "Client Error",
+            _ => "Server Error",
+        },
+    }
+}
+
+/// Whether a response with this status carries no body by definition.
+pub fn bodiless(status: u16) -> bool {
+    (100..200).contains(&status) || status == 204 || status == 304
+}

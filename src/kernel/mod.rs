@@ -1,0 +1,9 @@
+//! The kernel: reusable plumbing that knows nothing of fazt's own features. HTTP edge (and
+//! TLS with the `acme` feature), the cartridge database with EDD, the VFS, compression, MIME
+//! types, ZIP and multipart parsing, provisioning. Nothing in here imports a vertical.
+
+pub mod compress;
+pub mod db;
+pub mod http;
+pub mod mime;
+pub mod vfs;

@@ -1,0 +1,338 @@
+//! The VFS: every file of every site is a row of `files`, keyed by (site, path), with its
+//! sha256, MIME type and a gzip variant computed once on write. Reads of small hot files come
+//! from a bounded in-memory cache that every write to a site invalidates; large files are
+//! streamed in chunks with SQLite incremental BLOB I/O and never sit whole in memory.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use super::compress;
+use super::db::{migrate::hex, now, Db};
+use super::mime;
+
+/// Files up to this size are read whole (and cached); larger ones are streamed.
+pub const INLINE_MAX: u64 = 256 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct FileMeta {
+    pub path: String,
+    pub size: u64,
+    pub mime: String,
+    pub hash: String,
+    pub updated_at: i64,
+    pub gzip_size: Option<u64>,
+}
+
+/// A small file held in memory: content and its gzip variant.
+pub struct CachedFile {
+    pub meta: FileMeta,
+    pub content: Arc<[u8]>,
+    pub gzip: Option<Arc<[u8]>>,
+}
+
+/// The result of looking a path up.
+pub enum Lookup {
+    Inline(Arc<CachedFile>),
+    /// Too large to hold: stream it with [`Vfs::reader`].
+    Large(FileMeta),
+}
+
+impl Lookup {
+    pub fn meta(&self) -> &FileMeta {
+        match self {
+            Lookup::Inline(c) => &c.meta,
+            Lookup::Large(m) => m,
+        }
+    }
+}
+
+struct HotCache {
+    map: HashMap<String, Arc<CachedFile>>,
+    bytes: usize,
+    budget: usize,
+}
+
+fn key(site: &str, path: &str) -> String {
+    let mut k = String::with_capacity(site.len() + path.len() + 1);
+    k.push_str(site);
+    k.push('\0');
+    k.push_str(path);
+    k
+}
+
+impl HotCache {
+    fn insert(&mut self, k: String, f: Arc<CachedFile>) {
+        let cost = f.content.len() + f.gzip.as_ref().map_or(0, |g| g.len()) + k.len() + 128;
+        if cost > self.budget / 4 {
+            return;
+        }
+        // Evict until it fits. HashMap order is arbitrary, which is random eviction: good
+        // enough to keep memory flat, and free of per-hit bookkeeping.
+        while self.bytes + cost > self.budget {
+            let Some(victim) = self.map.keys().next().cloned() else {
+                break;
+            };
+            if let Some(old) = self.map.remove(&victim) {
+                self.bytes = self.bytes.saturating_sub(
+                    old.content.len()
+                        + old.gzip.as_ref().map_or(0, |g| g.len())
+                        + victim.len()
+                        + 128,
+                );
+            }
+        }
+        if let Some(old) = self.map.insert(k.clone(), f) {
+            self.bytes = self.bytes.saturating_sub(
+                old.content.len() + old.gzip.as_ref().map_or(0, |g| g.len()) + k.len() + 128,
+            );
+        }
+        self.bytes += cost;
+    }
+
+    fn invalidate_site(&mut self, site: &str) {
+        let prefix = key(site, "");
+        let mut freed = 0;
+        self.map.retain(|k, f| {
+            let keep = !k.starts_with(&prefix);
+            if !keep {
+                freed += f.content.len() + f.gzip.as_ref().map_or(0, |g| g.len()) + k.len() + 128;
+            }
+            keep
+        });
+        self.bytes = self.bytes.saturating_sub(freed);
+    }
+}
+
+pub struct Vfs {
+    db: Arc<Db>,
+    cache: Mutex<HotCache>,
+}
+
+/// A file prepared for storage: hash and gzip computed (CPU work, done on the writer thread).
+pub struct PreparedFile {
+    pub path: String,
+    pub content: Vec<u8>,
+    pub mime: &'static str,
+    pub hash: String,
+    pub gzip: Option<Vec<u8>>,
+}
+
+impl PreparedFile {
+    pub fn new(path: &str, content: Vec<u8>) -> Self {
+        let mime = mime::for_path(path);
+        let hash = hex(&Sha256::digest(&content));
+        let gzip = compress::gzip_if_smaller(&content, mime);
+        PreparedFile {
+            path: path.to_string(),
+            content,
+            mime,
+            hash,
+            gzip,
+        }
+    }
+}
+
+/// Inserts or replaces one file row (inside whatever transaction `conn` is in).
+pub fn put(conn: &Connection, site: &str, f: &PreparedFile) -> rusqlite::Result<()> {
+    let t = now();
+    conn.prepare_cached(
+        "INSERT INTO files (site_id, path, content, size_bytes, mime_type, hash, created_at, updated_at, gzip, gzip_size)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)
+         ON CONFLICT(site_id, path) DO UPDATE SET content = excluded.content,
+            size_bytes = excluded.size_bytes, mime_type = excluded.mime_type, hash = excluded.hash,
+            updated_at = excluded.updated_at, gzip = excluded.gzip, gzip_size = excluded.gzip_size",
+    )?
+    .execute(params![
+        site,
+        f.path,
+        f.content,
+        f.content.len() as i64,
+        f.mime,
+        f.hash,
+        t,
+        f.gzip,
+        f.gzip.as_ref().map(|g| g.len() as i64),
+    ])?;
+    Ok(())
+}
+
+/// Deletes every file of `site` (inside the caller's transaction).
+pub fn clear_site(conn: &Connection, site: &str) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM files WHERE site_id = ?1", [site])
+}
+
+const META_COLS: &str = "path, size_bytes, COALESCE(mime_type, 'application/octet-stream'), COALESCE(hash, ''), COALESCE(updated_at, 0), gzip_size";
+
+fn meta_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileMeta> {
+    Ok(FileMeta {
+        path: r.get(0)?,
+        size: r.get::<_, i64>(1)?.max(0) as u64,
+        mime: r.get(2)?,
+        hash: r.get(3)?,
+        updated_at: r.get(4)?,
+        gzip_size: r.get::<_, Option<i64>>(5)?.map(|g| g.max(0) as u64),
+    })
+}
+
+impl Vfs {
+    pub fn new(db: Arc<Db>, cache_budget: usize) -> Self {
+        Vfs {
+            db,
+            cache: Mutex::new(HotCache {
+                map: HashMap::new(),
+                bytes: 0,
+                budget: cache_budget,
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+
+    /// Looks up a file: from the hot cache, else from the database (caching small files).
+    pub fn lookup(&self, site: &str, path: &str) -> rusqlite::Result<Option<Lookup>> {
+        let k = key(site, path);
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.map.get(&k).cloned()) {
+            return Ok(Some(Lookup::Inline(hit)));
+        }
+        let found = self.db.read(|c| {
+            let meta = c
+                .prepare_cached(&format!(
+                    "SELECT {META_COLS} FROM files WHERE site_id = ?1 AND path = ?2"
+                ))?
+                .query_row(params![site, path], meta_row)
+                .optional()?;
+            let Some(meta) = meta else { return Ok(None) };
+            if meta.size > INLINE_MAX {
+                return Ok(Some(Lookup::Large(meta)));
+            }
+            let (content, gzip): (Option<Vec<u8>>, Option<Vec<u8>>) = c
+                .prepare_cached("SELECT content, gzip FROM files WHERE site_id = ?1 AND path = ?2")?
+                .query_row(params![site, path], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(Some(Lookup::Inline(Arc::new(CachedFile {
+                meta,
+                content: content.unwrap_or_default().into(),
+                gzip: gzip.map(Into::into),
+            }))))
+        })?;
+        if let Some(Lookup::Inline(f)) = &found {
+            if let Ok(mut c) = self.cache.lock() {
+                c.insert(k, f.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    /// Metadata of every file of a site, sorted by path.
+    pub fn list(&self, site: &str) -> rusqlite::Result<Vec<FileMeta>> {
+        self.db.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {META_COLS} FROM files WHERE site_id = ?1 ORDER BY path"
+            ))?;
+            let rows = st.query_map([site], meta_row)?;
+            rows.collect()
+        })
+    }
+
+    /// A reader over `len` bytes of the file (or its gzip variant) from `offset`, that fails
+    /// rather than mixing versions if the file is replaced mid-stream.
+    pub fn reader(
+        &self,
+        site: &str,
+        meta: &FileMeta,
+        gzip: bool,
+        offset: u64,
+        len: u64,
+    ) -> BlobReader {
+        BlobReader {
+            db: self.db.clone(),
+            site: site.to_string(),
+            path: meta.path.clone(),
+            hash: meta.hash.clone(),
+            column: if gzip { "gzip" } else { "content" },
+            pos: offset,
+            end: offset.saturating_add(len),
+        }
+    }
+
+    /// Writes one file (a single-row transaction) and invalidates the site's cache.
+    pub fn write_file(&self, site: &str, path: &str, content: Vec<u8>) -> Result<(), String> {
+        let (s, p) = (site.to_string(), path.to_string());
+        self.db
+            .write(move |c| put(c, &s, &PreparedFile::new(&p, content)))?
+            .map_err(|e| e.to_string())?;
+        self.invalidate(site);
+        Ok(())
+    }
+
+    /// Drops cached entries of a site; called after any write to it.
+    pub fn invalidate(&self, site: &str) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.invalidate_site(site);
+        }
+    }
+
+    pub fn cache_bytes(&self) -> usize {
+        self.cache.lock().map(|c| c.bytes).unwrap_or(0)
+    }
+
+    /// Total bytes stored in the VFS, and the number of files.
+    pub fn usage(&self) -> rusqlite::Result<(u64, u64)> {
+        self.db.read(|c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(size_bytes), 0), COUNT(*) FROM files",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?.max(0) as u64,
+                        r.get::<_, i64>(1)?.max(0) as u64,
+                    ))
+                },
+            )
+        })
+    }
+}
+
+/// Streams a BLOB range in chunks; each chunk re-finds the row by (site, path, hash), so no
+/// connection is held between chunks and a replaced file ends the stream with an error.
+pub struct BlobReader {
+    db: Arc<Db>,
+    site: String,
+    path: String,
+    hash: String,
+    column: &'static str,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.end || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = (self.end - self.pos).min(buf.len() as u64) as usize;
+        let pos = usize::try_from(self.pos).map_err(std::io::Error::other)?;
+        let n = self
+            .db
+            .read(|c| {
+                let rowid: i64 = c
+                    .prepare_cached(
+                        "SELECT rowid FROM files WHERE site_id = ?1 AND path = ?2 AND hash = ?3",
+                    )?
+                    .query_row(params![self.site, self.path, self.hash], |r| r.get(0))?;
+                let blob = c.blob_open(rusqlite::MAIN_DB, "files", self.column, rowid, true)?;
+                blob.read_at(&mut buf[..want], pos)
+            })
+            .map_err(|e| std::io::Error::other(format!("file changed or vanished: {e}")))?;
+        if n == 0 {
+            return Err(std::io::Error::other("file shorter than expected"));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}

@@ -1,0 +1,29 @@
+//! # fazt — a personal cloud in one static binary and one SQLite file
+//!
+//! "The binary is the computer; the database is the filesystem." Every byte of a server's
+//! state lives in `fazt.db`; replacing the binary is an upgrade, copying the file a backup.
+//!
+//! ## Layout
+//!
+//! The crate is split in two layers. The **kernel** is reusable plumbing and never imports
+//! the layer above it; the **verticals** are fazt's own features.
+//!
+//! - [`kernel`] — plumbing:
+//!   - [`kernel::http`]: the HTTP/1.1 edge on `may` coroutines (limits, timeouts, pipelining,
+//!     streaming, graceful shutdown), generic over the transport so TLS slots underneath.
+//!   - [`kernel::db`]: `fazt.db` — pragmas for small boards, the single writer thread, pooled
+//!     readers, and Evolutionary Database Design over the embedded `schema.sql`.
+//!   - [`kernel::vfs`]: files as rows keyed by (site, path), sha256 and gzip on write, a hot
+//!     cache, BLOB streaming. [`kernel::compress`], [`kernel::mime`] support it.
+//! - verticals:
+//!   - [`hosting`]: host → site routing, static serving (404 pages, SPA fallback, ETag,
+//!     ranges, gzip), the system sites seeded from the binary.
+//!   - [`app`]: the request handler composing the verticals.
+//!   - [`cli`]: the `fazt` command line (`serve`, `status`, …).
+//!
+//! `schema.sql` (repository root) is the one schema; `tests/` start the real binary.
+
+pub mod app;
+pub mod cli;
+pub mod hosting;
+pub mod kernel;

@@ -1,0 +1,281 @@
+//! Test harness: starts the real `fazt` binary on a free port with a temporary database and
+//! speaks raw HTTP/1.1 to it, so tests see exactly what a client on the network sees.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_fazt");
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "fazt-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, s: &str) -> PathBuf {
+        self.0.join(s)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub db: PathBuf,
+    pub logs: Arc<Mutex<String>>,
+    pub dir: Arc<TempDir>,
+}
+
+impl Server {
+    /// Starts `fazt serve` with a fresh database in a new temp dir.
+    pub fn start(extra: &[&str]) -> Server {
+        let dir = Arc::new(TempDir::new("srv"));
+        let db = dir.join("fazt.db");
+        Server::start_on(dir, db, extra)
+    }
+
+    pub fn start_on(dir: Arc<TempDir>, db: PathBuf, extra: &[&str]) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .arg("--db")
+            .arg(&db)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env_remove("FAZT_DB")
+            .env_remove("FAZT_LISTEN")
+            .env_remove("FAZT_DOMAIN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn fazt");
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let logs2 = logs.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(i) = line.find(" listening on ") {
+                    let rest = &line[i + 14..];
+                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(addr);
+                    }
+                }
+                let mut l = logs2.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(a) => a.parse().expect("listen address"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("fazt did not start; logs:\n{}", logs.lock().unwrap());
+            }
+        };
+        Server {
+            child,
+            addr,
+            db,
+            logs,
+            dir,
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s
+    }
+
+    /// GET `path` on `host`, one request per connection.
+    pub fn get(&self, host: &str, path: &str) -> Resp {
+        self.req("GET", host, path, &[], b"")
+    }
+
+    pub fn req(
+        &self,
+        method: &str,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Resp {
+        let mut s = self.connect();
+        let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            raw.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() || method == "POST" || method == "PUT" {
+            raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        raw.push_str("\r\n");
+        let mut bytes = raw.into_bytes();
+        bytes.extend_from_slice(body);
+        s.write_all(&bytes).unwrap();
+        read_response(&mut s, method == "HEAD").expect("response")
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("fazt did not stop on SIGTERM; logs:\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs another `fazt` command against this server's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .args(args)
+            .arg("--db")
+            .arg(&self.db)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+fn read_line(s: &mut impl Read) -> Option<String> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => {
+                return if line.is_empty() {
+                    None
+                } else {
+                    Some(String::from_utf8_lossy(&line).into())
+                }
+            }
+            Ok(_) => {
+                if b[0] == b'\n' {
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    return Some(String::from_utf8_lossy(&line).into());
+                }
+                line.push(b[0]);
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Reads one response (Content-Length or chunked framing; none for HEAD/204/304).
+pub fn read_response(s: &mut impl Read, head_only: bool) -> Option<Resp> {
+    let status_line = read_line(s)?;
+    let status: u16 = status_line.split_whitespace().nth(1)?.parse().ok()?;
+    let mut headers = Vec::new();
+    loop {
+        let l = read_line(s)?;
+        if l.is_empty() {
+            break;
+        }
+        let (k, v) = l.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let mut r = Resp {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
+        return Some(r);
+    }
+    if let Some(len) = r.header("content-length") {
+        let len: usize = len.parse().ok()?;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).ok()?;
+        r.body = body;
+    } else {
+        let _ = s.read_to_end(&mut r.body);
+    }
+    Some(r)
+}
+
+/// Writes files into a site directly through the library (used before starting a server).
+pub fn seed_files(db: &Path, site: &str, files: &[(&str, &[u8])]) {
+    let db = std::sync::Arc::new(fazt::kernel::db::Db::open(db).unwrap());
+    let vfs = fazt::kernel::vfs::Vfs::new(db.clone(), 0);
+    for (path, content) in files {
+        vfs.write_file(site, path, content.to_vec()).unwrap();
+    }
+    let site = site.to_string();
+    db.write(move |c| fazt::hosting::Sites::register(c, &site, false))
+        .unwrap()
+        .unwrap();
+}
+
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    assert_eq!(&data[..2], &[0x1f, 0x8b], "not gzip");
+    miniz_oxide::inflate::decompress_to_vec(&data[10..data.len() - 8]).expect("inflate")
+}
