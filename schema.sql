@@ -125,3 +125,8 @@ CREATE TABLE IF NOT EXISTS sites (
 );
 ALTER TABLE files ADD COLUMN gzip BLOB;
 ALTER TABLE files ADD COLUMN gzip_size INTEGER;
+
+-- step 3: deploy: token lookup by hash, audit and deployment queries
+CREATE UNIQUE INDEX IF NOT EXISTS idx_api_keys_hash ON api_keys (key_hash);
+CREATE INDEX IF NOT EXISTS idx_audit_logs_created ON audit_logs (created_at);
+ALTER TABLE deployments ADD COLUMN deployed_from TEXT;

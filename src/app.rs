@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::api::Api;
 use crate::hosting::{route, Hosting, Target};
 use crate::kernel::db::Db;
 use crate::kernel::http::{Body, Handler, Request, Response};
@@ -11,13 +12,18 @@ use crate::kernel::http::{Body, Handler, Request, Response};
 pub struct App {
     pub db: Arc<Db>,
     pub hosting: Hosting,
+    pub api: Api,
     pub domain: String,
     pub started: Instant,
 }
 
 impl App {
-    fn admin(&self, req: &Request, _body: &mut Body<'_>) -> Response {
-        match req.path() {
+    fn admin(&self, req: &Request, body: &mut Body<'_>) -> Response {
+        let path = req.path();
+        if path == "/api" || path.starts_with("/api/") {
+            return self.api.handle(req, body);
+        }
+        match path {
             "/health" => {
                 if self.db.healthy() {
                     Response::text(200, "ok")

@@ -13,17 +13,24 @@
 //!     streaming, graceful shutdown), generic over the transport so TLS slots underneath.
 //!   - [`kernel::db`]: `fazt.db` — pragmas for small boards, the single writer thread, pooled
 //!     readers, and Evolutionary Database Design over the embedded `schema.sql`.
+//!   - [`kernel::zip`], [`kernel::multipart`]: hardened parsers for uploads.
 //!   - [`kernel::vfs`]: files as rows keyed by (site, path), sha256 and gzip on write, a hot
 //!     cache, BLOB streaming. [`kernel::compress`], [`kernel::mime`] support it.
 //! - verticals:
 //!   - [`hosting`]: host → site routing, static serving (404 pages, SPA fallback, ETag,
 //!     ranges, gzip), the system sites seeded from the binary.
+//!   - [`deploy`]: ZIP upload → site, atomically, in one transaction.
+//!   - [`api`]: the management API (tokens, scopes, rate limit, audit, sites, env, keys).
 //!   - [`app`]: the request handler composing the verticals.
+//!   - [`client`]: the deploy client (HTTP(S) client, folder packing, saved settings).
 //!   - [`cli`]: the `fazt` command line (`serve`, `status`, …).
 //!
 //! `schema.sql` (repository root) is the one schema; `tests/` start the real binary.
 
+pub mod api;
 pub mod app;
 pub mod cli;
+pub mod client;
+pub mod deploy;
 pub mod hosting;
 pub mod kernel;

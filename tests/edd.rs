@@ -204,5 +204,23 @@ fn runs_on_a_newer_database() {
 
 /// Main flows of later features, run against the extended database.
 fn fazt_flows_on_newer_db() -> Vec<fn(&Server)> {
-    vec![]
+    vec![deploy_flow]
+}
+
+fn deploy_flow(srv: &Server) {
+    let admin = token(srv, "admin");
+    let zip = common::zipbuild::site(&[("index.html", b"<h1>redeployed</h1>"), ("a.txt", b"a")]);
+    let r = put_zip(srv, &admin, "blog", &zip);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(srv.get("blog.localhost", "/").text(), "<h1>redeployed</h1>");
+    assert_eq!(api(srv, &admin, "GET", "/api/sites", b"").status, 200);
+    assert_eq!(api(srv, &admin, "GET", "/api/deployments", b"").status, 200);
+    assert_eq!(
+        api(srv, &admin, "PUT", "/api/sites/blog/env/K", b"v").status,
+        200
+    );
+    assert_eq!(
+        api(srv, &admin, "DELETE", "/api/sites/blog", b"").status,
+        200
+    );
 }

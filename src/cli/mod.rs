@@ -2,9 +2,11 @@
 //! is one line on stderr with a non-zero exit (2 for usage errors, 1 for failures).
 
 mod common;
+mod deploy;
 mod healthcheck;
 mod serve;
 mod status;
+mod token;
 
 pub use common::CliError;
 
@@ -22,6 +24,12 @@ COMMANDS:
     serve              Run the server (alias: `server start`)
     status             Sites, files, storage and schema of a database
     healthcheck        GET /health on the local server (for Docker HEALTHCHECK)
+    token              Create, list and revoke API tokens (on the server)
+
+CLIENT COMMANDS (from your laptop, over the API):
+    deploy [DIR]       Zip a folder and publish it as a site
+    sites              List sites; `sites delete NAME`
+    client             Remember a server and token: `client set-auth-token`
 
 OPTIONS:
     -h, --help         Print help (also `fazt <COMMAND> --help`)
@@ -76,6 +84,10 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         },
         "status" => status::run(args),
         "healthcheck" => healthcheck::run(args),
+        "token" => token::run(args),
+        "deploy" => deploy::deploy(args),
+        "client" => deploy::client(args),
+        "sites" => deploy::sites(args),
         "help" => {
             print!("{HELP}");
             Ok(())

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use pico_args::Arguments;
 
 use super::common::{finish, init_logging, open_db, opt, wants_help, CliError};
+use crate::api::Api;
 use crate::app::App;
 use crate::hosting::{seed, Hosting, Sites};
 use crate::kernel::http::{server, Lifecycle, Limits};
@@ -32,6 +33,10 @@ OPTIONS:
     --idle-timeout S     Seconds a keep-alive connection may idle (default 60)
     --body-timeout S     Seconds between two reads of a request body (default 30)
     --max-connections N  Simultaneous connections (default 10000)
+    --max-upload-mb N    Largest deploy upload in MiB (default 100)
+    --max-zip-entries N  Most entries in a deployed ZIP (default 10000)
+    --max-unzipped-mb N  Most bytes a deployed ZIP may inflate to, in MiB (default 1024)
+    --trusted-proxy IP   A reverse proxy whose X-Forwarded-For is believed (repeatable)
 
 Settings stored in fazt.db (table configurations: listen, domain) are used when neither a
 flag nor the environment gives one.
@@ -80,6 +85,23 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if let Some(n) = num::<usize>(&mut args, "--max-connections")? {
         limits.max_connections = n.max(1);
     }
+    let mut deploy_limits = crate::deploy::DeployLimits::default();
+    if let Some(n) = num::<u64>(&mut args, "--max-upload-mb")? {
+        deploy_limits.max_upload = n.max(1) * 1024 * 1024;
+    }
+    if let Some(n) = num::<usize>(&mut args, "--max-zip-entries")? {
+        deploy_limits.zip.max_entries = n.max(1);
+    }
+    if let Some(n) = num::<u64>(&mut args, "--max-unzipped-mb")? {
+        deploy_limits.zip.max_total_uncompressed = n.max(1) * 1024 * 1024;
+        deploy_limits.zip.max_entry_uncompressed = deploy_limits.zip.max_total_uncompressed;
+    }
+    let mut trusted_proxies = Vec::new();
+    while let Some(ip) = opt(&mut args, "--trusted-proxy")? {
+        trusted_proxies.push(ip.parse::<std::net::IpAddr>().map_err(|_| {
+            CliError::usage(format!("--trusted-proxy: '{ip}' is not an IP address"))
+        })?);
+    }
     finish(args, "serve")?;
     if !(64..=8192).contains(&stack_kb) {
         return Err(CliError::usage("--stack-kb must be between 64 and 8192"));
@@ -115,8 +137,12 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
 
     let vfs = Arc::new(Vfs::new(db.clone(), cache_mb * 1024 * 1024));
     let sites = Arc::new(Sites::new(db.clone()));
+    let mut api = Api::new(db.clone(), vfs.clone(), sites.clone(), domain.clone());
+    api.deploy_limits = deploy_limits;
+    api.trusted_proxies = trusted_proxies;
     let app = Arc::new(App {
         db: db.clone(),
+        api,
         hosting: Hosting { vfs, sites },
         domain: domain.clone(),
         started: Instant::now(),
@@ -127,7 +153,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         .local_addr()
         .map_err(|e| CliError::fail(format!("cannot read the listening address: {e}")))?;
     let life = Arc::new(Lifecycle::default());
-    server::serve_http(listener, app, Arc::new(limits), life.clone())
+    server::serve_http(listener, app.clone(), Arc::new(limits), life.clone())
         .map_err(|e| CliError::fail(format!("cannot start serving: {e}")))?;
 
     let port = local.port();
@@ -142,11 +168,24 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         log::info!("admin: http://admin.{domain}:{port}/ — sites: http://<name>.{domain}:{port}/");
     }
 
+    {
+        // Housekeeping off the request path: token last-use times, written in batches.
+        let app = app.clone();
+        std::thread::Builder::new()
+            .name("fazt-housekeeping".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_secs(30));
+                app.api.flush();
+            })
+            .map_err(|e| CliError::fail(format!("cannot start housekeeping: {e}")))?;
+    }
+
     wait_for_signal()?;
     log::info!("shutting down: no new connections, finishing requests in flight");
     if !life.shutdown(Duration::from_secs(10)) {
         log::warn!("requests still running after 10 s; stopping anyway");
     }
+    app.api.flush();
     db.checkpoint();
     log::info!("stopped");
     Ok(())

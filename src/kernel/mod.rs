@@ -6,4 +6,6 @@ pub mod compress;
 pub mod db;
 pub mod http;
 pub mod mime;
+pub mod multipart;
 pub mod vfs;
+pub mod zip;

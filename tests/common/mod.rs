@@ -2,6 +2,8 @@
 //! speaks raw HTTP/1.1 to it, so tests see exactly what a client on the network sees.
 #![allow(dead_code)]
 
+pub mod zipbuild;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -278,4 +280,39 @@ pub fn seed_files(db: &Path, site: &str, files: &[(&str, &[u8])]) {
 pub fn gunzip(data: &[u8]) -> Vec<u8> {
     assert_eq!(&data[..2], &[0x1f, 0x8b], "not gzip");
     miniz_oxide::inflate::decompress_to_vec(&data[10..data.len() - 8]).expect("inflate")
+}
+
+/// Creates a token with `fazt token create` and returns it.
+pub fn token(srv: &Server, scope: &str) -> String {
+    let out = srv.cli(&[
+        "token",
+        "create",
+        "--name",
+        &format!("t-{scope}"),
+        "--scope",
+        scope,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// PUT a ZIP to /api/sites/NAME on the admin host.
+pub fn put_zip(srv: &Server, tok: &str, site: &str, zip: &[u8]) -> Resp {
+    let auth = format!("Bearer {tok}");
+    srv.req(
+        "PUT",
+        "localhost",
+        &format!("/api/sites/{site}"),
+        &[("Authorization", &auth)],
+        zip,
+    )
+}
+
+pub fn api(srv: &Server, tok: &str, method: &str, path: &str, body: &[u8]) -> Resp {
+    let auth = format!("Bearer {tok}");
+    srv.req(method, "localhost", path, &[("Authorization", &auth)], body)
 }

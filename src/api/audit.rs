@@ -1,0 +1,23 @@
+//! The audit trail: every state-changing API call leaves a row in `audit_logs`.
+
+use crate::kernel::db::{now, Db};
+
+pub fn record(db: &Db, actor: &str, action: &str, resource: &str, details: &str, ip: &str) {
+    let (a, b, c, d, e) = (
+        actor.to_string(),
+        action.to_string(),
+        resource.to_string(),
+        details.to_string(),
+        ip.to_string(),
+    );
+    let r = db.write(move |conn| {
+        conn.execute(
+            "INSERT INTO audit_logs (actor, action, resource, details, ip_address, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![a, b, c, d, e, now()],
+        )
+    });
+    if !matches!(r, Ok(Ok(_))) {
+        log::error!("could not write the audit log for {action} {resource}");
+    }
+}

@@ -1,0 +1,34 @@
+//! The API's one response shape: `{"data": …}` on success, `{"error": {"code", "message"}}`
+//! on failure, with the matching HTTP status.
+
+use serde_json::{json, Value};
+
+use crate::kernel::http::Response;
+
+pub fn data(status: u16, value: Value) -> Response {
+    Response::json(status, &json!({ "data": value }))
+}
+
+pub fn ok(value: Value) -> Response {
+    data(200, value)
+}
+
+pub fn error(status: u16, code: &str, message: impl Into<String>) -> Response {
+    Response::json(
+        status,
+        &json!({ "error": { "code": code, "message": message.into() } }),
+    )
+}
+
+pub fn not_found(what: impl Into<String>) -> Response {
+    error(404, "NOT_FOUND", what)
+}
+
+pub fn bad_request(message: impl Into<String>) -> Response {
+    error(400, "BAD_REQUEST", message)
+}
+
+pub fn internal(message: impl std::fmt::Display) -> Response {
+    log::error!("api: {message}");
+    error(500, "INTERNAL", "internal error (see the server log)")
+}

@@ -1,0 +1,670 @@
+//! The API's routes. Each handler authenticates with the scope it needs, validates its input
+//! completely before changing anything, and audits what it changed.
+
+use rusqlite::OptionalExtension;
+use serde_json::{json, Value};
+
+use super::envelope::{bad_request, data, error, internal, not_found, ok};
+use super::tokens::{self, Scope};
+use super::{audit, Api};
+use crate::deploy::{self, DeployError};
+use crate::hosting::{seed::SYSTEM_SITES, valid_site_name};
+use crate::kernel::db::now;
+use crate::kernel::http::{Body, BodyError, Request, Response};
+use crate::kernel::multipart;
+
+/// Request bodies of ordinary API calls (not uploads).
+const SMALL_BODY: u64 = 1024 * 1024;
+const RESERVED: [&str; 3] = ["admin", "api", "www"];
+const ENV_VALUE_MAX: usize = 32 * 1024;
+
+fn body_error(e: BodyError) -> Response {
+    let code = match e.status() {
+        413 => "PAYLOAD_TOO_LARGE",
+        408 => "TIMEOUT",
+        _ => "BAD_REQUEST",
+    };
+    error(e.status(), code, e.to_string()).closing()
+}
+
+fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query()
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn is_true(v: Option<&str>) -> bool {
+    matches!(v, Some("1" | "true" | "yes"))
+}
+
+pub fn route(api: &Api, req: &Request, body: &mut Body<'_>) -> Response {
+    let path = req.path().trim_end_matches('/');
+    let segs: Vec<&str> = path.split('/').skip(2).collect(); // after "/api"
+    let m = req.method();
+    match (m, segs.as_slice()) {
+        ("POST", ["deploy"]) => deploy_multipart(api, req, body),
+        ("PUT", ["sites", name]) => deploy_raw(api, req, body, name),
+        ("GET", ["sites"]) => with(api, req, Scope::Deploy, |_| list_sites(api, req)),
+        ("GET", ["sites", name]) => with(api, req, Scope::Deploy, |_| get_site(api, req, name)),
+        ("DELETE", ["sites", name]) => with(api, req, Scope::Admin, |p| {
+            delete_site(api, req, name, &p.name)
+        }),
+        ("GET", ["sites", name, "files"]) => {
+            with(api, req, Scope::Deploy, |_| list_files(api, name))
+        }
+        ("GET", ["sites", name, "env"]) => with(api, req, Scope::Admin, |_| list_env(api, name)),
+        ("GET", ["sites", name, "env", var]) => {
+            with(api, req, Scope::Admin, |_| get_env(api, name, var))
+        }
+        ("PUT", ["sites", name, "env", var]) => with(api, req, Scope::Admin, |p| {
+            put_env(api, req, body, name, var, &p.name)
+        }),
+        ("DELETE", ["sites", name, "env", var]) => with(api, req, Scope::Admin, |p| {
+            delete_env(api, req, name, var, &p.name)
+        }),
+        ("GET", ["sites", name, "logs"]) => {
+            with(api, req, Scope::Admin, |_| site_logs(api, req, name))
+        }
+        ("GET", ["deployments"]) => with(api, req, Scope::Deploy, |_| deployments(api, req)),
+        ("GET", ["keys"]) => with(api, req, Scope::Admin, |_| list_keys(api)),
+        ("POST", ["keys"]) => with(api, req, Scope::Admin, |p| {
+            create_key(api, req, body, &p.name)
+        }),
+        ("DELETE", ["keys", id]) => with(api, req, Scope::Admin, |p| {
+            delete_key(api, req, id, &p.name)
+        }),
+        ("GET", ["system", "health"]) => with(api, req, Scope::Deploy, |_| system_health(api)),
+        (_, ["deploy"] | ["sites"] | ["sites", _] | ["keys"] | ["keys", _] | ["deployments"]) => {
+            error(
+                405,
+                "METHOD_NOT_ALLOWED",
+                format!("{m} is not allowed on {path}"),
+            )
+        }
+        _ => not_found(format!("no API route {m} {path}")),
+    }
+}
+
+fn with(
+    api: &Api,
+    req: &Request,
+    scope: Scope,
+    f: impl FnOnce(super::tokens::Principal) -> Response,
+) -> Response {
+    match api.authenticate(req, scope) {
+        Ok(p) => f(p),
+        Err(r) => r,
+    }
+}
+
+/// Validates and normalises a site name given by a client.
+fn site_name(api: &Api, raw: &str) -> Result<String, Response> {
+    let mut n = raw.trim().to_ascii_lowercase();
+    let suffix = format!(".{}", api.domain);
+    if let Some(s) = n.strip_suffix(&suffix) {
+        n = s.to_string();
+    }
+    if !valid_site_name(&n) {
+        return Err(error(
+            400,
+            "INVALID_SITE_NAME",
+            format!("'{raw}' is not a valid site name: use a-z, 0-9 and '-', 1 to 63 characters, not starting or ending with '-'"),
+        ));
+    }
+    Ok(n)
+}
+
+fn check_reserved(name: &str, scope: Scope, force: bool) -> Result<(), Response> {
+    let reserved = RESERVED.contains(&name) || SYSTEM_SITES.contains(&name);
+    if reserved && !(force && scope == Scope::Admin) {
+        return Err(error(
+            403,
+            "RESERVED_SITE_NAME",
+            format!("'{name}' is reserved; an admin token with ?force=true may replace it"),
+        ));
+    }
+    Ok(())
+}
+
+fn deploy_multipart(api: &Api, req: &Request, body: &mut Body<'_>) -> Response {
+    let p = match api.authenticate(req, Scope::Deploy) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(boundary) = req.header("content-type").and_then(multipart::boundary) else {
+        return bad_request("expected multipart/form-data with fields site_name and file");
+    };
+    let raw = match body.read_all(api.deploy_limits.max_upload + 64 * 1024) {
+        Ok(b) => b,
+        Err(e) => return body_error(e),
+    };
+    let parts = match multipart::parse(&raw, &boundary) {
+        Ok(p) => p,
+        Err(e) => return bad_request(format!("malformed multipart body: {e}")),
+    };
+    let field = |n: &str| parts.iter().find(|p| p.name == n);
+    let Some(name) = field("site_name").map(|p| String::from_utf8_lossy(p.data).into_owned())
+    else {
+        return bad_request("missing form field 'site_name'");
+    };
+    let Some(file) = field("file") else {
+        return bad_request("missing form file 'file' (a .zip)");
+    };
+    let force = is_true(query_param(req, "force"))
+        || field("force").is_some_and(|f| matches!(f.data, b"true" | b"1"));
+    // Copy the file part out and free the whole body, so a deploy holds one copy of the ZIP.
+    let zip = file.data.to_vec();
+    drop(parts);
+    drop(raw);
+    run_deploy(api, req, &name, zip, &p, force)
+}
+
+fn deploy_raw(api: &Api, req: &Request, body: &mut Body<'_>, name: &str) -> Response {
+    let p = match api.authenticate(req, Scope::Deploy) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    // Refuse a bad name before reading an upload of up to 100 MiB.
+    if let Err(r) = site_name(api, name) {
+        return r.closing();
+    }
+    let zip = match body.read_all(api.deploy_limits.max_upload) {
+        Ok(b) => b,
+        Err(e) => return body_error(e),
+    };
+    let force = is_true(query_param(req, "force"));
+    run_deploy(api, req, name, zip, &p, force)
+}
+
+fn run_deploy(
+    api: &Api,
+    req: &Request,
+    raw_name: &str,
+    zip: Vec<u8>,
+    p: &tokens::Principal,
+    force: bool,
+) -> Response {
+    let name = match site_name(api, raw_name) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_reserved(&name, p.scope, force) {
+        return r;
+    }
+    if zip.is_empty() {
+        return bad_request("empty upload: send a .zip of the site");
+    }
+    let ip = api.client_ip(req).to_string();
+    match deploy::deploy(&api.db, &name, zip, &api.deploy_limits, &p.name, &ip) {
+        Ok(d) => {
+            api.notify_site_changed(&name);
+            audit::record(
+                &api.db,
+                &p.name,
+                "deploy",
+                &name,
+                &json!({"files": d.file_count, "bytes": d.size_bytes, "deployment_id": d.deployment_id}).to_string(),
+                &ip,
+            );
+            log::info!(
+                "deployed {name}: {} files, {} bytes (by {})",
+                d.file_count,
+                d.size_bytes,
+                p.name
+            );
+            data(
+                200,
+                json!({
+                    "site": name,
+                    "file_count": d.file_count,
+                    "size_bytes": d.size_bytes,
+                    "deployment_id": d.deployment_id,
+                    "url": api.site_url(&name, req),
+                }),
+            )
+        }
+        Err(DeployError::Refused {
+            status,
+            code,
+            message,
+        }) => error(status, code, message),
+        Err(DeployError::Internal(e)) => internal(e),
+    }
+}
+
+fn list_sites(api: &Api, req: &Request) -> Response {
+    let rows = api.db.read(|c| {
+        let mut st = c.prepare(
+            "SELECT s.name, COALESCE(s.system, 0), COALESCE(s.updated_at, 0),
+                    (SELECT COUNT(*) FROM files f WHERE f.site_id = s.name),
+                    (SELECT COALESCE(SUM(size_bytes), 0) FROM files f WHERE f.site_id = s.name)
+             FROM sites s ORDER BY s.name",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()
+    });
+    match rows {
+        Ok(rows) => ok(Value::Array(
+            rows.into_iter()
+                .map(|(name, system, updated, files, bytes)| {
+                    json!({"name": name, "url": api.site_url(&name, req), "system": system != 0,
+                           "file_count": files, "size_bytes": bytes, "updated_at": updated})
+                })
+                .collect(),
+        )),
+        Err(e) => internal(e),
+    }
+}
+
+fn get_site(api: &Api, req: &Request, raw: &str) -> Response {
+    let name = match site_name(api, raw) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let info = api.sites.info(&name);
+    if !info.exists {
+        return not_found(format!("no site '{name}'"));
+    }
+    let stats = api.db.read(|c| {
+        let (files, bytes): (i64, i64) = c.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM files WHERE site_id = ?1",
+            [&name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let last: Option<(i64, i64)> = c
+            .query_row(
+                "SELECT id, COALESCE(created_at, 0) FROM deployments WHERE site_id = ?1 ORDER BY id DESC LIMIT 1",
+                [&name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok((files, bytes, last))
+    });
+    match stats {
+        Ok((files, bytes, last)) => ok(json!({
+            "name": name, "url": api.site_url(&name, req), "file_count": files, "size_bytes": bytes,
+            "spa": info.spa, "has_script": info.main_js || info.api_main_js,
+            "last_deployment": last.map(|(id, at)| json!({"id": id, "created_at": at})),
+        })),
+        Err(e) => internal(e),
+    }
+}
+
+fn delete_site(api: &Api, req: &Request, raw: &str, actor: &str) -> Response {
+    let name = match site_name(api, raw) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_reserved(&name, Scope::Admin, is_true(query_param(req, "force"))) {
+        return r;
+    }
+    if !api.sites.info(&name).exists {
+        return not_found(format!("no site '{name}'"));
+    }
+    let n2 = name.clone();
+    let r = api.db.write(move |c| -> rusqlite::Result<usize> {
+        let tx = c.transaction()?;
+        let files = tx.execute("DELETE FROM files WHERE site_id = ?1", [&n2])?;
+        for table in ["kv_store", "env_vars", "site_logs"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE site_id = ?1"), [&n2])?;
+        }
+        tx.execute("DELETE FROM sites WHERE name = ?1", [&n2])?;
+        tx.commit()?;
+        Ok(files)
+    });
+    match r {
+        Ok(Ok(files)) => {
+            api.notify_site_changed(&name);
+            audit::record(
+                &api.db,
+                actor,
+                "site.delete",
+                &name,
+                &json!({"files": files}).to_string(),
+                &api.client_ip(req).to_string(),
+            );
+            ok(json!({"site": name, "deleted": true, "file_count": files}))
+        }
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+fn list_files(api: &Api, raw: &str) -> Response {
+    let name = match site_name(api, raw) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    if !api.sites.info(&name).exists {
+        return not_found(format!("no site '{name}'"));
+    }
+    match api.vfs.list(&name) {
+        Ok(files) => ok(Value::Array(
+            files
+                .into_iter()
+                .map(|f| json!({"path": f.path, "size_bytes": f.size, "mime_type": f.mime, "hash": f.hash,
+                                "gzip_size": f.gzip_size, "updated_at": f.updated_at}))
+                .collect(),
+        )),
+        Err(e) => internal(e),
+    }
+}
+
+fn valid_env_name(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !v.as_bytes()[0].is_ascii_digit()
+}
+
+fn env_target(api: &Api, raw: &str, var: &str) -> Result<String, Response> {
+    let name = site_name(api, raw)?;
+    if !valid_env_name(var) {
+        return Err(error(
+            400,
+            "INVALID_ENV_NAME",
+            format!("'{var}' is not a valid variable name: use A-Z, a-z, 0-9 and _"),
+        ));
+    }
+    if !api.sites.info(&name).exists {
+        return Err(not_found(format!("no site '{name}'")));
+    }
+    Ok(name)
+}
+
+fn list_env(api: &Api, raw: &str) -> Response {
+    let name = match site_name(api, raw) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let rows = api.db.read(|c| {
+        let mut st = c.prepare(
+            "SELECT name, COALESCE(updated_at, 0) FROM env_vars WHERE site_id = ?1 ORDER BY name",
+        )?;
+        let rows = st.query_map([&name], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()
+    });
+    match rows {
+        Ok(rows) => ok(Value::Array(
+            rows.into_iter()
+                .map(|(n, t)| json!({"name": n, "updated_at": t}))
+                .collect(),
+        )),
+        Err(e) => internal(e),
+    }
+}
+
+fn get_env(api: &Api, raw: &str, var: &str) -> Response {
+    let name = match env_target(api, raw, var) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let found = api.db.read(|c| {
+        c.query_row(
+            "SELECT COALESCE(updated_at, 0) FROM env_vars WHERE site_id = ?1 AND name = ?2",
+            [&name, var],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()
+    });
+    match found {
+        Ok(Some(t)) => ok(json!({"name": var, "set": true, "updated_at": t})),
+        Ok(None) => not_found(format!("{var} is not set for '{name}'")),
+        Err(e) => internal(e),
+    }
+}
+
+fn put_env(
+    api: &Api,
+    req: &Request,
+    body: &mut Body<'_>,
+    raw: &str,
+    var: &str,
+    actor: &str,
+) -> Response {
+    let name = match env_target(api, raw, var) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let raw_body = match body.read_all(SMALL_BODY) {
+        Ok(b) => b,
+        Err(e) => return body_error(e),
+    };
+    // Either {"value": "..."} or the raw value itself.
+    let value = match serde_json::from_slice::<Value>(&raw_body) {
+        Ok(Value::Object(o)) => match o.get("value") {
+            Some(Value::String(s)) => s.clone(),
+            _ => return bad_request("expected {\"value\": \"…\"} or the raw value as the body"),
+        },
+        _ => match String::from_utf8(raw_body) {
+            Ok(s) => s,
+            Err(_) => return bad_request("the value must be UTF-8 text"),
+        },
+    };
+    if value.len() > ENV_VALUE_MAX {
+        return error(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            format!("env values are limited to {ENV_VALUE_MAX} bytes"),
+        );
+    }
+    let (n2, v2, val) = (name.clone(), var.to_string(), value);
+    let r = api.db.write(move |c| {
+        c.execute(
+            "INSERT INTO env_vars (site_id, name, value, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT(site_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            rusqlite::params![n2, v2, val, now()],
+        )
+    });
+    match r {
+        Ok(Ok(_)) => {
+            api.notify_site_changed(&name);
+            audit::record(
+                &api.db,
+                actor,
+                "env.set",
+                &format!("{name}/{var}"),
+                "",
+                &api.client_ip(req).to_string(),
+            );
+            ok(json!({"site": name, "name": var, "set": true}))
+        }
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+fn delete_env(api: &Api, req: &Request, raw: &str, var: &str, actor: &str) -> Response {
+    let name = match env_target(api, raw, var) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let (n2, v2) = (name.clone(), var.to_string());
+    match api.db.write(move |c| {
+        c.execute(
+            "DELETE FROM env_vars WHERE site_id = ?1 AND name = ?2",
+            [n2, v2],
+        )
+    }) {
+        Ok(Ok(0)) => not_found(format!("{var} is not set for '{name}'")),
+        Ok(Ok(_)) => {
+            api.notify_site_changed(&name);
+            audit::record(
+                &api.db,
+                actor,
+                "env.delete",
+                &format!("{name}/{var}"),
+                "",
+                &api.client_ip(req).to_string(),
+            );
+            ok(json!({"site": name, "name": var, "deleted": true}))
+        }
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+fn limit_param(req: &Request, default: i64, max: i64) -> i64 {
+    query_param(req, "limit")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(default)
+        .clamp(1, max)
+}
+
+fn site_logs(api: &Api, req: &Request, raw: &str) -> Response {
+    let name = match site_name(api, raw) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let limit = limit_param(req, 100, 1000);
+    let rows = api.db.read(|c| {
+        let mut st = c.prepare(
+            "SELECT id, COALESCE(level, ''), COALESCE(message, ''), COALESCE(created_at, 0) FROM site_logs
+             WHERE site_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = st.query_map(rusqlite::params![name, limit], |r| {
+            Ok(json!({"id": r.get::<_, i64>(0)?, "level": r.get::<_, String>(1)?,
+                      "message": r.get::<_, String>(2)?, "created_at": r.get::<_, i64>(3)?}))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()
+    });
+    match rows {
+        Ok(mut rows) => {
+            rows.reverse();
+            ok(Value::Array(rows))
+        }
+        Err(e) => internal(e),
+    }
+}
+
+fn deployments(api: &Api, req: &Request) -> Response {
+    let limit = limit_param(req, 50, 500);
+    let rows = api.db.read(|c| {
+        let mut st = c.prepare(
+            "SELECT id, COALESCE(site_id, ''), COALESCE(file_count, 0), COALESCE(size_bytes, 0),
+                    COALESCE(deployed_by, ''), COALESCE(created_at, 0)
+             FROM deployments ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map([limit], |r| {
+            Ok(json!({"id": r.get::<_, i64>(0)?, "site": r.get::<_, String>(1)?, "file_count": r.get::<_, i64>(2)?,
+                      "size_bytes": r.get::<_, i64>(3)?, "deployed_by": r.get::<_, String>(4)?,
+                      "created_at": r.get::<_, i64>(5)?}))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()
+    });
+    match rows {
+        Ok(rows) => ok(Value::Array(rows)),
+        Err(e) => internal(e),
+    }
+}
+
+fn list_keys(api: &Api) -> Response {
+    match tokens::list(&api.db) {
+        Ok(rows) => ok(Value::Array(
+            rows.into_iter()
+                .map(|k| {
+                    json!({"id": k.id, "name": k.name, "scope": k.scope, "created_at": k.created_at,
+                           "last_used_at": k.last_used_at})
+                })
+                .collect(),
+        )),
+        Err(e) => internal(e),
+    }
+}
+
+fn create_key(api: &Api, req: &Request, body: &mut Body<'_>, actor: &str) -> Response {
+    let raw = match body.read_all(SMALL_BODY) {
+        Ok(b) => b,
+        Err(e) => return body_error(e),
+    };
+    let v: Value = match serde_json::from_slice(&raw) {
+        Ok(v) => v,
+        Err(e) => return bad_request(format!("invalid JSON: {e}")),
+    };
+    let Some(name) = v
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && n.len() <= 100)
+    else {
+        return bad_request("field 'name' (1 to 100 characters) is required");
+    };
+    let scope_s = v.get("scope").and_then(Value::as_str).unwrap_or("deploy");
+    let Some(scope) = Scope::parse(scope_s) else {
+        return bad_request(format!(
+            "scope must be 'deploy' or 'admin', not '{scope_s}'"
+        ));
+    };
+    match tokens::create(&api.db, name, scope) {
+        Ok((id, token)) => {
+            audit::record(
+                &api.db,
+                actor,
+                "key.create",
+                name,
+                scope.as_str(),
+                &api.client_ip(req).to_string(),
+            );
+            data(
+                201,
+                json!({"id": id, "name": name, "scope": scope.as_str(), "token": token}),
+            )
+        }
+        Err(e) => internal(e),
+    }
+}
+
+fn delete_key(api: &Api, req: &Request, id: &str, actor: &str) -> Response {
+    if id.parse::<i64>().is_err() {
+        return bad_request(format!("'{id}' is not a key id"));
+    }
+    match tokens::revoke(&api.db, id) {
+        Ok(0) => not_found(format!("no key {id}")),
+        Ok(_) => {
+            audit::record(
+                &api.db,
+                actor,
+                "key.revoke",
+                id,
+                "",
+                &api.client_ip(req).to_string(),
+            );
+            ok(json!({"id": id.parse::<i64>().unwrap_or(0), "revoked": true}))
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// Resident memory of this process in bytes (Linux), if readable.
+pub fn rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn system_health(api: &Api) -> Response {
+    let (vfs_bytes, files) = api.vfs.usage().unwrap_or((0, 0));
+    ok(json!({
+        "status": if api.db.healthy() { "ok" } else { "degraded" },
+        "version": crate::cli::VERSION,
+        "uptime_seconds": api.started.elapsed().as_secs(),
+        "memory": {"rss_bytes": rss_bytes(), "cache_bytes": api.vfs.cache_bytes()},
+        "database": {"path": api.db.path().display().to_string(), "size_bytes": api.db.file_size(),
+                     "schema_version": api.db.schema_version()},
+        "vfs": {"files": files, "size_bytes": vfs_bytes},
+        "domain": api.domain,
+    }))
+}

@@ -1,0 +1,269 @@
+//! The client commands: `fazt deploy`, `fazt client set-auth-token`, `fazt sites`. They talk
+//! to a server's API; nothing here opens a database.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use pico_args::Arguments;
+use serde_json::Value;
+
+use super::common::{finish, opt, wants_help, CliError};
+use crate::client::config::{self, ClientConfig};
+use crate::client::http::{request, ClientResponse, Url};
+use crate::client::pack;
+
+const DEPLOY_HELP: &str = "\
+fazt deploy — zip a folder and publish it as a site
+
+USAGE:
+    fazt deploy [DIR] [--site NAME] [--server URL] [--token T] [OPTIONS]
+
+ARGS:
+    DIR                 Folder to deploy (default: the current folder)
+
+OPTIONS:
+    --site NAME         Site name (default: the folder's name)
+    --server URL        Server's admin URL, e.g. https://admin.example.com
+                        (env FAZT_SERVER, then the saved default, then http://localhost:4698)
+    --token T           API token (env FAZT_TOKEN, then the one saved for the server)
+    --include-all       Also upload dot-files, node_modules and .gitignore'd files
+    --force             Replace a reserved/system site (root, 404, …; needs an admin token)
+    --insecure          Accept any HTTPS certificate (self-signed servers)
+";
+
+const CLIENT_HELP: &str = "\
+fazt client — remember a server and its token on this machine
+
+USAGE:
+    fazt client set-auth-token --token T [--server URL]
+
+Saved (mode 0600) in $XDG_CONFIG_HOME/fazt/client.json or ~/.config/fazt/client.json
+(FAZT_CLIENT_CONFIG overrides). The server becomes the default for deploy and sites.
+";
+
+const SITES_HELP: &str = "\
+fazt sites — list or delete sites on a server
+
+USAGE:
+    fazt sites [--server URL] [--token T] [--insecure]
+    fazt sites delete NAME [--force] [--server URL] [--token T] [--insecure]
+";
+
+struct Conn {
+    url: Url,
+    server: String,
+    token: String,
+    insecure: bool,
+}
+
+fn connection(args: &mut Arguments) -> Result<Conn, CliError> {
+    let server = opt(args, "--server")?;
+    let token = opt(args, "--token")?;
+    let insecure = args.contains("--insecure");
+    let (server, token) = config::resolve(server, token).map_err(CliError::fail)?;
+    let url = Url::parse(&server).map_err(CliError::usage)?;
+    let token = token.ok_or_else(|| {
+        CliError::fail(format!(
+            "no token for {server}: pass --token, set FAZT_TOKEN, or run `fazt client set-auth-token --token T --server {server}`"
+        ))
+    })?;
+    Ok(Conn {
+        url,
+        server,
+        token,
+        insecure,
+    })
+}
+
+fn call(
+    c: &Conn,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    ctype: &str,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ClientResponse, CliError> {
+    let auth = format!("Bearer {}", c.token);
+    let mut headers = vec![("Authorization", auth.as_str())];
+    if !ctype.is_empty() {
+        headers.push(("Content-Type", ctype));
+    }
+    request(&c.url, method, path, &headers, body, c.insecure, progress)
+        .map_err(|e| CliError::fail(format!("{}: {e}", c.server)))
+}
+
+fn api_error(c: &Conn, r: &ClientResponse) -> CliError {
+    let hint = match r.status {
+        401 => " — the token was refused",
+        403 => " — the token's scope does not allow this",
+        429 => " — too many failed logins from this address; wait a minute",
+        _ => "",
+    };
+    CliError::fail(format!(
+        "{} answered {}: {}{hint}",
+        c.server,
+        r.status,
+        r.error_message()
+    ))
+}
+
+pub fn deploy(mut args: Arguments) -> Result<(), CliError> {
+    if wants_help(&mut args, DEPLOY_HELP) {
+        return Ok(());
+    }
+    let site = opt(&mut args, "--site")?;
+    let include_all = args.contains("--include-all");
+    let force = args.contains("--force");
+    let conn = connection(&mut args)?;
+    let dir: Option<PathBuf> = args
+        .opt_free_from_str()
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    finish(args, "deploy")?;
+    let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+    if !dir.is_dir() {
+        return Err(CliError::fail(format!("{} is not a folder", dir.display())));
+    }
+    let site = match site {
+        Some(s) => s,
+        None => std::fs::canonicalize(&dir)
+            .ok()
+            .and_then(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .map(str::to_ascii_lowercase)
+            })
+            .ok_or_else(|| {
+                CliError::usage("cannot name the site after the folder: pass --site NAME")
+            })?,
+    };
+    let packed = pack::pack(&dir, include_all).map_err(CliError::fail)?;
+    let tty = std::io::stderr().is_terminal();
+    if tty {
+        eprintln!(
+            "packed {} files ({} bytes) into {} bytes",
+            packed.files,
+            packed.bytes,
+            packed.zip.len()
+        );
+    }
+    let mut progress = |sent: u64, total: u64| {
+        if tty && total > 0 {
+            eprint!(
+                "\ruploading {:>3}% ({sent}/{total} bytes)",
+                sent * 100 / total
+            );
+        }
+    };
+    let path = format!(
+        "/api/sites/{site}{}",
+        if force { "?force=true" } else { "" }
+    );
+    let r = call(
+        &conn,
+        "PUT",
+        &path,
+        &packed.zip,
+        "application/zip",
+        &mut progress,
+    )?;
+    if tty {
+        eprintln!();
+    }
+    if r.status != 200 {
+        return Err(api_error(&conn, &r));
+    }
+    let v = r.json().unwrap_or(Value::Null);
+    let d = &v["data"];
+    eprintln!(
+        "deployed {} files ({} bytes) to '{}' (deployment {})",
+        d["file_count"],
+        d["size_bytes"],
+        d["site"].as_str().unwrap_or(&site),
+        d["deployment_id"]
+    );
+    println!("{}", d["url"].as_str().unwrap_or(""));
+    Ok(())
+}
+
+pub fn client(mut args: Arguments) -> Result<(), CliError> {
+    if wants_help(&mut args, CLIENT_HELP) {
+        return Ok(());
+    }
+    match args
+        .subcommand()
+        .map_err(|e| CliError::usage(e.to_string()))?
+        .as_deref()
+    {
+        Some("set-auth-token") => {
+            let token = opt(&mut args, "--token")?
+                .ok_or_else(|| CliError::usage("set-auth-token needs --token T"))?;
+            let server =
+                opt(&mut args, "--server")?.unwrap_or_else(|| "http://localhost:4698".into());
+            finish(args, "client set-auth-token")?;
+            Url::parse(&server).map_err(CliError::usage)?;
+            let mut cfg = ClientConfig::load().map_err(CliError::fail)?;
+            cfg.set(&server, &token);
+            let p = cfg.save().map_err(CliError::fail)?;
+            println!(
+                "saved the token for {} in {}",
+                server.trim_end_matches('/'),
+                p.display()
+            );
+            Ok(())
+        }
+        _ => Err(CliError::usage(
+            "usage: fazt client set-auth-token --token T [--server URL]",
+        )),
+    }
+}
+
+pub fn sites(mut args: Arguments) -> Result<(), CliError> {
+    if wants_help(&mut args, SITES_HELP) {
+        return Ok(());
+    }
+    let sub = args
+        .subcommand()
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let force = args.contains("--force");
+    let conn = connection(&mut args)?;
+    match sub.as_deref() {
+        None => {
+            finish(args, "sites")?;
+            let r = call(&conn, "GET", "/api/sites", b"", "", &mut |_, _| {})?;
+            if r.status != 200 {
+                return Err(api_error(&conn, &r));
+            }
+            let v = r.json().unwrap_or(Value::Null);
+            println!("{:<28} {:>7} {:>12}  URL", "SITE", "FILES", "BYTES");
+            for s in v["data"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<28} {:>7} {:>12}  {}",
+                    s["name"].as_str().unwrap_or(""),
+                    s["file_count"].as_i64().unwrap_or(0),
+                    s["size_bytes"].as_i64().unwrap_or(0),
+                    s["url"].as_str().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        Some("delete") => {
+            let name: String = args
+                .free_from_str()
+                .map_err(|_| CliError::usage("sites delete needs a NAME"))?;
+            finish(args, "sites delete")?;
+            let path = format!(
+                "/api/sites/{name}{}",
+                if force { "?force=true" } else { "" }
+            );
+            let r = call(&conn, "DELETE", &path, b"", "", &mut |_, _| {})?;
+            if r.status != 200 {
+                return Err(api_error(&conn, &r));
+            }
+            println!("deleted site '{name}'");
+            Ok(())
+        }
+        Some(other) => Err(CliError::usage(format!(
+            "unknown `fazt sites {other}` (see `fazt sites --help`)"
+        ))),
+    }
+}

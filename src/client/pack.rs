@@ -1,0 +1,204 @@
+//! Packing a folder for deploy: walk it (sorted, no symlinks followed), skip dot-files,
+//! `node_modules` and what the folder's own `.gitignore` names (unless told to include
+//! everything), and zip the rest in memory.
+
+use std::path::Path;
+
+use crate::kernel::zip::ZipWriter;
+
+/// A `.gitignore` subset: `name`, `dir/`, `/anchored`, `*.ext`, `prefix*`, `a/*/b`; `!` lines
+/// (negations) and `**` are not supported and are ignored.
+#[derive(Default)]
+pub struct Ignore {
+    patterns: Vec<(String, bool, bool)>, // (glob, anchored, dir_only)
+}
+
+impl Ignore {
+    pub fn parse(text: &str) -> Ignore {
+        let mut patterns = Vec::new();
+        for line in text.lines() {
+            let l = line.trim();
+            if l.is_empty() || l.starts_with('#') || l.starts_with('!') || l.contains("**") {
+                continue;
+            }
+            let dir_only = l.ends_with('/');
+            let l = l.trim_end_matches('/');
+            let anchored = l.starts_with('/') || l.contains('/');
+            patterns.push((l.trim_start_matches('/').to_string(), anchored, dir_only));
+        }
+        Ignore { patterns }
+    }
+
+    /// Whether `rel` (a `/`-separated path relative to the folder) is ignored.
+    pub fn ignored(&self, rel: &str, is_dir: bool) -> bool {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        self.patterns.iter().any(|(pat, anchored, dir_only)| {
+            if *dir_only && !is_dir {
+                return false;
+            }
+            if *anchored {
+                glob(pat, rel)
+            } else {
+                glob(pat, name)
+            }
+        })
+    }
+}
+
+/// `*` matches within one path segment, `?` one character.
+fn glob(pat: &str, s: &str) -> bool {
+    fn m(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => {
+                m(&p[1..], s) || (s.first().is_some_and(|&c| c != b'/') && m(p, &s[1..]))
+            }
+            (Some(b'?'), Some(&c)) => c != b'/' && m(&p[1..], &s[1..]),
+            (Some(a), Some(b)) => a == b && m(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    m(pat.as_bytes(), s.as_bytes())
+}
+
+/// Extensions already compressed: stored, not deflated again.
+fn precompressed(name: &str) -> bool {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    matches!(
+        ext.as_str(),
+        "png"
+            | "jpg"
+            | "jpeg"
+            | "gif"
+            | "webp"
+            | "avif"
+            | "woff"
+            | "woff2"
+            | "zip"
+            | "gz"
+            | "br"
+            | "mp4"
+            | "webm"
+            | "mp3"
+            | "ogg"
+            | "pdf"
+    )
+}
+
+pub struct Packed {
+    pub zip: Vec<u8>,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// Zips `dir`. With `include_all`, nothing is skipped.
+pub fn pack(dir: &Path, include_all: bool) -> Result<Packed, String> {
+    if !dir.is_dir() {
+        return Err(format!("{} is not a folder", dir.display()));
+    }
+    let ignore = if include_all {
+        Ignore::default()
+    } else {
+        std::fs::read_to_string(dir.join(".gitignore"))
+            .map(|t| Ignore::parse(&t))
+            .unwrap_or_default()
+    };
+    let mut files = Vec::new();
+    walk(dir, "", include_all, &ignore, &mut files)?;
+    if files.is_empty() {
+        return Err(format!("{} has no files to deploy", dir.display()));
+    }
+    let mut w = ZipWriter::new(Vec::new());
+    let mut bytes = 0u64;
+    for rel in &files {
+        let full = dir.join(rel);
+        let data = std::fs::read(&full).map_err(|e| format!("reading {}: {e}", full.display()))?;
+        bytes += data.len() as u64;
+        w.add_file(rel, &data, !precompressed(rel))
+            .map_err(|e| format!("zipping {rel}: {e}"))?;
+    }
+    let zip = w.finish().map_err(|e| format!("zipping: {e}"))?;
+    Ok(Packed {
+        zip,
+        files: files.len(),
+        bytes,
+    })
+}
+
+fn walk(
+    root: &Path,
+    rel: &str,
+    all: bool,
+    ignore: &Ignore,
+    out: &mut Vec<String>,
+) -> Result<(), String> {
+    let dir = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let Some(name) = e.file_name().to_str().map(String::from) else {
+            return Err(format!("{}: file names must be UTF-8", e.path().display()));
+        };
+        let path = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let ft = e
+            .file_type()
+            .map_err(|err| format!("{}: {err}", e.path().display()))?;
+        if ft.is_symlink() {
+            continue; // never follow links out of the folder
+        }
+        let is_dir = ft.is_dir();
+        if !all
+            && (name.starts_with('.') || name == "node_modules" || ignore.ignored(&path, is_dir))
+        {
+            continue;
+        }
+        if is_dir {
+            walk(root, &path, all, ignore, out)?;
+        } else if ft.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gitignore_subset() {
+        let ig = Ignore::parse("# c\n*.log\nbuild/\n/secret.txt\ndocs/*.tmp\n!keep.log\n");
+        assert!(ig.ignored("a.log", false));
+        assert!(ig.ignored("x/y/a.log", false));
+        assert!(ig.ignored("build", true));
+        assert!(!ig.ignored("build", false));
+        assert!(ig.ignored("secret.txt", false));
+        assert!(!ig.ignored("sub/secret.txt", false));
+        assert!(ig.ignored("docs/a.tmp", false));
+        assert!(!ig.ignored("docs/sub/a.tmp", false));
+        assert!(!ig.ignored("index.html", false));
+    }
+
+    #[test]
+    fn globbing() {
+        assert!(glob("*.js", "app.js"));
+        assert!(!glob("*.js", "a/app.js"));
+        assert!(glob("a?c", "abc"));
+        assert!(glob("*", "anything"));
+        assert!(!glob("x*", "y"));
+    }
+}

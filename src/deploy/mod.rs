@@ -1,0 +1,160 @@
+//! Deploy: turning an uploaded ZIP into a site, atomically. The archive is parsed and every
+//! entry's name validated before anything is written; then, on the database writer thread
+//! (an OS thread with room for deflate's stack), the site's files are replaced in ONE
+//! transaction, inflating one entry at a time, so memory stays near the upload plus one entry
+//! and readers see the old site until the commit and the new one after it.
+
+use std::sync::Arc;
+
+use crate::hosting::Sites;
+use crate::kernel::db::{now, Db};
+use crate::kernel::vfs::{self, PreparedFile};
+use crate::kernel::zip::{ZipArchive, ZipError, ZipLimits};
+
+#[derive(Clone, Debug)]
+pub struct DeployLimits {
+    /// Largest upload accepted (bytes). Over it: 413.
+    pub max_upload: u64,
+    pub zip: ZipLimits,
+}
+
+impl Default for DeployLimits {
+    fn default() -> Self {
+        DeployLimits {
+            max_upload: 100 * 1024 * 1024,
+            zip: ZipLimits::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Deployed {
+    pub deployment_id: i64,
+    pub file_count: u64,
+    pub size_bytes: u64,
+}
+
+#[derive(Debug)]
+pub enum DeployError {
+    /// The upload was refused; nothing changed.
+    Refused {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
+    Internal(String),
+}
+
+fn refused(status: u16, code: &'static str, message: impl Into<String>) -> DeployError {
+    DeployError::Refused {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+impl From<ZipError> for DeployError {
+    fn from(e: ZipError) -> Self {
+        if e.is_limit() {
+            refused(413, "ZIP_LIMIT", e.to_string())
+        } else {
+            refused(400, "INVALID_ZIP", e.to_string())
+        }
+    }
+}
+
+/// Entries that tools add and nobody means to publish.
+fn skipped(name: &str) -> bool {
+    name.starts_with("__MACOSX/") || name.rsplit('/').next() == Some(".DS_Store")
+}
+
+/// Which entries become which stored paths: skips junk, and unwraps a single top-level
+/// folder (`dist/index.html` → `index.html`) as many tools zip that way.
+pub fn plan(archive: &ZipArchive<'_>) -> Vec<(usize, String)> {
+    let files: Vec<(usize, &str)> = archive
+        .entries()
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.is_dir && !skipped(&e.name))
+        .map(|(i, e)| (i, e.name.as_str()))
+        .collect();
+    let top = files
+        .first()
+        .and_then(|(_, n)| n.split_once('/'))
+        .map(|(t, _)| t);
+    let unwrap = match top {
+        Some(t) => files
+            .iter()
+            .all(|(_, n)| n.split_once('/').is_some_and(|(x, _)| x == t)),
+        None => false,
+    };
+    files
+        .into_iter()
+        .map(|(i, n)| {
+            let path = if unwrap {
+                n.split_once('/').map_or(n, |(_, rest)| rest)
+            } else {
+                n
+            };
+            (i, path.to_string())
+        })
+        .collect()
+}
+
+/// Replaces `site`'s files with the ZIP's content. On any error nothing changes.
+pub fn deploy(
+    db: &Arc<Db>,
+    site: &str,
+    zip: Vec<u8>,
+    limits: &DeployLimits,
+    actor: &str,
+    from: &str,
+) -> Result<Deployed, DeployError> {
+    if zip.len() as u64 > limits.max_upload {
+        return Err(refused(
+            413,
+            "UPLOAD_TOO_LARGE",
+            format!("upload is larger than the {} byte cap", limits.max_upload),
+        ));
+    }
+    let (site, actor, from, zl) = (
+        site.to_string(),
+        actor.to_string(),
+        from.to_string(),
+        limits.zip,
+    );
+    db.write(move |conn| -> Result<Deployed, DeployError> {
+        let archive = ZipArchive::parse(&zip, &zl)?;
+        let plan = plan(&archive);
+        if plan.is_empty() {
+            return Err(refused(400, "EMPTY_SITE", "the ZIP contains no files"));
+        }
+        let internal = |e: rusqlite::Error| DeployError::Internal(format!("deploy of {site}: {e}"));
+        let tx = conn.transaction().map_err(internal)?;
+        vfs::clear_site(&tx, &site).map_err(internal)?;
+        let mut inflated = 0u64;
+        let mut size_bytes = 0u64;
+        for (index, path) in &plan {
+            // An error here (CRC, zip bomb, cap) drops `tx`: a rollback, the old site stays.
+            let data = archive.read(*index, &mut inflated)?;
+            size_bytes += data.len() as u64;
+            let file = PreparedFile::new(path, data.into_owned());
+            vfs::put(&tx, &site, &file).map_err(internal)?;
+        }
+        Sites::register(&tx, &site, false).map_err(internal)?;
+        tx.execute(
+            "INSERT INTO deployments (site_id, size_bytes, file_count, deployed_by, created_at, deployed_from)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![site, size_bytes as i64, plan.len() as i64, actor, now(), from],
+        )
+        .map_err(internal)?;
+        let deployment_id = tx.last_insert_rowid();
+        tx.commit().map_err(internal)?;
+        Ok(Deployed {
+            deployment_id,
+            file_count: plan.len() as u64,
+            size_bytes,
+        })
+    })
+    .map_err(DeployError::Internal)?
+}

@@ -1,0 +1,8 @@
+//! ZIP archives: the hardened reader that unpacks deploy uploads on the server
+//! ([`reader`]) and the small writer the `fazt deploy` client packs a folder with ([`writer`]).
+
+pub mod reader;
+pub mod writer;
+
+pub use reader::{ZipArchive, ZipEntry, ZipError, ZipLimits};
+pub use writer::{ZipWriteError, ZipWriter};
