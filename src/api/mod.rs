@@ -77,7 +77,7 @@ impl Api {
             .unwrap_or(peer)
     }
 
-    fn authenticate(&self, req: &Request, need: Scope) -> Result<Principal, Response> {
+    pub fn authenticate(&self, req: &Request, need: Scope) -> Result<Principal, Response> {
         let ip = self.client_ip(req);
         if let Some(wait) = self.limiter.blocked(ip) {
             return Err(error(
