@@ -8,11 +8,13 @@ use crate::api::Api;
 use crate::hosting::{route, Hosting, Target};
 use crate::kernel::db::Db;
 use crate::kernel::http::{Body, Handler, Request, Response};
+use crate::scripts::Scripts;
 
 pub struct App {
     pub db: Arc<Db>,
     pub hosting: Hosting,
     pub api: Api,
+    pub scripts: Arc<Scripts>,
     pub domain: String,
     pub started: Instant,
 }
@@ -41,8 +43,12 @@ impl Handler for App {
         match route(&req.host(), &self.domain) {
             Target::Admin => self.admin(req, body),
             Target::Site(site) => {
-                if !self.hosting.sites.info(&site).exists {
+                let info = self.hosting.sites.info(&site);
+                if !info.exists {
                     return self.hosting.not_found_site(req);
+                }
+                if let Some(resp) = self.scripts.handle(&site, &info, req, body) {
+                    return resp;
                 }
                 self.hosting.serve(&site, req)
             }

@@ -21,6 +21,10 @@
 //!     ranges, gzip), the system sites seeded from the binary.
 //!   - [`deploy`]: ZIP upload → site, atomically, in one transaction.
 //!   - [`api`]: the management API (tokens, scopes, rate limit, audit, sites, env, keys).
+//!   - `serverless` (feature `js`): QuickJS engine for `main.js` / `api/main.js` — worker
+//!     threads, limits, bytecode cache; reaches fazt only through its `Host` trait.
+//!   - [`scripts`]: runs a site's script for a request (source from the VFS, env vars, KV
+//!     and logs in fazt.db); without `js`, scripts are served as static files.
 //!   - [`app`]: the request handler composing the verticals.
 //!   - [`client`]: the deploy client (HTTP(S) client, folder packing, saved settings).
 //!   - [`cli`]: the `fazt` command line (`serve`, `status`, …).
@@ -34,3 +38,6 @@ pub mod client;
 pub mod deploy;
 pub mod hosting;
 pub mod kernel;
+pub mod scripts;
+#[cfg(feature = "js")]
+pub mod serverless;

@@ -4,6 +4,8 @@
 mod common;
 mod deploy;
 mod healthcheck;
+mod logs;
+mod run;
 mod serve;
 mod status;
 mod token;
@@ -25,6 +27,8 @@ COMMANDS:
     status             Sites, files, storage and schema of a database
     healthcheck        GET /health on the local server (for Docker HEALTHCHECK)
     token              Create, list and revoke API tokens (on the server)
+    logs SITE [-f]     A site's script logs
+    run SITE           Execute a site's main.js once and print the response
 
 CLIENT COMMANDS (from your laptop, over the API):
     deploy [DIR]       Zip a folder and publish it as a site
@@ -85,6 +89,8 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         "status" => status::run(args),
         "healthcheck" => healthcheck::run(args),
         "token" => token::run(args),
+        "logs" => logs::run(args),
+        "run" => run::run(args),
         "deploy" => deploy::deploy(args),
         "client" => deploy::client(args),
         "sites" => deploy::sites(args),

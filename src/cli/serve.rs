@@ -37,6 +37,9 @@ OPTIONS:
     --max-zip-entries N  Most entries in a deployed ZIP (default 10000)
     --max-unzipped-mb N  Most bytes a deployed ZIP may inflate to, in MiB (default 1024)
     --trusted-proxy IP   A reverse proxy whose X-Forwarded-For is believed (repeatable)
+    --js-timeout-ms N    CPU (wall-clock) time per script run (default 1000)
+    --js-memory-mb N     Memory per JS runtime in MiB (default 32)
+    --js-threads N       JS worker threads (default 2)
 
 Settings stored in fazt.db (table configurations: listen, domain) are used when neither a
 flag nor the environment gives one.
@@ -102,6 +105,9 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             CliError::usage(format!("--trusted-proxy: '{ip}' is not an IP address"))
         })?);
     }
+    let js_timeout_ms: Option<u64> = num(&mut args, "--js-timeout-ms")?;
+    let js_memory_mb: Option<usize> = num(&mut args, "--js-memory-mb")?;
+    let js_threads: Option<usize> = num(&mut args, "--js-threads")?;
     finish(args, "serve")?;
     if !(64..=8192).contains(&stack_kb) {
         return Err(CliError::usage("--stack-kb must be between 64 and 8192"));
@@ -109,6 +115,9 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     let level = setting(level, "FAZT_LOG", None, "info");
     init_logging(&level)?;
 
+    // Signal handlers go in before anything can announce readiness, so a SIGTERM sent as
+    // soon as we say "listening" is a graceful stop, never the default kill.
+    let signals = install_signals()?;
     let db = open_db(db_flag)?;
     let listen = setting(
         listen_flag,
@@ -137,12 +146,22 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
 
     let vfs = Arc::new(Vfs::new(db.clone(), cache_mb * 1024 * 1024));
     let sites = Arc::new(Sites::new(db.clone()));
+    let scripts = Arc::new(build_scripts(
+        &db,
+        &vfs,
+        js_timeout_ms,
+        js_memory_mb,
+        js_threads,
+    )?);
     let mut api = Api::new(db.clone(), vfs.clone(), sites.clone(), domain.clone());
+    let s2 = scripts.clone();
+    api.site_hooks.push(Box::new(move |site| s2.forget(site)));
     api.deploy_limits = deploy_limits;
     api.trusted_proxies = trusted_proxies;
     let app = Arc::new(App {
         db: db.clone(),
         api,
+        scripts,
         hosting: Hosting { vfs, sites },
         domain: domain.clone(),
         started: Instant::now(),
@@ -173,14 +192,22 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         let app = app.clone();
         std::thread::Builder::new()
             .name("fazt-housekeeping".into())
-            .spawn(move || loop {
-                std::thread::sleep(Duration::from_secs(30));
-                app.api.flush();
+            .spawn(move || {
+                let mut ticks = 0u64;
+                loop {
+                    std::thread::sleep(Duration::from_secs(30));
+                    app.api.flush();
+                    ticks += 1;
+                    if ticks % 120 == 0 {
+                        // Hourly: keep each site's newest script log lines only.
+                        crate::scripts::trim_logs(&app.db, 1000);
+                    }
+                }
             })
             .map_err(|e| CliError::fail(format!("cannot start housekeeping: {e}")))?;
     }
 
-    wait_for_signal()?;
+    wait_for_signal(signals);
     log::info!("shutting down: no new connections, finishing requests in flight");
     if !life.shutdown(Duration::from_secs(10)) {
         log::warn!("requests still running after 10 s; stopping anyway");
@@ -191,12 +218,60 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     Ok(())
 }
 
-fn wait_for_signal() -> Result<(), CliError> {
+#[cfg(feature = "js")]
+fn build_scripts(
+    db: &Arc<crate::kernel::db::Db>,
+    vfs: &Arc<Vfs>,
+    timeout_ms: Option<u64>,
+    memory_mb: Option<usize>,
+    threads: Option<usize>,
+) -> Result<crate::scripts::Scripts, CliError> {
+    use crate::scripts::host::{DbHost, DEFAULT_SITE_KV_BYTES};
+    let mut limits = crate::serverless::Limits::default();
+    if let Some(ms) = timeout_ms {
+        limits.cpu_time = Duration::from_millis(ms.clamp(10, 600_000));
+    }
+    if let Some(mb) = memory_mb {
+        limits.memory_bytes = mb.clamp(4, 4096) * 1024 * 1024;
+    }
+    if let Some(t) = threads {
+        limits.threads = t.clamp(1, 64);
+    }
+    let host = Arc::new(DbHost {
+        db: db.clone(),
+        site_kv_bytes: DEFAULT_SITE_KV_BYTES,
+    });
+    let engine = crate::serverless::Engine::new(host, limits)
+        .map_err(|e| CliError::fail(format!("cannot start the JS engine: {e}")))?;
+    Ok(crate::scripts::Scripts::new(
+        engine,
+        vfs.clone(),
+        db.clone(),
+    ))
+}
+
+#[cfg(not(feature = "js"))]
+fn build_scripts(
+    _db: &Arc<crate::kernel::db::Db>,
+    _vfs: &Arc<Vfs>,
+    timeout_ms: Option<u64>,
+    memory_mb: Option<usize>,
+    threads: Option<usize>,
+) -> Result<crate::scripts::Scripts, CliError> {
+    if timeout_ms.is_some() || memory_mb.is_some() || threads.is_some() {
+        log::warn!("--js-* options ignored: this fazt was built without the `js` feature");
+    }
+    Ok(crate::scripts::Scripts::default())
+}
+
+fn install_signals() -> Result<signal_hook::iterator::Signals, CliError> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| CliError::fail(format!("cannot install signal handlers: {e}")))?;
+    signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| CliError::fail(format!("cannot install signal handlers: {e}")))
+}
+
+fn wait_for_signal(mut signals: signal_hook::iterator::Signals) {
     if let Some(sig) = signals.forever().next() {
         log::info!("received signal {sig}");
     }
-    Ok(())
 }

@@ -1,0 +1,37 @@
+//! The `--no-default-features` stand-in: no JS runtime in this binary, so a site with a
+//! script is served as static files, and the log says so once per site.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use crate::hosting::sites::SiteInfo;
+use crate::kernel::http::{Body, Request, Response};
+
+#[derive(Default)]
+pub struct Scripts {
+    warned: Mutex<HashSet<String>>,
+}
+
+impl Scripts {
+    /// Never handles a request; warns once per site that has a script.
+    pub fn handle(
+        &self,
+        site: &str,
+        info: &SiteInfo,
+        _req: &Request,
+        _body: &mut Body<'_>,
+    ) -> Option<Response> {
+        if info.main_js || info.api_main_js {
+            if let Ok(mut w) = self.warned.lock() {
+                if w.insert(site.to_string()) {
+                    log::warn!(
+                        "site '{site}' has a main.js but this fazt was built without the `js` feature: serving it as static files"
+                    );
+                }
+            }
+        }
+        None
+    }
+
+    pub fn forget(&self, _site: &str) {}
+}

@@ -1,0 +1,150 @@
+//! The `js` build's script runner over [`crate::serverless::Engine`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::hosting::sites::SiteInfo;
+use crate::kernel::db::Db;
+use crate::kernel::http::{Body, Request, Response, ResponseBody};
+use crate::kernel::vfs::{Lookup, Vfs};
+use crate::serverless::{select_script, Engine, JsRequest, Script, ScriptKind};
+
+/// A site's env vars, as `process.env` will see them.
+type Env = Arc<Vec<(String, String)>>;
+
+pub struct Scripts {
+    pub engine: Engine,
+    vfs: Arc<Vfs>,
+    db: Arc<Db>,
+    env: Mutex<HashMap<String, Env>>,
+}
+
+fn text(status: u16, msg: impl Into<String>) -> Response {
+    let mut m = msg.into();
+    m.push('\n');
+    Response::text(status, m)
+}
+
+impl Scripts {
+    pub fn new(engine: Engine, vfs: Arc<Vfs>, db: Arc<Db>) -> Scripts {
+        Scripts {
+            engine,
+            vfs,
+            db,
+            env: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Drops what is cached for `site` (after a deploy, env change or delete).
+    pub fn forget(&self, site: &str) {
+        if let Ok(mut e) = self.env.lock() {
+            e.remove(site);
+        }
+        self.engine.forget(site);
+    }
+
+    fn env_of(&self, site: &str) -> Result<Env, String> {
+        if let Some(e) = self.env.lock().ok().and_then(|m| m.get(site).cloned()) {
+            return Ok(e);
+        }
+        let vars = self
+            .db
+            .read(|c| {
+                let mut st = c.prepare_cached(
+                    "SELECT name, COALESCE(value, '') FROM env_vars WHERE site_id = ?1 ORDER BY name",
+                )?;
+                let rows = st.query_map([site], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<Result<Vec<(String, String)>, _>>()
+            })
+            .map_err(|e| e.to_string())?;
+        let vars = Arc::new(vars);
+        if let Ok(mut m) = self.env.lock() {
+            if m.len() > 4096 {
+                m.clear();
+            }
+            m.insert(site.to_string(), vars.clone());
+        }
+        Ok(vars)
+    }
+
+    /// Loads a script's source and hash from the VFS.
+    pub fn load(&self, site: &str, kind: ScriptKind) -> Result<Option<Script>, String> {
+        let found = self
+            .vfs
+            .lookup(site, kind.file_name())
+            .map_err(|e| e.to_string())?;
+        let Some(found) = found else { return Ok(None) };
+        let (hash, bytes) = match found {
+            Lookup::Inline(f) => (f.meta.hash.clone(), f.content.to_vec()),
+            Lookup::Large(meta) => {
+                let mut buf = Vec::with_capacity(meta.size as usize);
+                let mut r = self.vfs.reader(site, &meta, false, 0, meta.size);
+                std::io::Read::read_to_end(&mut r, &mut buf).map_err(|e| e.to_string())?;
+                (meta.hash, buf)
+            }
+        };
+        let source: Arc<str> = String::from_utf8_lossy(&bytes).into();
+        Ok(Some(Script {
+            site: site.to_string(),
+            kind,
+            hash,
+            source,
+        }))
+    }
+
+    /// Answers the request with the site's script when it has one for this path.
+    pub fn handle(
+        &self,
+        site: &str,
+        info: &SiteInfo,
+        req: &Request,
+        body: &mut Body<'_>,
+    ) -> Option<Response> {
+        let kind = select_script(req.path(), info.main_js, info.api_main_js)?;
+        let script = match self.load(site, kind) {
+            Ok(Some(s)) => s,
+            Ok(None) => return None, // removed since the site info was cached
+            Err(e) => {
+                log::error!("loading the script of {site}: {e}");
+                return Some(text(500, "could not load the site's script"));
+            }
+        };
+        let limit = self.engine.limits().max_request_body as u64;
+        let body = match body.read_all(limit) {
+            Ok(b) => b,
+            Err(e) => return Some(text(e.status(), e.to_string()).closing()),
+        };
+        let env = match self.env_of(site) {
+            Ok(e) => e,
+            Err(e) => {
+                log::error!("loading env of {site}: {e}");
+                return Some(text(500, "could not load the site's environment"));
+            }
+        };
+        let jreq = JsRequest {
+            method: req.method().to_string(),
+            path: req.path().to_string(),
+            query: req.query().to_string(),
+            headers: req
+                .headers()
+                .map(|(n, v)| (n.to_string(), v.into_owned()))
+                .collect(),
+            body,
+        };
+        Some(match self.engine.run(&script, &env, jreq) {
+            Ok(r) => {
+                let mut resp = Response::new(r.status);
+                for (n, v) in r.headers {
+                    resp.headers.push((n.into(), v.into()));
+                }
+                if resp.get_header("cache-control").is_none() {
+                    resp.headers
+                        .push(("Cache-Control".into(), "no-store".into()));
+                }
+                resp.body = ResponseBody::Bytes(r.body);
+                resp
+            }
+            Err(e) => text(e.http_status(), e.to_string()),
+        })
+    }
+}

@@ -1,0 +1,212 @@
+//! [`Engine`]: the pool of JS worker threads and the call the HTTP layer makes.
+//!
+//! Why OS threads and not the caller's coroutine: QuickJS needs a deep native stack
+//! (its own budget here is 2 MiB, see `worker.rs`) while fazt's `may`
+//! connection coroutines have 64–128 KiB, and a script that spins for its whole CPU
+//! budget would pin a `may` worker thread and stall every other connection on it —
+//! static files included. So [`Engine::run`] queues the request for a small pool of OS
+//! threads (8 MiB stacks, one QuickJS runtime each) and waits for the answer on a
+//! `may::sync::mpsc` channel, which parks only the calling coroutine (or blocks the
+//! calling thread when called from a plain thread, e.g. the CLI). The queue is bounded
+//! ([`Limits::max_pending`]) and a request that waited longer than
+//! [`Limits::queue_timeout`] is refused, so overload degrades into quick 503s.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::bytecode::BytecodeCache;
+use super::worker::{Worker, WORKER_STACK_BYTES};
+use super::{Host, JsError, JsRequest, JsResponse, Limits, Script, ScriptKind};
+
+/// How long past its own limits a caller waits for a worker before giving up: host calls
+/// (SQLite) are not interruptible, so a run may legitimately overshoot its CPU budget.
+const HOST_GRACE: Duration = Duration::from_secs(30);
+
+/// State shared by the engine handle and its workers.
+pub(super) struct Shared {
+    pub host: Arc<dyn Host>,
+    pub limits: Arc<Limits>,
+    pub cache: BytecodeCache,
+    pending: AtomicUsize,
+    stopping: AtomicBool,
+}
+
+/// A queued request. Holding it holds one of the `max_pending` slots.
+pub(super) struct Job {
+    pub site: Arc<str>,
+    pub kind: ScriptKind,
+    pub hash: String,
+    pub source: Arc<str>,
+    pub env: Vec<(String, String)>,
+    pub req: JsRequest,
+    enqueued: Instant,
+    reply: may::sync::mpsc::Sender<Result<JsResponse, JsError>>,
+    _slot: PendingSlot,
+}
+
+/// Releases a pending slot when the job is dropped, however it ends.
+struct PendingSlot(Arc<Shared>);
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        self.0.pending.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The serverless engine: owns the worker threads and the bytecode cache. `Send + Sync`;
+/// share it behind an `Arc`. Dropping it lets the running scripts finish (each within its
+/// CPU limit), answers queued requests with [`JsError::Overloaded`] and joins the threads.
+pub struct Engine {
+    shared: Arc<Shared>,
+    jobs: Option<std_mpsc::Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts `limits.threads` (at least 1) worker threads. Fails only if the OS refuses
+    /// to create a thread.
+    pub fn new(host: Arc<dyn Host>, limits: Limits) -> std::io::Result<Engine> {
+        let threads = limits.threads.max(1);
+        let shared = Arc::new(Shared {
+            host,
+            limits: Arc::new(limits),
+            cache: BytecodeCache::default(),
+            pending: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+        });
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let mut engine = Engine {
+            shared: shared.clone(),
+            jobs: Some(tx),
+            workers: Vec::with_capacity(threads),
+        };
+        for i in 0..threads {
+            let (shared, rx) = (shared.clone(), rx.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("fazt-js-{i}"))
+                .stack_size(WORKER_STACK_BYTES)
+                .spawn(move || worker_loop(shared, rx))?;
+            engine.workers.push(handle);
+        }
+        Ok(engine)
+    }
+
+    /// Runs `script` for one request and returns its response. Callable from a `may`
+    /// coroutine (parks only the coroutine) or a plain thread (blocks it). `env` becomes
+    /// `process.env`. Script failures have already been written to the site's logs when
+    /// this returns (see [`JsError`]).
+    pub fn run(
+        &self,
+        script: &Script,
+        env: &[(String, String)],
+        req: JsRequest,
+    ) -> Result<JsResponse, JsError> {
+        let limits = &self.shared.limits;
+        if req.body.len() > limits.max_request_body {
+            return Err(JsError::RequestTooLarge {
+                size: req.body.len(),
+                limit: limits.max_request_body,
+            });
+        }
+        let sender = self
+            .jobs
+            .as_ref()
+            .ok_or_else(|| JsError::Internal("the engine is stopped".to_owned()))?;
+        let previous = self.shared.pending.fetch_add(1, Ordering::AcqRel);
+        let slot = PendingSlot(self.shared.clone());
+        if previous >= limits.max_pending {
+            return Err(JsError::Overloaded);
+        }
+        let (reply, answer) = may::sync::mpsc::channel();
+        let job = Job {
+            site: Arc::from(script.site.as_str()),
+            kind: script.kind,
+            hash: script.hash.clone(),
+            source: script.source.clone(),
+            env: env.to_vec(),
+            req,
+            enqueued: Instant::now(),
+            reply,
+            _slot: slot,
+        };
+        if sender.send(job).is_err() {
+            return Err(JsError::Internal("the JS workers are gone".to_owned()));
+        }
+        let wait = limits
+            .queue_timeout
+            .saturating_add(limits.cpu_time)
+            .saturating_add(HOST_GRACE);
+        match answer.recv_timeout(wait) {
+            Ok(result) => result,
+            Err(_) => Err(JsError::Internal(format!(
+                "no answer from a JS worker within {} s",
+                wait.as_secs()
+            ))),
+        }
+    }
+
+    /// Drops the cached bytecode of `site` (call when a site is deleted). Redeployments
+    /// need no call: a new content hash recompiles and replaces the entry.
+    pub fn forget(&self, site: &str) {
+        self.shared.cache.forget(site);
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+
+    /// Requests queued or running right now.
+    pub fn pending(&self) -> usize {
+        self.shared.pending.load(Ordering::Acquire)
+    }
+
+    #[cfg(test)]
+    pub(super) fn cached_sites(&self) -> usize {
+        self.shared.cache.sites()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        // Closing the queue ends each worker's loop once the queue is empty.
+        self.jobs = None;
+        for handle in self.workers.drain(..) {
+            if handle.join().is_err() {
+                log::error!("serverless: a JS worker thread panicked");
+            }
+        }
+    }
+}
+
+fn worker_loop(shared: Arc<Shared>, jobs: Arc<Mutex<std_mpsc::Receiver<Job>>>) {
+    let mut worker = Worker::new(shared.clone());
+    worker.tidy();
+    loop {
+        let job = {
+            // Only a panic while *receiving* could poison this lock; the receiver is
+            // still sound then.
+            let rx = jobs.lock().unwrap_or_else(|e| e.into_inner());
+            rx.recv()
+        };
+        let Ok(job) = job else { return };
+        let result = if shared.stopping.load(Ordering::Acquire)
+            || job.enqueued.elapsed() > shared.limits.queue_timeout
+        {
+            Err(JsError::Overloaded)
+        } else {
+            worker.execute(&job)
+        };
+        // Release the pending slot before answering, so a caller that got its answer
+        // sees the slot free.
+        let reply = job.reply.clone();
+        drop(job);
+        // The caller may have given up waiting; nothing to do then.
+        let _ = reply.send(result);
+        worker.tidy();
+    }
+}

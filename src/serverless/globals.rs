@@ -1,0 +1,130 @@
+//! Builds a request's global scope in its fresh context: the request object (`req` for
+//! `main.js`, `request` for `api/main.js`), `res` or `respond`, `db`, `console` and
+//! `process.env`. Nothing else is added to QuickJS's standard library: no `std`/`os`
+//! modules, no `require`, no file or network access — a script can only reach the outside
+//! through the [`Host`] calls made here, each naming the script's own site.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use rquickjs::{Ctx, Object};
+
+use super::response::ResponseState;
+use super::{api, console, kv, response, Host, JsRequest, Limits, ScriptKind};
+
+/// What the native functions of one request share.
+pub(super) struct Scope {
+    pub site: Arc<str>,
+    pub host: Arc<dyn Host>,
+    pub limits: Arc<Limits>,
+    log_lines: Cell<usize>,
+    logs_dropped: Cell<usize>,
+}
+
+impl Scope {
+    pub fn new(site: Arc<str>, host: Arc<dyn Host>, limits: Arc<Limits>) -> Scope {
+        Scope {
+            site,
+            host,
+            limits,
+            log_lines: Cell::new(0),
+            logs_dropped: Cell::new(0),
+        }
+    }
+
+    /// Whether one more console line may be written; counts the ones that may not.
+    pub fn take_log_slot(&self) -> bool {
+        if self.log_lines.get() < self.limits.max_log_lines {
+            self.log_lines.set(self.log_lines.get().saturating_add(1));
+            true
+        } else {
+            self.logs_dropped
+                .set(self.logs_dropped.get().saturating_add(1));
+            false
+        }
+    }
+
+    /// Writes the "lines dropped" summary, if any were.
+    pub fn flush_log_summary(&self) {
+        let dropped = self.logs_dropped.get();
+        if dropped > 0 {
+            self.host.log(
+                &self.site,
+                "warn",
+                &format!(
+                    "{dropped} more console lines dropped (limit {} per request)",
+                    self.limits.max_log_lines
+                ),
+            );
+        }
+    }
+}
+
+/// Installs every global for a run of `kind`. For `main.js` returns the state `res`
+/// writes into.
+pub(super) fn install<'js>(
+    ctx: &Ctx<'js>,
+    scope: &Rc<Scope>,
+    kind: ScriptKind,
+    req: &JsRequest,
+    env: &[(String, String)],
+) -> rquickjs::Result<Option<Rc<RefCell<ResponseState>>>> {
+    let globals = ctx.globals();
+    let request = request_object(ctx, req)?;
+    let state = match kind {
+        ScriptKind::Main => {
+            globals.set("req", request)?;
+            let state = Rc::new(RefCell::new(ResponseState::new(&scope.limits)));
+            response::install(ctx, &state)?;
+            Some(state)
+        }
+        ScriptKind::Api => {
+            globals.set("request", request)?;
+            api::install_respond(ctx)?;
+            None
+        }
+    };
+    kv::install(ctx, scope)?;
+    console::install(ctx, scope)?;
+    let env_obj = Object::new(ctx.clone())?;
+    for (k, v) in env {
+        env_obj.set(k.as_str(), v.as_str())?;
+    }
+    let process = Object::new(ctx.clone())?;
+    process.set("env", env_obj)?;
+    globals.set("process", process)?;
+    Ok(state)
+}
+
+/// `{method, path, query, headers, body}`.
+fn request_object<'js>(ctx: &Ctx<'js>, req: &JsRequest) -> rquickjs::Result<Object<'js>> {
+    let obj = Object::new(ctx.clone())?;
+    obj.set("method", req.method.as_str())?;
+    obj.set("path", req.path.as_str())?;
+    obj.set("query", req.query.as_str())?;
+    let headers = Object::new(ctx.clone())?;
+    let mut seen: Vec<&str> = Vec::with_capacity(req.headers.len());
+    for (name, _) in &req.headers {
+        if seen.contains(&name.as_str()) {
+            continue;
+        }
+        seen.push(name);
+        // Repeated headers become one comma-joined value (RFC 9110 §5.3).
+        let mut values = req
+            .headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str());
+        let first = values.next().unwrap_or("");
+        let mut joined = first.to_owned();
+        for v in values {
+            joined.push_str(", ");
+            joined.push_str(v);
+        }
+        headers.set(name.as_str(), joined)?;
+    }
+    obj.set("headers", headers)?;
+    obj.set("body", String::from_utf8_lossy(&req.body).as_ref())?;
+    Ok(obj)
+}

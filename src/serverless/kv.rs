@@ -1,0 +1,169 @@
+//! The `db` global: `db.get(key)`, `db.set(key, value)`, `db.delete(key)` on the
+//! site's own KV store, through [`Host`](super::Host) calls that always name the site.
+//!
+//! Storage format, kept from fazt's Go runtime so existing data reads the same: a string
+//! value is stored as it is, any other value as `JSON.stringify(value)` (`undefined`,
+//! functions and symbols, which have no JSON form, as `null`). `get` returns
+//! `JSON.parse(stored)` when the stored text is JSON and the text itself otherwise, and
+//! `null` for a missing key — so `db.set('n', 5)` reads back as the number 5, and so does
+//! `db.set('n', '5')`. Keys must be non-empty strings of at most `max_key_bytes`; values
+//! at most `max_value_bytes` after serialisation; both caps throw a `RangeError`, a
+//! wrong type a `TypeError`, and a host failure (e.g. the site's KV quota) an `Error`
+//! carrying the host's message.
+
+use std::rc::Rc;
+
+use rquickjs::{function::Opt, Ctx, Exception, Function, Object, Value};
+
+use super::convert::guard;
+use super::globals::Scope;
+
+pub(super) fn install<'js>(ctx: &Ctx<'js>, scope: &Rc<Scope>) -> rquickjs::Result<()> {
+    let db = Object::new(ctx.clone())?;
+
+    let s = scope.clone();
+    db.set(
+        "get",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, key: Opt<Value<'js>>| {
+            guard(&ctx, "db.get", || {
+                let key = checked_key(&ctx, &s, "db.get", key.0)?;
+                match s.host.kv_get(&s.site, &key) {
+                    Ok(Some(raw)) => parse_stored(&ctx, raw),
+                    Ok(None) => Ok(Value::new_null(ctx.clone())),
+                    Err(e) => Err(Exception::throw_message(&ctx, &format!("db.get: {e}"))),
+                }
+            })
+        })?,
+    )?;
+
+    let s = scope.clone();
+    db.set(
+        "set",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, key: Opt<Value<'js>>, value: Opt<Value<'js>>| {
+                guard(&ctx, "db.set", || {
+                    let key = checked_key(&ctx, &s, "db.set", key.0)?;
+                    let stored = serialise(&ctx, value.0)?;
+                    let max = s.limits.max_value_bytes;
+                    if stored.len() > max {
+                        return Err(Exception::throw_range(
+                            &ctx,
+                            &format!(
+                                "db.set: value of {} bytes exceeds the limit of {max} bytes",
+                                stored.len()
+                            ),
+                        ));
+                    }
+                    s.host
+                        .kv_set(&s.site, &key, &stored)
+                        .map_err(|e| Exception::throw_message(&ctx, &format!("db.set: {e}")))
+                })
+            },
+        )?,
+    )?;
+
+    let s = scope.clone();
+    db.set(
+        "delete",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, key: Opt<Value<'js>>| {
+            guard(&ctx, "db.delete", || {
+                let key = checked_key(&ctx, &s, "db.delete", key.0)?;
+                s.host
+                    .kv_delete(&s.site, &key)
+                    .map_err(|e| Exception::throw_message(&ctx, &format!("db.delete: {e}")))
+            })
+        })?,
+    )?;
+
+    ctx.globals().set("db", db)
+}
+
+fn checked_key<'js>(
+    ctx: &Ctx<'js>,
+    scope: &Scope,
+    what: &str,
+    key: Option<Value<'js>>,
+) -> rquickjs::Result<String> {
+    let key = match key.as_ref().and_then(|k| k.as_string()) {
+        Some(k) => k.to_string().map_err(|_| {
+            Exception::throw_type(ctx, &format!("{what}: key is not valid Unicode"))
+        })?,
+        None => {
+            return Err(Exception::throw_type(
+                ctx,
+                &format!("{what}: key must be a string"),
+            ))
+        }
+    };
+    if key.is_empty() {
+        return Err(Exception::throw_type(
+            ctx,
+            &format!("{what}: key must not be empty"),
+        ));
+    }
+    let max = scope.limits.max_key_bytes;
+    if key.len() > max {
+        return Err(Exception::throw_range(
+            ctx,
+            &format!(
+                "{what}: key of {} bytes exceeds the limit of {max} bytes",
+                key.len()
+            ),
+        ));
+    }
+    Ok(key)
+}
+
+/// The stored text for `value` (see the module doc).
+fn serialise<'js>(ctx: &Ctx<'js>, value: Option<Value<'js>>) -> rquickjs::Result<String> {
+    let value = match value {
+        Some(v) => v,
+        None => return Ok("null".to_owned()),
+    };
+    if let Some(s) = value.as_string() {
+        return s
+            .to_string()
+            .map_err(|_| Exception::throw_type(ctx, "db.set: value is not valid Unicode"));
+    }
+    match ctx.json_stringify(value)? {
+        Some(json) => json
+            .to_string()
+            .map_err(|_| Exception::throw_type(ctx, "db.set: value is not valid Unicode")),
+        None => Ok("null".to_owned()),
+    }
+}
+
+/// `JSON.parse(raw)` if `raw` is JSON, else `raw` as a JS string.
+fn parse_stored<'js>(ctx: &Ctx<'js>, raw: String) -> rquickjs::Result<Value<'js>> {
+    // Only text that can start a JSON value is worth a parse attempt: a failed parse
+    // builds a SyntaxError object, which plain text values would pay for on every get.
+    let looks_json = matches!(
+        raw.trim_start().bytes().next(),
+        Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
+    );
+    if looks_json {
+        match ctx.json_parse(raw.as_str()) {
+            Ok(v) => return Ok(v),
+            Err(rquickjs::Error::Exception) => {
+                let thrown = ctx.catch();
+                // An interrupt or out-of-memory must not be swallowed as "not JSON".
+                if thrown.is_uncatchable_error() || thrown.is_null() || is_out_of_memory(&thrown) {
+                    return Err(ctx.throw(thrown));
+                }
+            }
+            // e.g. a NUL byte, which JSON text cannot hold unescaped anyway.
+            Err(_) => {}
+        }
+    }
+    Ok(rquickjs::String::from_str(ctx.clone(), &raw)?.into_value())
+}
+
+/// Whether `v` is QuickJS's out-of-memory error (`InternalError: out of memory`).
+pub(super) fn is_out_of_memory(v: &Value<'_>) -> bool {
+    let Some(e) = v.as_exception() else {
+        return false;
+    };
+    let name = e.get::<_, String>("name").ok();
+    name.as_deref() == Some("InternalError") && e.message().as_deref() == Some("out of memory")
+}

@@ -1,0 +1,84 @@
+//! Serverless JavaScript: runs a site's `main.js` or `api/main.js` on QuickJS (rquickjs)
+//! for a request, compatible with fazt's Go runtime. Owns script compilation and caching,
+//! the JS worker threads, the per-request global scope and every script limit; talks to
+//! the database and logs only through the [`Host`] trait.
+//!
+//! # Contract seen by scripts
+//!
+//! **`main.js`** (site root) runs for every request to the site (see [`select_script`]).
+//! Globals:
+//! - `req` = `{method, path, query, headers, body}`: `query` is the raw query string
+//!   (no `?`), `headers` an object keyed by header names as sent (repeats joined with
+//!   `, `), `body` a string (invalid UTF-8 replaced; at most
+//!   [`Limits::max_request_body`] bytes, or the run is refused with
+//!   [`JsError::RequestTooLarge`]).
+//! - `res.send(s)`, `res.json(v)`, `res.status(code)`, `res.header(name, value)`: see
+//!   `response.rs`; `send` defaults Content-Type to `text/html; charset=utf-8` and appends
+//!   on repeated calls, `json` to `application/json`. A script that never responds gives
+//!   an empty 200.
+//!
+//! **`api/main.js`** handles `/api` and `/api/*` only. Globals `request` (same shape as
+//! `req`) and `respond(status?, body?, headers?)`; the script's completion value is the
+//! response — a string → `text/html` body, an object → JSON, a `{status, body, headers}`
+//! envelope (what `respond` returns) honoured; exact rules in `api.rs`.
+//!
+//! Both get:
+//! - `db.get(key)`, `db.set(key, value)`, `db.delete(key)` on the site's own KV: strings
+//!   stored raw, other values as JSON; `get` parses JSON when it can, else returns the raw
+//!   string, `null` when missing (details and caps in `kv.rs`). So the Counter example
+//!   `var n = (db.get('count') || 0) + 1; db.set('count', n); res.send('<h1>Count: ' + n + '</h1>');`
+//!   counts up.
+//! - `process.env`: the site's env vars (strings), nothing from fazt's own environment.
+//! - `console.log/info/debug/warn/error` → [`Host::log`] with level `info` (log and
+//!   info), `debug`, `warn`, `error`; capped per request (see `console.rs`).
+//! - QuickJS's standard ECMAScript library (JSON, Date, RegExp, Map, Promise, typed
+//!   arrays, …). No `std`/`os` modules, no `require`, no timers, no file or network access.
+//!
+//! Promise jobs (async functions, `.then`) run to completion before the response is taken.
+//!
+//! # Failures
+//! An uncaught exception → [`JsError::Exception`] (500) with `Name: message` and the
+//! stack; a syntax error → [`JsError::Compile`] (500); running past
+//! [`Limits::cpu_time`] → an uncatchable interrupt and [`JsError::Timeout`] (503); heap
+//! past [`Limits::memory_bytes`] → a catchable `InternalError: out of memory` inside the
+//! script, [`JsError::OutOfMemory`] (500) if uncaught; recursion past QuickJS's 2 MiB stack
+//! budget → a catchable `RangeError: Maximum call stack size exceeded`. All of these are
+//! written to the site's logs (level `error`, with the stack) through [`Host::log`] before
+//! [`Engine::run`] returns, so the HTTP layer only answers with
+//! [`JsError::http_status`] and the short [`Display`](std::fmt::Display) text, which never
+//! includes the stack.
+//!
+//! # Isolation
+//! Every request gets a fresh QuickJS context: nothing it leaves on `globalThis` or on
+//! the built-in prototypes is visible to the next request, even of the same site. The
+//! only ways out are the [`Host`] calls, each passed the script's own site name.
+//!
+//! # Speed
+//! A script is compiled once per (site, kind, content hash) and the bytecode kept in
+//! memory (a new hash recompiles and replaces it; [`Engine::forget`] drops a site). Each
+//! of [`Limits::threads`] worker threads reuses one runtime; a request costs a fresh
+//! context, a bytecode load and a GC of the previous request's garbage. See `engine.rs`
+//! for why JS runs on its own threads.
+
+mod alloc;
+mod api;
+mod bytecode;
+mod console;
+mod convert;
+mod engine;
+mod error;
+mod globals;
+mod headers;
+mod kv;
+mod response;
+mod routing;
+mod types;
+mod worker;
+
+#[cfg(test)]
+mod tests;
+
+pub use engine::Engine;
+pub use error::JsError;
+pub use routing::{is_api_path, select_script};
+pub use types::{Host, JsRequest, JsResponse, Limits, Script, ScriptKind};

@@ -1,0 +1,302 @@
+//! Limits (time, memory, stack, sizes, queue) and isolation between requests and sites.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+#[test]
+fn endless_loop_is_stopped_while_other_requests_are_served() {
+    let limits = Limits {
+        cpu_time: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let (host, engine) = engine_with(limits, MemHost::default());
+    let engine = Arc::new(engine);
+    let looping = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            // `catch` cannot stop the interrupt.
+            let r = run_main(
+                &engine,
+                "loop",
+                "for (;;) { try { for (;;) {} } catch (e) {} }",
+            );
+            (r, start.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let quick_start = Instant::now();
+    assert_eq!(
+        ok_body(run_main(&engine, "other", "res.send('quick')")),
+        "quick"
+    );
+    let quick = quick_start.elapsed();
+    let (r, took) = looping.join().unwrap();
+    assert_eq!(
+        r.unwrap_err(),
+        JsError::Timeout {
+            limit: Duration::from_millis(300)
+        }
+    );
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(
+        quick < Duration::from_millis(200),
+        "the other request waited {quick:?}"
+    );
+    assert!(host.logs_of("loop")[0].1.contains("time limit of 300 ms"));
+    // The worker that was interrupted serves again.
+    for _ in 0..4 {
+        assert_eq!(ok_body(run_main(&engine, "loop", "res.send('ok')")), "ok");
+    }
+}
+
+#[test]
+fn regex_backtracking_and_promise_loops_are_stopped_too() {
+    let limits = Limits {
+        cpu_time: Duration::from_millis(200),
+        threads: 1,
+        ..Limits::default()
+    };
+    let (_, engine) = engine_with(limits, MemHost::default());
+    let start = Instant::now();
+    let err = run_main(&engine, "s", "/(a+)+$/.test('a'.repeat(40) + 'b')").unwrap_err();
+    assert!(matches!(err, JsError::Timeout { .. }), "{err:?}");
+    let err = run_main(
+        &engine,
+        "s",
+        "function f() { return Promise.resolve().then(f); } f();",
+    )
+    .unwrap_err();
+    assert!(matches!(err, JsError::Timeout { .. }), "{err:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn allocation_bomb_is_contained() {
+    let limits = Limits {
+        memory_bytes: 16 << 20,
+        threads: 1,
+        ..Limits::default()
+    };
+    let (host, engine) = engine_with(limits, MemHost::default());
+    // Uncaught: reported as out of memory.
+    for bomb in [
+        "var a = []; for (;;) a.push({x: a.length, y: 'some text'});",
+        "var parts = []; for (;;) parts.push('y'.repeat(65536) + parts.length);",
+        "var b = []; for (;;) b.push(new ArrayBuffer(1 << 20));",
+        "new Array(1e9).fill(1)",
+    ] {
+        let err = run_main(&engine, "bomb", bomb).unwrap_err();
+        assert_eq!(err, JsError::OutOfMemory { limit: 16 << 20 }, "{bomb}");
+    }
+    assert!(host.logs_of("bomb")[0].1.contains("memory limit"));
+    // Caught inside the script: the script goes on and answers.
+    let src = "var a = []; try { for (;;) a.push('x'.repeat(1000) + a.length); } catch (e) { a = null; res.send('caught ' + e.message); }";
+    assert_eq!(
+        ok_body(run_main(&engine, "bomb", src)),
+        "caught out of memory"
+    );
+    // And the worker is healthy afterwards.
+    for _ in 0..3 {
+        assert_eq!(
+            ok_body(run_main(&engine, "bomb", "res.send('fine')")),
+            "fine"
+        );
+    }
+}
+
+#[test]
+fn deep_recursion_is_a_catchable_range_error() {
+    let (_, engine) = engine();
+    let src = r#"
+        var depth = 0;
+        function down() { depth++; down(); }
+        try { down(); } catch (e) { res.send(e.name + ' ' + depth); }
+    "#;
+    let out = ok_body(run_main(&engine, "s", src));
+    let (name, depth) = out.split_once(' ').unwrap();
+    assert_eq!(name, "RangeError");
+    // Unoptimised C frames are ~5x larger, hence the lower bar for debug builds.
+    let min_depth = if cfg!(debug_assertions) { 300 } else { 2000 };
+    assert!(depth.parse::<u32>().unwrap() > min_depth, "depth {depth}");
+    // Uncaught, it is an ordinary exception.
+    let err = run_main(&engine, "s", "function f() { f(); } f();").unwrap_err();
+    assert!(
+        matches!(&err, JsError::Exception { message, .. } if message.starts_with("RangeError")),
+        "{err:?}"
+    );
+    // Recursion through native code (JSON, toString, getters) is bounded as well.
+    let src = r#"
+        var o = {}; var cur = o; for (var i = 0; i < 200000; i++) { cur.a = {}; cur = cur.a; }
+        try { JSON.stringify(o); res.send('no'); } catch (e) { res.send(e.name); }
+    "#;
+    assert_eq!(ok_body(run_main(&engine, "s", src)), "RangeError");
+}
+
+#[test]
+fn globals_do_not_leak_between_requests() {
+    let limits = Limits {
+        threads: 1,
+        ..Limits::default()
+    };
+    let (_, engine) = engine_with(limits, MemHost::default());
+    let src = r#"
+        var report = [typeof leaked, typeof Object.prototype.polluted, typeof declared, String(Array.prototype.push === savedPush)];
+        var declared = 1;
+        globalThis.leaked = 1;
+        Object.prototype.polluted = 1;
+        var savedPush = Array.prototype.push;
+        Array.prototype.push = function () { return 'hijacked'; };
+        res.send(report.join(','));
+    "#;
+    for _ in 0..3 {
+        assert_eq!(
+            ok_body(run_main(&engine, "s", src)),
+            "undefined,undefined,undefined,false"
+        );
+    }
+    // Nor between sites on the same worker.
+    assert_eq!(
+        ok_body(run_main(
+            &engine,
+            "t",
+            "res.send(typeof leaked + [].push(1))"
+        )),
+        "undefined1"
+    );
+}
+
+#[test]
+fn sites_kv_and_logs_are_isolated() {
+    let (host, engine) = engine();
+    run_main(&engine, "a", "db.set('k', 'from a'); console.log('a log')").unwrap();
+    run_main(&engine, "b", "db.set('k', 'from b')").unwrap();
+    assert_eq!(
+        ok_body(run_main(&engine, "a", "res.send(db.get('k'))")),
+        "from a"
+    );
+    assert_eq!(
+        ok_body(run_main(&engine, "b", "res.send(db.get('k'))")),
+        "from b"
+    );
+    assert_eq!(host.logs_of("a").len(), 1);
+    assert!(host.logs_of("b").is_empty());
+    // Same key on two sites: two entries.
+    assert_eq!(host.kv.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn size_caps_are_enforced() {
+    let limits = Limits {
+        max_request_body: 8,
+        max_response_body: 100,
+        max_headers: 2,
+        max_key_bytes: 4,
+        max_value_bytes: 6,
+        ..Limits::default()
+    };
+    let (host, engine) = engine_with(limits, MemHost::default());
+    let mut req = get("/");
+    req.body = b"123456789".to_vec();
+    let err = engine
+        .run(&main_js("s", "res.send('x')"), &[], req)
+        .unwrap_err();
+    assert_eq!(err, JsError::RequestTooLarge { size: 9, limit: 8 });
+    assert_eq!(err.http_status(), 413);
+
+    let src = r#"
+        var out = [];
+        function t(f) { try { f(); out.push('ok'); } catch (e) { out.push(e.name); } }
+        t(function () { res.send('x'.repeat(101)); });
+        t(function () { res.json('x'.repeat(99)); });
+        t(function () { res.header('A', '1').header('B', '2'); });
+        t(function () { res.header('C', '3'); });
+        t(function () { res.header('a', 'replaced'); });
+        t(function () { db.set('12345', 1); });
+        t(function () { db.set('1234', '1234567'); });
+        t(function () { db.set('1234', '123456'); });
+        t(function () { db.get('é12'); });
+        res.send(out.join(','));
+    "#;
+    let r = run_main(&engine, "s", src).unwrap();
+    assert_eq!(
+        body(&r),
+        "RangeError,RangeError,ok,RangeError,ok,RangeError,RangeError,ok,ok"
+    );
+    assert_eq!(r.headers.len(), 3); // A, B and the default Content-Type.
+    assert_eq!(host.stored("s", "1234").as_deref(), Some("123456"));
+}
+
+#[test]
+fn overload_is_refused_quickly() {
+    let limits = Limits {
+        cpu_time: Duration::from_millis(400),
+        threads: 1,
+        max_pending: 1,
+        ..Limits::default()
+    };
+    let (_, engine) = engine_with(limits, MemHost::default());
+    let engine = Arc::new(engine);
+    let busy = {
+        let engine = engine.clone();
+        std::thread::spawn(move || run_main(&engine, "s", "for (;;) {}"))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let start = Instant::now();
+    assert_eq!(
+        run_main(&engine, "s", "res.send('x')").unwrap_err(),
+        JsError::Overloaded
+    );
+    assert!(start.elapsed() < Duration::from_millis(50));
+    assert!(matches!(busy.join().unwrap(), Err(JsError::Timeout { .. })));
+    assert_eq!(engine.pending(), 0);
+    assert_eq!(ok_body(run_main(&engine, "s", "res.send('x')")), "x");
+}
+
+#[test]
+fn requests_that_waited_too_long_are_refused() {
+    let limits = Limits {
+        cpu_time: Duration::from_millis(300),
+        queue_timeout: Duration::from_millis(100),
+        threads: 1,
+        ..Limits::default()
+    };
+    let (_, engine) = engine_with(limits, MemHost::default());
+    let engine = Arc::new(engine);
+    let busy = {
+        let engine = engine.clone();
+        std::thread::spawn(move || run_main(&engine, "s", "for (;;) {}"))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        run_main(&engine, "s", "res.send('x')").unwrap_err(),
+        JsError::Overloaded
+    );
+    assert!(busy.join().unwrap().is_err());
+}
+
+#[test]
+fn engine_drop_joins_workers() {
+    for _ in 0..5 {
+        let (_, engine) = engine();
+        assert_eq!(ok_body(run_main(&engine, "s", "res.send('x')")), "x");
+        drop(engine);
+    }
+}
+
+#[test]
+fn tiny_memory_limit_fails_cleanly() {
+    let limits = Limits {
+        memory_bytes: 64 << 10,
+        ..Limits::default()
+    };
+    let (_, engine) = engine_with(limits, MemHost::default());
+    let err = run_main(&engine, "s", "res.send('x')").unwrap_err();
+    assert!(matches!(err, JsError::OutOfMemory { .. }), "{err:?}");
+}

@@ -1,0 +1,262 @@
+//! Serverless `main.js` through the real binary: the Go-era contract, limits that hold while
+//! other sites keep being served, isolation, redeploys, and the no-`js` build's fallback.
+
+mod common;
+use common::zipbuild;
+use common::*;
+
+#[cfg(feature = "js")]
+use std::sync::Arc;
+#[cfg(feature = "js")]
+use std::time::{Duration, Instant};
+
+const COUNTER: &[u8] = b"var n = (db.get('count') || 0) + 1; db.set('count', n); res.send('<h1>Count: ' + n + '</h1>');";
+
+fn deploy_js(srv: &Server, tok: &str, site: &str, js: &[u8]) {
+    let r = put_zip(
+        srv,
+        tok,
+        site,
+        &zipbuild::site(&[("main.js", js), ("static.txt", b"static")]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[cfg(feature = "js")]
+#[test]
+fn counter_counts_and_survives_a_restart() {
+    let dir = Arc::new(TempDir::new("counter"));
+    let db = dir.join("fazt.db");
+    let srv = Server::start_on(dir.clone(), db.clone(), &[]);
+    let tok = token(&srv, "deploy");
+    deploy_js(&srv, &tok, "counter", COUNTER);
+    for i in 1..=3 {
+        let r = srv.get("counter.localhost", "/any/path?x=1");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), format!("<h1>Count: {i}</h1>"));
+        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    }
+    assert!(srv.stop().success());
+    let srv = Server::start_on(dir, db, &[]);
+    assert_eq!(
+        srv.get("counter.localhost", "/").text(),
+        "<h1>Count: 4</h1>"
+    );
+}
+
+#[cfg(feature = "js")]
+#[test]
+fn the_contract() {
+    let srv = Server::start(&[]);
+    let admin = token(&srv, "admin");
+    let js = br#"
+        if (req.path === '/json') {
+            res.status(201); res.header('X-Custom', 'yes');
+            res.json({method: req.method, query: req.query, body: req.body, ua: req.headers['User-Agent'] || req.headers['user-agent'], env: process.env.GREETING});
+        } else if (req.path === '/twice') {
+            res.send('a'); res.send('b');
+        } else if (req.path === '/log') {
+            console.log('hello', 'log'); console.error('oh no');
+            res.send('logged');
+        } else if (req.path === '/throw') {
+            throw new Error('kaboom');
+        } else if (req.path === '/silent') {
+        } else {
+            res.send('other ' + req.path);
+        }
+    "#;
+    deploy_js(&srv, &admin, "app", js);
+    assert_eq!(
+        api(
+            &srv,
+            &admin,
+            "PUT",
+            "/api/sites/app/env/GREETING",
+            b"hi there"
+        )
+        .status,
+        200
+    );
+    let r = srv.req(
+        "POST",
+        "app.localhost",
+        "/json?a=1&b=2",
+        &[("User-Agent", "tester")],
+        b"payload",
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.header("x-custom"), Some("yes"));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let v = r.json();
+    assert_eq!(v["method"], "POST");
+    assert_eq!(v["query"], "a=1&b=2");
+    assert_eq!(v["body"], "payload");
+    assert_eq!(v["ua"], "tester");
+    assert_eq!(v["env"], "hi there");
+    assert_eq!(srv.get("app.localhost", "/twice").text(), "ab");
+    let silent = srv.get("app.localhost", "/silent");
+    assert_eq!((silent.status, silent.body.len()), (200, 0));
+    assert_eq!(srv.get("app.localhost", "/log").text(), "logged");
+    let boom = srv.get("app.localhost", "/throw");
+    assert_eq!(boom.status, 500);
+    assert!(boom.text().contains("kaboom"), "{}", boom.text());
+    let logs = api(&srv, &admin, "GET", "/api/sites/app/logs?limit=50", b"").text();
+    assert!(logs.contains("hello log"), "{logs}");
+    assert!(logs.contains("oh no"), "{logs}");
+    assert!(
+        logs.contains("kaboom") && logs.contains("main.js"),
+        "stack should be logged: {logs}"
+    );
+    // fazt logs prints the same lines.
+    let out = srv.cli(&["logs", "app"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello log"));
+    // fazt run executes it once locally.
+    let out = srv.cli(&["run", "app", "--path", "/twice"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ab"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[cfg(feature = "js")]
+#[test]
+fn api_main_js_handles_only_api_paths() {
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    let zip = zipbuild::site(&[
+        ("index.html", b"<h1>spa</h1>"),
+        ("api/main.js", b"respond(200, {path: request.path, n: 1})"),
+    ]);
+    assert_eq!(put_zip(&srv, &tok, "mix", &zip).status, 200);
+    assert_eq!(srv.get("mix.localhost", "/").text(), "<h1>spa</h1>");
+    let r = srv.get("mix.localhost", "/api/things");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["path"], "/api/things");
+}
+
+#[cfg(feature = "js")]
+#[test]
+fn limits_hold_and_static_sites_keep_answering() {
+    let srv = Server::start(&["--js-timeout-ms", "500"]);
+    let tok = token(&srv, "deploy");
+    deploy_js(&srv, &tok, "loop", b"while (true) {}");
+    deploy_js(
+        &srv,
+        &tok,
+        "bomb",
+        b"var a = []; while (true) { a.push(new Array(100000).fill('x')); }",
+    );
+    deploy_js(
+        &srv,
+        &tok,
+        "deep",
+        b"function f(n) { return f(n + 1) + 1; } try { f(0); } catch (e) { res.send('caught ' + e.name); }",
+    );
+    assert_eq!(
+        put_zip(
+            &srv,
+            &tok,
+            "plain",
+            &zipbuild::site(&[("index.html", b"plain")])
+        )
+        .status,
+        200
+    );
+
+    let addr = srv.addr;
+    let spinner = std::thread::spawn(move || {
+        let t = Instant::now();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        use std::io::Write;
+        s.write_all(b"GET / HTTP/1.1\r\nHost: loop.localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let r = read_response(&mut s, false).unwrap();
+        (r.status, r.text(), t.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    // While the loop burns its budget, static serving is unaffected.
+    let t = Instant::now();
+    for _ in 0..20 {
+        assert_eq!(srv.get("plain.localhost", "/").text(), "plain");
+    }
+    let static_time = t.elapsed();
+    let (status, text, took) = spinner.join().unwrap();
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("time limit"), "{text}");
+    assert!(took < Duration::from_secs(5), "endless loop ran {took:?}");
+    assert!(
+        static_time < Duration::from_secs(2),
+        "static requests took {static_time:?} during the loop"
+    );
+
+    let bomb = srv.get("bomb.localhost", "/");
+    assert!(
+        bomb.status == 500 || bomb.status == 503,
+        "{} {}",
+        bomb.status,
+        bomb.text()
+    );
+    let deep = srv.get("deep.localhost", "/");
+    assert_eq!(deep.text(), "caught RangeError");
+    // The server survived all of it.
+    assert_eq!(srv.get("localhost", "/health").text(), "ok");
+    deploy_js(&srv, &tok, "after", COUNTER);
+    assert_eq!(srv.get("after.localhost", "/").text(), "<h1>Count: 1</h1>");
+}
+
+#[cfg(feature = "js")]
+#[test]
+fn sites_are_isolated_and_redeploys_take_effect() {
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    deploy_js(
+        &srv,
+        &tok,
+        "one",
+        b"db.set('secret', 'one-secret'); res.send(String(db.get('secret')));",
+    );
+    deploy_js(
+        &srv,
+        &tok,
+        "two",
+        b"res.send(String(db.get('secret')) + ' ' + typeof process.env.GREETING);",
+    );
+    assert_eq!(srv.get("one.localhost", "/").text(), "one-secret");
+    assert_eq!(srv.get("two.localhost", "/").text(), "null undefined");
+    // Globals do not leak between requests.
+    deploy_js(
+        &srv,
+        &tok,
+        "leak",
+        b"res.send(String(typeof globalThis.leaked)); globalThis.leaked = 1;",
+    );
+    assert_eq!(srv.get("leak.localhost", "/").text(), "undefined");
+    assert_eq!(srv.get("leak.localhost", "/").text(), "undefined");
+    // Redeploy: the next request runs the new script.
+    deploy_js(&srv, &tok, "one", b"res.send('version two');");
+    assert_eq!(srv.get("one.localhost", "/").text(), "version two");
+    // No filesystem, no process environment of the server.
+    deploy_js(&srv, &tok, "snoop", b"res.send(typeof require + ' ' + typeof std + ' ' + typeof os + ' ' + Object.keys(process.env).length);");
+    assert_eq!(
+        srv.get("snoop.localhost", "/").text(),
+        "undefined undefined undefined 0"
+    );
+}
+
+#[cfg(not(feature = "js"))]
+#[test]
+fn without_js_scripts_are_static_files_and_logged_once() {
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    deploy_js(&srv, &tok, "counter", COUNTER);
+    assert_eq!(srv.get("counter.localhost", "/main.js").body, COUNTER);
+    assert_eq!(srv.get("counter.localhost", "/static.txt").text(), "static");
+    assert_eq!(srv.get("counter.localhost", "/").status, 404);
+    let logs = srv.logs();
+    assert_eq!(
+        logs.matches("built without the `js` feature").count(),
+        1,
+        "{logs}"
+    );
+}
