@@ -40,6 +40,16 @@ impl App {
 
 impl Handler for App {
     fn handle(&self, req: &Request, body: &mut Body<'_>) -> Response {
+        let mut resp = self.dispatch(req, body);
+        if req.secure {
+            resp.set_header("Strict-Transport-Security", "max-age=31536000");
+        }
+        resp
+    }
+}
+
+impl App {
+    fn dispatch(&self, req: &Request, body: &mut Body<'_>) -> Response {
         match route(&req.host(), &self.domain) {
             Target::Admin => self.admin(req, body),
             Target::Site(site) => {

@@ -14,6 +14,8 @@
 //!   - [`kernel::db`]: `fazt.db` — pragmas for small boards, the single writer thread, pooled
 //!     readers, and Evolutionary Database Design over the embedded `schema.sql`.
 //!   - [`kernel::zip`], [`kernel::multipart`]: hardened parsers for uploads.
+//!   - `kernel::tls` (feature `acme`): rustls edge with SNI, static PEM certificates, ACME
+//!     (instant-acme on a short-lived Tokio thread) with renewal, behind storage/policy traits.
 //!   - [`kernel::vfs`]: files as rows keyed by (site, path), sha256 and gzip on write, a hot
 //!     cache, BLOB streaming. [`kernel::compress`], [`kernel::mime`] support it.
 //! - verticals:
@@ -25,6 +27,8 @@
 //!     threads, limits, bytecode cache; reaches fazt only through its `Host` trait.
 //!   - [`scripts`]: runs a site's script for a request (source from the VFS, env vars, KV
 //!     and logs in fazt.db); without `js`, scripts are served as static files.
+//!   - `https` (feature `acme`): the TLS edge and ACME manager tied to fazt — certificates
+//!     in the `certificates` table, only for names of existing sites; port-80 redirector.
 //!   - [`app`]: the request handler composing the verticals.
 //!   - [`client`]: the deploy client (HTTP(S) client, folder packing, saved settings).
 //!   - [`cli`]: the `fazt` command line (`serve`, `status`, …).
@@ -37,6 +41,8 @@ pub mod cli;
 pub mod client;
 pub mod deploy;
 pub mod hosting;
+#[cfg(feature = "acme")]
+pub mod https;
 pub mod kernel;
 pub mod scripts;
 #[cfg(feature = "js")]

@@ -666,5 +666,6 @@ fn system_health(api: &Api) -> Response {
                      "schema_version": api.db.schema_version()},
         "vfs": {"files": files, "size_bytes": vfs_bytes},
         "domain": api.domain,
+        "certificates": api.cert_status.as_ref().map_or(Value::Array(Vec::new()), |f| f()),
     }))
 }

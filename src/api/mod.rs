@@ -36,6 +36,8 @@ pub struct Api {
     pub deploy_limits: DeployLimits,
     pub started: Instant,
     pub site_hooks: Vec<SiteHook>,
+    /// Certificates for `/api/system/health` (set when HTTPS is on).
+    pub cert_status: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
 }
 
 /// Failed authentications allowed per address per minute before 429.
@@ -58,6 +60,7 @@ impl Api {
             deploy_limits: DeployLimits::default(),
             started: Instant::now(),
             site_hooks: Vec::new(),
+            cert_status: None,
         }
     }
 

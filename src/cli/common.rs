@@ -78,7 +78,8 @@ pub fn init_logging(level: &str) -> Result<(), CliError> {
     })?;
     let mut logger = simple_logger::SimpleLogger::new()
         .with_level(filter)
-        .with_module_level("rustls", log::LevelFilter::Warn);
+        .with_module_level("rustls", log::LevelFilter::Warn)
+        .with_module_level("may", log::LevelFilter::Warn);
     logger = if std::env::var_os("JOURNAL_STREAM").is_some() {
         logger.without_timestamps()
     } else {

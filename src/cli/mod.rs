@@ -7,6 +7,7 @@ mod healthcheck;
 mod logs;
 mod run;
 mod serve;
+mod serve_https;
 mod status;
 mod token;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use pico_args::Arguments;
 
-use super::common::{finish, init_logging, open_db, opt, wants_help, CliError};
+use super::common::{finish, init_logging, open_db, opt, CliError};
 use crate::api::Api;
 use crate::app::App;
 use crate::hosting::{seed, Hosting, Sites};
@@ -66,9 +66,11 @@ fn num<T: std::str::FromStr>(
 }
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
-    if wants_help(&mut args, HELP) {
+    if args.contains(["-h", "--help"]) {
+        print!("{HELP}\n{}", super::serve_https::HELP);
         return Ok(());
     }
+    let https_flags = super::serve_https::parse(&mut args)?;
     let db_flag = opt(&mut args, "--db")?;
     let listen_flag = opt(&mut args, "--listen")?;
     let domain_flag = opt(&mut args, "--domain")?;
@@ -119,11 +121,17 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     // soon as we say "listening" is a graceful stop, never the default kill.
     let signals = install_signals()?;
     let db = open_db(db_flag)?;
+    // With HTTPS the public ports are 443/80; the plain listener stays local by default.
+    let default_listen = if https_flags.enabled {
+        "127.0.0.1:4698"
+    } else {
+        "0.0.0.0:4698"
+    };
     let listen = setting(
         listen_flag,
         "FAZT_LISTEN",
         db.setting("listen"),
-        "0.0.0.0:4698",
+        default_listen,
     );
     let domain = setting(
         domain_flag,
@@ -158,6 +166,23 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     api.site_hooks.push(Box::new(move |site| s2.forget(site)));
     api.deploy_limits = deploy_limits;
     api.trusted_proxies = trusted_proxies;
+    #[cfg(feature = "acme")]
+    let https = if https_flags.enabled {
+        let h = Arc::new(
+            crate::https::Https::start(&https_flags.opts, &domain, db.clone(), sites.clone())
+                .map_err(|e| CliError::fail(format!("HTTPS: {e}")))?,
+        );
+        let (h1, h2) = (h.clone(), h.clone());
+        api.site_hooks
+            .push(Box::new(move |site| h1.site_changed(site)));
+        api.cert_status = Some(Box::new(move || {
+            serde_json::Value::Array(h2.status().iter().map(|c| c.to_json()).collect())
+        }));
+        api.https = true;
+        Some(h)
+    } else {
+        None
+    };
     let app = Arc::new(App {
         db: db.clone(),
         api,
@@ -172,8 +197,15 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         .local_addr()
         .map_err(|e| CliError::fail(format!("cannot read the listening address: {e}")))?;
     let life = Arc::new(Lifecycle::default());
-    server::serve_http(listener, app.clone(), Arc::new(limits), life.clone())
+    let limits = Arc::new(limits);
+    server::serve_http(listener, app.clone(), limits.clone(), life.clone())
         .map_err(|e| CliError::fail(format!("cannot start serving: {e}")))?;
+    #[cfg(feature = "acme")]
+    if let Some(h) = &https {
+        let (tls, plain) =
+            super::serve_https::serve(&https_flags, h, app.clone(), limits.clone(), life.clone())?;
+        log::info!("HTTPS on {tls}, HTTP (ACME challenges, redirects) on {plain}");
+    }
 
     let port = local.port();
     log::info!(
@@ -213,6 +245,10 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         log::warn!("requests still running after 10 s; stopping anyway");
     }
     app.api.flush();
+    #[cfg(feature = "acme")]
+    if let Some(m) = https.as_ref().and_then(|h| h.manager.as_ref()) {
+        m.shutdown();
+    }
     db.checkpoint();
     log::info!("stopped");
     Ok(())

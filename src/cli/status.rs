@@ -56,7 +56,65 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             println!("{name:<32} {n:>8} {:>12}", human((*b).max(0) as u64));
         }
     }
+    let certs = certificates(&db).map_err(fail)?;
+    if !certs.is_empty() {
+        println!();
+        println!(
+            "{:<36} {:<30} {:<30} LAST ERROR",
+            "CERTIFICATE", "EXPIRES", "NEXT RENEWAL"
+        );
+        for c in certs {
+            println!("{:<36} {:<30} {:<30} {}", c.0, c.1, c.2, c.3);
+        }
+    }
     Ok(())
+}
+
+fn date(t: Option<i64>) -> String {
+    t.map_or_else(
+        || "-".into(),
+        |t| {
+            httpdate::fmt_http_date(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64),
+            )
+        },
+    )
+}
+
+/// (name, expiry, next renewal, last error) from the ACME metadata kept in `certificates`.
+fn certificates(
+    db: &crate::kernel::db::Db,
+) -> rusqlite::Result<Vec<(String, String, String, String)>> {
+    let rows: Vec<Vec<u8>> = db.read(|c| {
+        let mut st = c.prepare(
+            "SELECT value FROM certificates WHERE key LIKE 'certs/%/meta.json' ORDER BY key",
+        )?;
+        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        rows.collect()
+    })?;
+    Ok(rows
+        .iter()
+        .filter_map(|raw| serde_json::from_slice::<serde_json::Value>(raw).ok())
+        .map(|m| {
+            let (nb, na) = (m["not_before"].as_i64(), m["not_after"].as_i64());
+            // Renewal is due when a third of the lifetime remains (or at the retry time).
+            let renew = m["retry_at"].as_i64().or(match (nb, na) {
+                (Some(b), Some(a)) => Some(a - (a - b) / 3),
+                _ => None,
+            });
+            (
+                m["domain"].as_str().unwrap_or("?").to_string(),
+                date(na),
+                date(renew),
+                m["last_error"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .take(80)
+                    .collect(),
+            )
+        })
+        .collect())
 }
 
 /// 1536 → "1.5 KiB".

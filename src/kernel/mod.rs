@@ -1,5 +1,5 @@
 //! The kernel: reusable plumbing that knows nothing of fazt's own features. HTTP edge (and
-//! TLS with the `acme` feature), the cartridge database with EDD, the VFS, compression, MIME
+//! TLS and ACME with the `acme` feature), the cartridge database with EDD, the VFS, compression, MIME
 //! types, ZIP and multipart parsing, provisioning. Nothing in here imports a vertical.
 
 pub mod compress;
@@ -7,5 +7,7 @@ pub mod db;
 pub mod http;
 pub mod mime;
 pub mod multipart;
+#[cfg(feature = "acme")]
+pub mod tls;
 pub mod vfs;
 pub mod zip;

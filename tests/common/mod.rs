@@ -2,6 +2,8 @@
 //! speaks raw HTTP/1.1 to it, so tests see exactly what a client on the network sees.
 #![allow(dead_code)]
 
+#[cfg(feature = "acme")]
+pub mod pebble;
 pub mod zipbuild;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -22,3 +22,13 @@ impl Transport for may::net::TcpStream {
         may::net::TcpStream::set_write_timeout(self, timeout)
     }
 }
+
+#[cfg(feature = "acme")]
+impl<S: crate::kernel::tls::Socket> Transport for crate::kernel::tls::TlsStream<S> {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        crate::kernel::tls::TlsStream::set_read_timeout(self, timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        crate::kernel::tls::TlsStream::set_write_timeout(self, timeout)
+    }
+}

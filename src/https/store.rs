@@ -1,0 +1,49 @@
+//! The certificate store over fazt.db's `certificates` table (key/value rows, the way fazt's
+//! Go version kept certmagic's files): ACME account, keys, certificates and renewal metadata
+//! all live in the cartridge, nothing on disk beside it.
+
+use std::sync::Arc;
+
+use rusqlite::OptionalExtension;
+
+use crate::kernel::db::{now, Db};
+use crate::kernel::tls::CertStore;
+
+pub struct DbCertStore(pub Arc<Db>);
+
+impl CertStore for DbCertStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.0
+            .read(|c| {
+                c.prepare_cached("SELECT value FROM certificates WHERE key = ?1")?
+                    .query_row([key], |r| r.get::<_, Option<Vec<u8>>>(0))
+                    .optional()
+            })
+            .map(Option::flatten)
+            .map_err(|e| format!("reading certificate store key {key}: {e}"))
+    }
+
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        let (k, v) = (key.to_string(), value.to_vec());
+        self.0
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO certificates (key, value, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    rusqlite::params![k, v, now()],
+                )
+            })?
+            .map(|_| ())
+            .map_err(|e| format!("writing certificate store key {key}: {e}"))
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, String> {
+        self.0
+            .read(|c| {
+                let mut st = c.prepare("SELECT key FROM certificates WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
+                let rows = st.query_map([prefix], |r| r.get::<_, String>(0))?;
+                rows.collect()
+            })
+            .map_err(|e| format!("listing certificate store: {e}"))
+    }
+}

@@ -1,0 +1,327 @@
+//! The background side of [`super::CertManager`]: loading stored certificates at
+//! start, the renewal ticker thread, and the ACME worker thread (a current-thread
+//! Tokio runtime that lives only while names are queued) which orders, checks,
+//! stores and installs certificates and records failures with back-off.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use instant_acme::Account;
+
+use super::acme;
+use super::client;
+use super::manager::{normalize_name, now_unix, Entry, Inner};
+use super::pem::load_pem;
+use super::renew::backoff;
+use super::sni::SniResolver;
+use super::store::{self, CertStore};
+
+/// Read every certificate of namespace `ns` from the store into `resolver`.
+pub(super) fn load_stored(
+    store: &dyn CertStore,
+    ns: &str,
+    resolver: &SniResolver,
+) -> BTreeMap<String, Entry> {
+    let mut names = BTreeMap::new();
+    let keys = match store.list(&store::certs_prefix(ns)) {
+        Ok(k) => k,
+        Err(e) => {
+            log::error!("tls: listing stored certificates: {e}");
+            return names;
+        }
+    };
+    for domain in store::domains_in(ns, &keys) {
+        if normalize_name(&domain).ok().as_deref() != Some(domain.as_str()) {
+            log::warn!("tls: ignoring stored certificate with invalid name {domain:?}");
+            continue;
+        }
+        let mut entry = read_meta(store, ns, &domain);
+        let cert = store.get(&store::cert_key(ns, &domain));
+        let key = store.get(&store::key_key(ns, &domain));
+        match (cert, key) {
+            (Ok(Some(c)), Ok(Some(k))) => match load_pem(&c, &k, &domain) {
+                Ok(l) => {
+                    entry.not_before = Some(l.info.not_before);
+                    entry.not_after = Some(l.info.not_after);
+                    resolver.insert(&domain, l.key);
+                }
+                Err(e) => log::error!("tls: stored certificate unusable: {e}"),
+            },
+            (Err(e), _) | (_, Err(e)) => log::error!("tls: reading certificate of {domain}: {e}"),
+            _ => {}
+        }
+        names.insert(domain, entry);
+    }
+    log::info!("tls: loaded {} stored certificate(s) for {ns}", names.len());
+    names
+}
+
+/// Back-off state persisted in meta.json (so a crash loop does not hammer the CA).
+fn read_meta(store: &dyn CertStore, ns: &str, domain: &str) -> Entry {
+    let mut e = Entry::default();
+    let Ok(Some(raw)) = store.get(&store::meta_key(ns, domain)) else {
+        return e;
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&raw) else {
+        return e;
+    };
+    e.failures = v
+        .get("failures")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|f| u32::try_from(f).ok())
+        .unwrap_or(0);
+    e.retry_at = v.get("retry_at").and_then(serde_json::Value::as_i64);
+    e.last_error = v
+        .get("last_error")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    e
+}
+
+impl Inner {
+    pub(super) fn tick_loop(self: Arc<Self>) {
+        let mut st = self.lock();
+        loop {
+            if st.stopped {
+                return;
+            }
+            let now = now_unix();
+            let due: Vec<String> = st
+                .names
+                .iter()
+                .filter(|(n, e)| {
+                    st.in_flight.as_deref() != Some(n.as_str())
+                        && e.next_due().is_some_and(|t| t <= now)
+                })
+                .map(|(n, _)| n.clone())
+                .collect();
+            for name in due {
+                if let Some(e) = st.names.get_mut(&name) {
+                    e.queued = true;
+                }
+                log::info!("acme: {name} is due for issuance/renewal");
+                st.queue.push_back(name);
+            }
+            self.kick(&mut st);
+            let next = st.names.values().filter_map(Entry::next_due).min();
+            let mut sleep = self.cfg.renew_check_interval;
+            if let Some(t) = next {
+                let secs = u64::try_from(t.saturating_sub(now)).unwrap_or(0).max(1);
+                sleep = sleep.min(Duration::from_secs(secs));
+            }
+            st = self
+                .changed
+                .wait_timeout(st, sleep)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    pub(super) fn worker_main(self: Arc<Self>) {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                log::error!("acme: cannot start Tokio runtime: {e}");
+                let mut st = self.lock();
+                st.worker = false;
+                for name in std::mem::take(&mut st.queue) {
+                    if let Some(e) = st.names.get_mut(&name) {
+                        e.queued = false;
+                    }
+                }
+                self.changed.notify_all();
+                return;
+            }
+        };
+        rt.block_on(self.work());
+    }
+
+    async fn work(self: &Arc<Self>) {
+        let mut account: Option<Account> = None;
+        loop {
+            let name = {
+                let mut st = self.lock();
+                let next = if st.stopped {
+                    None
+                } else {
+                    st.queue.pop_front()
+                };
+                let Some(name) = next else {
+                    st.worker = false;
+                    st.in_flight = None;
+                    drop(st);
+                    self.changed.notify_all();
+                    return;
+                };
+                if let Some(e) = st.names.get_mut(&name) {
+                    e.queued = false;
+                }
+                st.in_flight = Some(name.clone());
+                name
+            };
+            let result = self.process(&name, &mut account).await;
+            self.finish(&name, result);
+            self.changed.notify_all();
+        }
+    }
+
+    /// Obtain and install a certificate for `name`. `Ok(None)`: skipped by policy.
+    async fn process(
+        &self,
+        name: &str,
+        account: &mut Option<Account>,
+    ) -> Result<Option<(i64, i64)>, String> {
+        if !(self.policy)(name) {
+            log::info!("acme: {name} is no longer allowed by the name policy; not ordering");
+            return Ok(None);
+        }
+        let acct = match account {
+            Some(a) => a.clone(),
+            None => {
+                let http = client::http_client(&self.extra_roots).map_err(|e| e.to_string())?;
+                let a = acme::open_account(
+                    self.store.as_ref(),
+                    &self.ns,
+                    &self.cfg.directory_url,
+                    &self.cfg.contact,
+                    http,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                *account = Some(a.clone());
+                a
+            }
+        };
+        let gate = || {
+            let granted = self.lock().limiter.try_acquire(Instant::now());
+            if granted.is_ok() {
+                self.orders.fetch_add(1, Ordering::Relaxed);
+            }
+            granted
+        };
+        let issued = acme::issue(
+            &acct,
+            name,
+            &self.cfg.challenges,
+            self.resolver.challenges(),
+            &gate,
+            self.cfg.order_timeout,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+
+        // Check what the CA sent before storing or serving it.
+        let loaded = load_pem(
+            issued.cert_pem.as_bytes(),
+            issued.key_pem.as_bytes(),
+            &format!("certificate issued for {name}"),
+        )
+        .map_err(|e| e.to_string())?;
+        if !loaded.info.dns_names.iter().any(|n| n == name) {
+            return Err(format!(
+                "certificate issued for {name} does not name it (names: {:?})",
+                loaded.info.dns_names
+            ));
+        }
+        // Store first: the old certificate keeps serving until the new one is saved.
+        let (ns, store) = (&self.ns, &self.store);
+        store
+            .put(&store::key_key(ns, name), issued.key_pem.as_bytes())
+            .and_then(|()| store.put(&store::cert_key(ns, name), issued.cert_pem.as_bytes()))
+            .map_err(|e| format!("storing certificate for {name}: {e}"))?;
+        let meta = serde_json::json!({
+            "domain": name,
+            "directory": self.cfg.directory_url,
+            "challenge": issued.challenge.as_str(),
+            "issued_at": now_unix(),
+            "not_before": loaded.info.not_before,
+            "not_after": loaded.info.not_after,
+            "failures": 0,
+            "retry_at": null,
+            "last_error": null,
+        });
+        if let Err(e) = store.put(&store::meta_key(ns, name), meta.to_string().as_bytes()) {
+            log::warn!("acme: storing metadata of {name}: {e}");
+        }
+        self.resolver.insert(name, loaded.key);
+        log::info!(
+            "acme: certificate for {name} installed via {} (valid until {})",
+            issued.challenge,
+            loaded.info.not_after
+        );
+        Ok(Some((loaded.info.not_before, loaded.info.not_after)))
+    }
+
+    /// Record the outcome of `process` for `name`.
+    fn finish(&self, name: &str, result: Result<Option<(i64, i64)>, String>) {
+        let mut st = self.lock();
+        st.in_flight = None;
+        match result {
+            Ok(Some((nb, na))) => {
+                let e = st.names.entry(name.to_owned()).or_default();
+                *e = Entry {
+                    not_before: Some(nb),
+                    not_after: Some(na),
+                    ..Entry::default()
+                };
+            }
+            Ok(None) => {
+                // Refused by policy: forget names that never had a certificate;
+                // for served ones, ask the policy again after a check interval
+                // (without this a due certificate would be re-queued at once).
+                let later =
+                    i64::try_from(self.cfg.renew_check_interval.as_secs()).unwrap_or(i64::MAX);
+                match st.names.get_mut(name) {
+                    Some(e) if e.not_after.is_some() => {
+                        e.retry_at = Some(now_unix().saturating_add(later));
+                        e.last_error = Some(format!("{name} is not allowed by the name policy"));
+                    }
+                    Some(_) => {
+                        st.names.remove(name);
+                    }
+                    None => {}
+                }
+            }
+            Err(err) => {
+                log::error!("acme: {err}");
+                let (min, max) = (self.cfg.retry_min, self.cfg.retry_max);
+                let e = st.names.entry(name.to_owned()).or_default();
+                e.failures = e.failures.saturating_add(1);
+                let delay =
+                    i64::try_from(backoff(e.failures, min, max).as_secs()).unwrap_or(i64::MAX);
+                let retry_at = now_unix().saturating_add(delay);
+                e.retry_at = Some(retry_at);
+                e.last_error = Some(err.clone());
+                let failures = e.failures;
+                drop(st);
+                self.persist_failure(name, failures, retry_at, &err);
+            }
+        }
+    }
+
+    /// Merge the failure state into meta.json, keeping the issuance fields.
+    fn persist_failure(&self, name: &str, failures: u32, retry_at: i64, err: &str) {
+        let key = store::meta_key(&self.ns, name);
+        let mut meta = self
+            .store
+            .get(&key)
+            .ok()
+            .flatten()
+            .and_then(|raw| serde_json::from_slice::<serde_json::Value>(&raw).ok())
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| serde_json::json!({ "domain": name }));
+        if let Some(obj) = meta.as_object_mut() {
+            obj.insert("failures".into(), failures.into());
+            obj.insert("retry_at".into(), retry_at.into());
+            obj.insert("last_error".into(), err.into());
+        }
+        if let Err(e) = self.store.put(&key, meta.to_string().as_bytes()) {
+            log::warn!("acme: storing failure state of {name}: {e}");
+        }
+    }
+}
