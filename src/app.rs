@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::api::Api;
-use crate::hosting::{route, Hosting, Target};
+use crate::hosting::{Hosting, Router, Target};
 use crate::kernel::db::Db;
 use crate::kernel::http::{Body, Handler, Request, Response};
 use crate::scripts::Scripts;
@@ -15,7 +15,7 @@ pub struct App {
     pub hosting: Hosting,
     pub api: Api,
     pub scripts: Arc<Scripts>,
-    pub domain: String,
+    pub router: Router,
     pub started: Instant,
 }
 
@@ -50,7 +50,7 @@ impl Handler for App {
 
 impl App {
     fn dispatch(&self, req: &Request, body: &mut Body<'_>) -> Response {
-        match route(&req.host(), &self.domain) {
+        match self.router.route(&req.host()) {
             Target::Admin => self.admin(req, body),
             Target::Site(site) => {
                 let info = self.hosting.sites.info(&site);

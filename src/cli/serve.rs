@@ -188,7 +188,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         api,
         scripts,
         hosting: Hosting { vfs, sites },
-        domain: domain.clone(),
+        router: crate::hosting::Router::new(&domain),
         started: Instant::now(),
     });
     let listener = may::net::TcpListener::bind(&listen)

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::kernel::http::{Request, Response};
 use crate::kernel::vfs::Vfs;
 
-pub use router::{route, valid_site_name, Target};
+pub use router::{route, valid_site_name, Router, Target};
 pub use sites::Sites;
 
 pub struct Hosting {

@@ -22,24 +22,43 @@ pub fn valid_site_name(name: &str) -> bool {
         && b.iter().all(|c| ok(c) || *c == b'-')
 }
 
+/// Routes hosts for one domain; the strings it compares against are built once.
+pub struct Router {
+    domain: String,
+    admin: String,
+    dot_domain: String,
+}
+
+impl Router {
+    pub fn new(domain: &str) -> Router {
+        Router {
+            domain: domain.to_string(),
+            admin: format!("admin.{domain}"),
+            dot_domain: format!(".{domain}"),
+        }
+    }
+
+    /// Routes a normalised host (lowercase, no port).
+    pub fn route(&self, host: &str) -> Target {
+        if host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host == self.admin {
+            return Target::Admin;
+        }
+        if host == self.domain {
+            return Target::Site("root".into());
+        }
+        let label = host
+            .strip_suffix(self.dot_domain.as_str())
+            .or_else(|| host.strip_suffix(".localhost"));
+        match label {
+            Some(l) if valid_site_name(l) => Target::Site(l.to_string()),
+            _ => Target::Unknown,
+        }
+    }
+}
+
 /// Routes a normalised host (lowercase, no port) for `domain`.
 pub fn route(host: &str, domain: &str) -> Target {
-    if host == "localhost" || host == "127.0.0.1" || host == "[::1]" {
-        return Target::Admin;
-    }
-    if host == format!("admin.{domain}") {
-        return Target::Admin;
-    }
-    if host == domain {
-        return Target::Site("root".into());
-    }
-    let label = host
-        .strip_suffix(&format!(".{domain}"))
-        .or_else(|| host.strip_suffix(".localhost"));
-    match label {
-        Some(l) if valid_site_name(l) => Target::Site(l.to_string()),
-        _ => Target::Unknown,
-    }
+    Router::new(domain).route(host)
 }
 
 #[cfg(test)]

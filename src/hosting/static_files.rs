@@ -176,12 +176,12 @@ pub fn respond(vfs: &Vfs, site: &str, found: Lookup, req: &Request, status: u16)
             if use_gzip {
                 let len = m.gzip_size.unwrap_or(0);
                 ResponseBody::Stream {
-                    reader: Box::new(vfs.reader(site, &m, true, 0, len)),
+                    producer: vfs.stream(site, &m, true, 0, len),
                     len,
                 }
             } else {
                 ResponseBody::Stream {
-                    reader: Box::new(vfs.reader(site, &m, false, start, end - start)),
+                    producer: vfs.stream(site, &m, false, start, end - start),
                     len: end - start,
                 }
             }

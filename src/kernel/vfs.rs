@@ -4,7 +4,7 @@
 //! streamed in chunks with SQLite incremental BLOB I/O and never sit whole in memory.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -12,10 +12,13 @@ use sha2::{Digest, Sha256};
 
 use super::compress;
 use super::db::{migrate::hex, now, Db};
+use super::http::response::Producer;
 use super::mime;
 
 /// Files up to this size are read whole (and cached); larger ones are streamed.
 pub const INLINE_MAX: u64 = 256 * 1024;
+/// Bytes read from SQLite per write to the client while streaming.
+const STREAM_CHUNK: usize = 64 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct FileMeta {
@@ -239,25 +242,54 @@ impl Vfs {
         })
     }
 
-    /// A reader over `len` bytes of the file (or its gzip variant) from `offset`, that fails
-    /// rather than mixing versions if the file is replaced mid-stream.
-    pub fn reader(
+    /// Pushes `len` bytes of the file (or its gzip variant) from `offset` into a writer,
+    /// 64 KiB at a time through one incremental BLOB handle (SQLite then walks the overflow
+    /// chain once, not once per chunk). Fails rather than mixing versions: the row is found by
+    /// its hash, inside one read transaction.
+    pub fn stream(
         &self,
         site: &str,
         meta: &FileMeta,
         gzip: bool,
         offset: u64,
         len: u64,
-    ) -> BlobReader {
-        BlobReader {
-            db: self.db.clone(),
-            site: site.to_string(),
-            path: meta.path.clone(),
-            hash: meta.hash.clone(),
-            column: if gzip { "gzip" } else { "content" },
-            pos: offset,
-            end: offset.saturating_add(len),
-        }
+    ) -> Producer {
+        let db = self.db.clone();
+        let (site, path, hash) = (site.to_string(), meta.path.clone(), meta.hash.clone());
+        let column = if gzip { "gzip" } else { "content" };
+        Box::new(move |out: &mut dyn Write| {
+            let result = db.read(|c| {
+                let rowid: i64 = c
+                    .prepare_cached(
+                        "SELECT rowid FROM files WHERE site_id = ?1 AND path = ?2 AND hash = ?3",
+                    )?
+                    .query_row(params![site, path, hash], |r| r.get(0))?;
+                let blob = c.blob_open(rusqlite::MAIN_DB, "files", column, rowid, true)?;
+                let mut buf = vec![0u8; STREAM_CHUNK];
+                let (mut pos, end) = (offset, offset.saturating_add(len));
+                while pos < end {
+                    let want = (end - pos).min(STREAM_CHUNK as u64) as usize;
+                    let at = usize::try_from(pos).unwrap_or(usize::MAX);
+                    let n = blob.read_at(&mut buf[..want], at)?;
+                    if n == 0 {
+                        return Ok(Err(std::io::Error::other("file shorter than expected")));
+                    }
+                    if let Err(e) = out.write_all(&buf[..n]) {
+                        return Ok(Err(e));
+                    }
+                    pos += n as u64;
+                }
+                Ok(Ok(()))
+            });
+            result.map_err(|e| std::io::Error::other(format!("file changed or vanished: {e}")))?
+        })
+    }
+
+    /// The whole content of a (possibly large) file.
+    pub fn read_all(&self, site: &str, meta: &FileMeta) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(meta.size.min(64 << 20) as usize);
+        (self.stream(site, meta, false, 0, meta.size))(&mut out)?;
+        Ok(out)
     }
 
     /// Writes one file (a single-row transaction) and invalidates the site's cache.
@@ -295,44 +327,5 @@ impl Vfs {
                 },
             )
         })
-    }
-}
-
-/// Streams a BLOB range in chunks; each chunk re-finds the row by (site, path, hash), so no
-/// connection is held between chunks and a replaced file ends the stream with an error.
-pub struct BlobReader {
-    db: Arc<Db>,
-    site: String,
-    path: String,
-    hash: String,
-    column: &'static str,
-    pos: u64,
-    end: u64,
-}
-
-impl Read for BlobReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.pos >= self.end || buf.is_empty() {
-            return Ok(0);
-        }
-        let want = (self.end - self.pos).min(buf.len() as u64) as usize;
-        let pos = usize::try_from(self.pos).map_err(std::io::Error::other)?;
-        let n = self
-            .db
-            .read(|c| {
-                let rowid: i64 = c
-                    .prepare_cached(
-                        "SELECT rowid FROM files WHERE site_id = ?1 AND path = ?2 AND hash = ?3",
-                    )?
-                    .query_row(params![self.site, self.path, self.hash], |r| r.get(0))?;
-                let blob = c.blob_open(rusqlite::MAIN_DB, "files", self.column, rowid, true)?;
-                blob.read_at(&mut buf[..want], pos)
-            })
-            .map_err(|e| std::io::Error::other(format!("file changed or vanished: {e}")))?;
-        if n == 0 {
-            return Err(std::io::Error::other("file shorter than expected"));
-        }
-        self.pos += n as u64;
-        Ok(n)
     }
 }

@@ -77,9 +77,7 @@ impl Scripts {
         let (hash, bytes) = match found {
             Lookup::Inline(f) => (f.meta.hash.clone(), f.content.to_vec()),
             Lookup::Large(meta) => {
-                let mut buf = Vec::with_capacity(meta.size as usize);
-                let mut r = self.vfs.reader(site, &meta, false, 0, meta.size);
-                std::io::Read::read_to_end(&mut r, &mut buf).map_err(|e| e.to_string())?;
+                let buf = self.vfs.read_all(site, &meta).map_err(|e| e.to_string())?;
                 (meta.hash, buf)
             }
         };

@@ -28,7 +28,7 @@
 
 use rquickjs::{function::Rest, Ctx, Exception, Function, Object, Value};
 
-use super::convert::{guard, to_text};
+use super::convert::{guard, lossy, to_text};
 use super::headers::set_header;
 use super::response::{as_status, throw_header_error, with_default_type, HTML, JSON};
 use super::{JsResponse, Limits};
@@ -97,7 +97,7 @@ pub(super) fn completion_to_response<'js>(
             for key in h.keys::<String>() {
                 let name = key?;
                 let v: Value = h.get(name.as_str())?;
-                let value = to_text(ctx, &v)?;
+                let value = to_text(&v)?;
                 set_header(&mut headers, &name, &value, limits.max_headers)
                     .map_err(|e| throw_header_error(ctx, "api/main.js result", e))?;
             }
@@ -141,10 +141,10 @@ fn body_of<'js>(
     let (text, kind) = if v.is_undefined() || v.is_null() {
         return Ok((Vec::new(), None));
     } else if let Some(s) = v.as_string() {
-        (s.to_string()?, HTML)
+        (lossy(s)?, HTML)
     } else {
         match ctx.json_stringify(v.clone())? {
-            Some(s) => (s.to_string()?, JSON),
+            Some(s) => (lossy(&s)?, JSON),
             None => return Ok((Vec::new(), None)),
         }
     };

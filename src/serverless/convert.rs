@@ -7,25 +7,45 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use rquickjs::{convert::Coerced, Ctx, Exception, Object, Value};
+use rquickjs::{convert::Coerced, qjs, Ctx, Exception, Object, Value};
 
-/// `String(v)` as a Rust string, or a JS exception (pending on `ctx`) if the coercion
-/// throws, e.g. for a Symbol or an object whose `toString` throws.
-pub(super) fn to_text<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<String> {
+/// `String(v)` as a Rust string, or a JS exception (pending on the context) if the
+/// coercion throws, e.g. for an object whose `toString` throws.
+pub(super) fn to_text(v: &Value<'_>) -> rquickjs::Result<String> {
     if let Some(s) = v.as_string() {
-        return s.to_string();
+        return lossy(s);
     }
     if let Some(sym) = v.as_symbol() {
         // ToString on a Symbol throws; String(sym) does not. Match String().
         let desc = sym
             .description()
             .ok()
-            .and_then(|d| d.as_string().and_then(|s| s.to_string().ok()))
+            .and_then(|d| d.as_string().and_then(|s| lossy(s).ok()))
             .unwrap_or_default();
         return Ok(format!("Symbol({desc})"));
     }
-    let _ = ctx;
-    Ok(v.get::<Coerced<String>>()?.0)
+    lossy(&v.get::<Coerced<rquickjs::String>>()?.0)
+}
+
+/// A JS string as Rust text. JS strings may hold lone UTF-16 surrogates, which UTF-8
+/// cannot; they become U+FFFD instead of failing the conversion (rquickjs's
+/// `String::to_string` refuses them).
+pub(super) fn lossy(s: &rquickjs::String<'_>) -> rquickjs::Result<String> {
+    let raw_ctx = s.ctx().as_raw().as_ptr();
+    let mut len: usize = 0;
+    // SAFETY: `s` is a live string of this context; the C string is freed right after
+    // being copied.
+    unsafe {
+        let ptr = qjs::JS_ToCStringLen(raw_ctx, &mut len, s.as_raw());
+        if ptr.is_null() {
+            // Out of memory; the exception is pending on the context.
+            return Err(rquickjs::Error::Exception);
+        }
+        let bytes = std::slice::from_raw_parts(ptr.cast::<u8>(), len);
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        qjs::JS_FreeCString(raw_ctx, ptr);
+        Ok(text)
+    }
 }
 
 /// One console argument as text: strings as they are, errors by their stack, other
@@ -46,7 +66,7 @@ pub(super) fn console_text<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> String {
     if v.is_object() && !v.is_function() {
         match ctx.json_stringify(v.clone()) {
             Ok(Some(s)) => {
-                if let Ok(s) = s.to_string() {
+                if let Ok(s) = lossy(&s) {
                     return s;
                 }
             }
@@ -61,7 +81,7 @@ pub(super) fn console_text<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> String {
 }
 
 fn text_or<'js>(ctx: &Ctx<'js>, v: &Value<'js>, fallback: &str) -> String {
-    match to_text(ctx, v) {
+    match to_text(v) {
         Ok(s) => s,
         Err(_) => {
             ctx.catch();

@@ -24,6 +24,8 @@ use super::{Host, JsError, JsRequest, JsResponse, Limits, Script, ScriptKind};
 /// How long past its own limits a caller waits for a worker before giving up: host calls
 /// (SQLite) are not interruptible, so a run may legitimately overshoot its CPU budget.
 const HOST_GRACE: Duration = Duration::from_secs(30);
+/// Upper bound on that wait, whatever the limits say (timer arithmetic must not overflow).
+const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 /// State shared by the engine handle and its workers.
 pub(super) struct Shared {
@@ -139,7 +141,8 @@ impl Engine {
         let wait = limits
             .queue_timeout
             .saturating_add(limits.cpu_time)
-            .saturating_add(HOST_GRACE);
+            .saturating_add(HOST_GRACE)
+            .min(MAX_WAIT);
         match answer.recv_timeout(wait) {
             Ok(result) => result,
             Err(_) => Err(JsError::Internal(format!(
@@ -184,8 +187,9 @@ impl Drop for Engine {
 }
 
 fn worker_loop(shared: Arc<Shared>, jobs: Arc<Mutex<std_mpsc::Receiver<Job>>>) {
+    // No runtime until the first script runs: a server without script sites keeps its idle
+    // memory (each runtime + context is a few hundred KB); the first request pays ~1 ms.
     let mut worker = Worker::new(shared.clone());
-    worker.tidy();
     loop {
         let job = {
             // Only a panic while *receiving* could poison this lock; the receiver is
@@ -207,6 +211,10 @@ fn worker_loop(shared: Arc<Shared>, jobs: Arc<Mutex<std_mpsc::Receiver<Job>>>) {
         drop(job);
         // The caller may have given up waiting; nothing to do then.
         let _ = reply.send(result);
+        // Let the woken caller run before the housekeeping below: on a busy machine it
+        // may be queued on this CPU, and `tidy` takes ~0.15 ms (measured: paced latency
+        // p50 ~270 µs without this, ~70 µs with it, on a loaded 2-core box).
+        std::thread::yield_now();
         worker.tidy();
     }
 }

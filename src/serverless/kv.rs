@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use rquickjs::{function::Opt, Ctx, Exception, Function, Object, Value};
 
-use super::convert::guard;
+use super::convert::{guard, lossy};
 use super::globals::Scope;
 
 pub(super) fn install<'js>(ctx: &Ctx<'js>, scope: &Rc<Scope>) -> rquickjs::Result<()> {
@@ -86,9 +86,7 @@ fn checked_key<'js>(
     key: Option<Value<'js>>,
 ) -> rquickjs::Result<String> {
     let key = match key.as_ref().and_then(|k| k.as_string()) {
-        Some(k) => k.to_string().map_err(|_| {
-            Exception::throw_type(ctx, &format!("{what}: key is not valid Unicode"))
-        })?,
+        Some(k) => lossy(k)?,
         None => {
             return Err(Exception::throw_type(
                 ctx,
@@ -122,14 +120,10 @@ fn serialise<'js>(ctx: &Ctx<'js>, value: Option<Value<'js>>) -> rquickjs::Result
         None => return Ok("null".to_owned()),
     };
     if let Some(s) = value.as_string() {
-        return s
-            .to_string()
-            .map_err(|_| Exception::throw_type(ctx, "db.set: value is not valid Unicode"));
+        return lossy(s);
     }
     match ctx.json_stringify(value)? {
-        Some(json) => json
-            .to_string()
-            .map_err(|_| Exception::throw_type(ctx, "db.set: value is not valid Unicode")),
+        Some(json) => lossy(&json),
         None => Ok("null".to_owned()),
     }
 }

@@ -40,8 +40,9 @@
 //! An uncaught exception → [`JsError::Exception`] (500) with `Name: message` and the
 //! stack; a syntax error → [`JsError::Compile`] (500); running past
 //! [`Limits::cpu_time`] → an uncatchable interrupt and [`JsError::Timeout`] (503); heap
-//! past [`Limits::memory_bytes`] → a catchable `InternalError: out of memory` inside the
-//! script, [`JsError::OutOfMemory`] (500) if uncaught; recursion past QuickJS's 2 MiB stack
+//! past [`Limits::memory_bytes`] → a catchable error inside the script (`InternalError:
+//! out of memory`, or `null` when even that object does not fit — QuickJS's convention),
+//! [`JsError::OutOfMemory`] (500) if uncaught; recursion past QuickJS's 2 MiB stack
 //! budget → a catchable `RangeError: Maximum call stack size exceeded`. All of these are
 //! written to the site's logs (level `error`, with the stack) through [`Host::log`] before
 //! [`Engine::run`] returns, so the HTTP layer only answers with

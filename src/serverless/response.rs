@@ -25,7 +25,7 @@ use rquickjs::{
     Ctx, Exception, Function, Object, Value,
 };
 
-use super::convert::{guard, to_text};
+use super::convert::{guard, lossy, to_text};
 use super::headers::{set_header, HeaderError};
 use super::{JsResponse, Limits};
 
@@ -120,7 +120,7 @@ pub(super) fn install<'js>(
             move |ctx: Ctx<'js>, this: This<Value<'js>>, v: Opt<Value<'js>>| {
                 guard(&ctx, "res.send", || {
                     let text = match v.0 {
-                        Some(v) if !v.is_undefined() => to_text(&ctx, &v)?,
+                        Some(v) if !v.is_undefined() => to_text(&v)?,
                         _ => String::new(),
                     };
                     let mut st = st.borrow_mut();
@@ -145,7 +145,7 @@ pub(super) fn install<'js>(
                 guard(&ctx, "res.json", || {
                     let v = v.0.unwrap_or_else(|| Value::new_undefined(ctx.clone()));
                     let json = match ctx.json_stringify(v)? {
-                        Some(s) => s.to_string()?,
+                        Some(s) => lossy(&s)?,
                         None => "null".to_owned(),
                     };
                     let mut st = st.borrow_mut();
@@ -191,7 +191,7 @@ pub(super) fn install<'js>(
                   value: Opt<Value<'js>>| {
                 guard(&ctx, "res.header", || {
                     let name = match name.0.as_ref().and_then(|n| n.as_string()) {
-                        Some(n) => n.to_string()?,
+                        Some(n) => lossy(n)?,
                         None => {
                             return Err(Exception::throw_type(
                                 &ctx,
@@ -200,7 +200,7 @@ pub(super) fn install<'js>(
                         }
                     };
                     let value = match value.0 {
-                        Some(v) if !v.is_undefined() => to_text(&ctx, &v)?,
+                        Some(v) if !v.is_undefined() => to_text(&v)?,
                         _ => {
                             return Err(Exception::throw_type(&ctx, "res.header: value is missing"))
                         }

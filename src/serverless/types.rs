@@ -35,8 +35,9 @@ pub struct Limits {
     /// jobs, host calls). Exceeded → the script is interrupted (uncatchably) and the run
     /// ends with [`JsError::Timeout`](super::JsError::Timeout). Default 1 s.
     pub cpu_time: Duration,
-    /// QuickJS heap limit per worker runtime (`JS_SetMemoryLimit`); the fresh context of
-    /// each request (~0.3 MiB) counts against it. Default 32 MiB.
+    /// QuickJS heap limit per worker runtime, enforced by the runtime's allocator (see
+    /// `alloc.rs`); the runtime itself and the fresh context of each request (~0.3 MiB
+    /// together) count against it. Default 32 MiB.
     pub memory_bytes: usize,
     /// Largest `req.body` accepted; bigger → [`JsError::RequestTooLarge`](super::JsError::RequestTooLarge). Default 1 MiB.
     pub max_request_body: usize,

@@ -3,17 +3,20 @@
 //! Per request: a fresh `Context` on the reused runtime (so nothing a request puts on
 //! `globalThis`, or on `Object.prototype`, reaches the next one), the site's cached
 //! bytecode loaded into it, globals installed, the script run under an armed deadline,
-//! pending promise jobs drained, the response collected, the context dropped and a GC run
-//! (QuickJS frees cycles only in GC, and every context is full of them; collecting now
-//! keeps the next request's memory budget whole).
+//! pending promise jobs drained and the response collected. After the reply has gone
+//! out, [`Worker::tidy`] drops that context, runs a GC (QuickJS frees cycles only in GC,
+//! and every context is full of them; collecting now keeps the next request's memory
+//! budget whole) and creates the next request's context, so an idle worker answers its
+//! next request without paying for context creation.
 //!
 //! Limits: the interrupt handler (polled by QuickJS every few thousand bytecodes and in
 //! the regex engine) stops the script once the deadline passes, with an uncatchable error;
-//! `JS_SetMemoryLimit` bounds the heap; `JS_SetMaxStackSize` (measured from a stack top
-//! refreshed with `JS_UpdateStackTop` at the start of every run, on this thread's own big
-//! stack) turns deep recursion into a catchable `RangeError` long before the real stack
-//! ends. After a timeout, out-of-memory or panic the runtime is thrown away and rebuilt
-//! (~0.2 ms), so no half-finished state survives into another site's request.
+//! the runtime's allocator (`alloc.rs`) bounds the heap; `JS_SetMaxStackSize` (measured
+//! from a stack top refreshed with `JS_UpdateStackTop` at the start of every run, on this
+//! thread's own big stack) turns deep recursion into a catchable `RangeError` long before
+//! the real stack ends. After a timeout, out-of-memory, panic, or a failed run that left
+//! promise jobs queued, the runtime is thrown away and rebuilt (~0.2 ms), so no
+//! half-finished state survives into another request.
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,7 +28,7 @@ use rquickjs::{qjs, Context, Ctx, Runtime, Value};
 
 use super::alloc::{Budget, LimitedAllocator};
 use super::bytecode::{self, Compiled};
-use super::convert::describe_thrown;
+use super::convert::{describe_thrown, truncate};
 use super::engine::{Job, Shared};
 use super::globals::{self, Scope};
 use super::kv::is_out_of_memory;
@@ -34,12 +37,15 @@ use super::{api, JsError, JsResponse, ScriptKind};
 
 /// QuickJS's stack budget. The worker thread's stack ([`WORKER_STACK_BYTES`]) is four
 /// times larger, leaving room for the Rust frames below the script and for host calls
-/// (SQLite) made from the deepest JS frame.
-/// 2 MiB allows ~3,300 nested JS calls in a release build (~330 in a debug build, whose
+/// (SQLite) made from the deepest JS frame. 2 MiB allows ~3,300 nested JS calls in a release build (~330 in a debug build, whose
 /// unoptimised C frames are larger). Only the pages a script actually touches become
 /// resident.
 pub(super) const JS_STACK_BYTES: usize = 2 << 20;
 pub(super) const WORKER_STACK_BYTES: usize = 8 << 20;
+
+/// Bounds on the error text kept from a thrown value.
+const MAX_MESSAGE_BYTES: usize = 1024;
+const MAX_STACK_BYTES: usize = 8192;
 
 /// A runtime plus the cells its interrupt handler and allocator write.
 struct Vm {
@@ -158,7 +164,9 @@ impl Worker {
     fn execute_inner(&mut self, job: &Job) -> Result<JsResponse, JsError> {
         let limits = self.shared.limits.clone();
         if self.vm.is_none() {
-            self.vm = Some(Vm::new(limits.memory_bytes)?);
+            let vm =
+                Vm::new(limits.memory_bytes).inspect_err(|e| log::error!("serverless: {e}"))?;
+            self.vm = Some(vm);
         }
         let Some(vm) = &self.vm else {
             return Err(JsError::Internal("no JS runtime".to_owned()));
@@ -174,17 +182,24 @@ impl Worker {
             Some(c) => Ok(c),
             None => Context::full(&vm.rt),
         };
+        let mut stale_jobs = false;
         let result = match context {
             Ok(context) => {
                 let outcome = context.with(|ctx| {
                     // SAFETY: the runtime is alive (we hold it) and used on this thread only.
                     unsafe { qjs::JS_UpdateStackTop(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
-                    vm.deadline.set(Some(Instant::now() + limits.cpu_time));
+                    // `None` (no deadline) only for a cpu_time too large to add.
+                    vm.deadline.set(Instant::now().checked_add(limits.cpu_time));
                     let outcome = self.run_in(&ctx, &scope, job);
                     vm.deadline.set(None);
                     outcome
                 });
                 self.spent = Some(context);
+                if vm.rt.is_job_pending() {
+                    // The run failed with promise jobs still queued: they belong to this
+                    // request's context and must never run during a later request.
+                    stale_jobs = true;
+                }
                 if vm.interrupted.get() {
                     Err(Failure::Timeout)
                 } else {
@@ -201,10 +216,12 @@ impl Worker {
         scope.flush_log_summary();
         let refused = vm.budget.refused();
         let result = result.map_err(|f| self.report(job, f, refused));
-        if let Err(JsError::Timeout { .. } | JsError::OutOfMemory { .. } | JsError::Internal(_)) =
-            &result
-        {
-            // Rebuilt in `tidy`: no half-finished state (a huge heap, pending jobs) of
+        let broken = matches!(
+            &result,
+            Err(JsError::Timeout { .. } | JsError::OutOfMemory { .. } | JsError::Internal(_))
+        );
+        if broken || stale_jobs {
+            // Rebuilt in `tidy`: no half-finished state (a huge heap, queued jobs) of
             // this run may reach another request.
             self.discard_vm();
         }
@@ -262,10 +279,15 @@ impl Worker {
                     oom_like: false,
                 } => {
                     // Only a SyntaxError is a property of the source worth caching; an
-                    // out-of-memory while parsing may not recur.
-                    let message = match stack {
-                        Some(stack) => format!("{message}\n{stack}"),
-                        None => message,
+                    // out-of-memory while parsing may not recur. Its "stack" is just the
+                    // position: keep it on the one line.
+                    let position = stack
+                        .as_deref()
+                        .and_then(|s| s.lines().next())
+                        .map(|l| l.trim().trim_start_matches("at ").to_owned());
+                    let message = match position {
+                        Some(p) if !p.is_empty() => format!("{message} ({p})"),
+                        _ => message,
                     };
                     let compiled = Compiled {
                         hash: job.hash.clone(),
@@ -315,7 +337,12 @@ impl Worker {
                 (JsError::Compile { message }, line)
             }
         };
-        let line = super::convert::truncate(line, limits.max_log_bytes.max(1024));
+        let line = truncate(
+            line,
+            limits
+                .max_log_bytes
+                .max(MAX_STACK_BYTES + MAX_MESSAGE_BYTES),
+        );
         self.shared.host.log(&job.site, "error", &line);
         error
     }
@@ -328,9 +355,10 @@ fn thrown(ctx: &Ctx<'_>, e: rquickjs::Error) -> Failure {
             let v = ctx.catch();
             let oom_like = v.is_null() || is_out_of_memory(&v);
             let (message, stack) = describe_thrown(ctx, &v);
+            // Messages travel into HTTP answers and log rows: keep them bounded.
             Failure::Thrown {
-                message,
-                stack,
+                message: truncate(message, MAX_MESSAGE_BYTES),
+                stack: stack.map(|s| truncate(s, MAX_STACK_BYTES)),
                 oom_like,
             }
         }

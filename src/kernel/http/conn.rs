@@ -4,7 +4,7 @@
 //! connection holds no heap buffers, so thousands of idle keep-alive clients stay cheap.
 
 use std::cell::RefCell;
-use std::io::{self, Read};
+use std::io;
 
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -20,9 +20,43 @@ use super::Limits;
 
 /// Responses are flushed once this much is queued, even if more pipelined requests wait.
 const FLUSH_AT: usize = 64 * 1024;
-/// Size of one read from the socket (into a stack buffer, then copied).
-const READ_CHUNK: usize = 8 * 1024;
-const STREAM_CHUNK: usize = 64 * 1024;
+/// Size of one read from the socket into the connection's buffer…
+const READ_CHUNK: usize = 4 * 1024;
+/// …and once a large head or body is arriving.
+const BIG_READ_CHUNK: usize = 32 * 1024;
+/// The stack buffer an idle connection waits on (see `read_more`).
+const IDLE_READ: usize = 1024;
+
+fn read_retrying<S: Transport>(s: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// The connection as seen by a streamed body: refuses to write past the declared length.
+struct Bounded<'a, S: Transport> {
+    inner: &'a mut S,
+    left: u64,
+}
+
+impl<S: Transport> std::io::Write for Bounded<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(io::Error::other(
+                "streamed body longer than its Content-Length",
+            ));
+        }
+        let n = self.inner.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 struct Wire<S: Transport> {
     s: S,
@@ -30,6 +64,8 @@ struct Wire<S: Transport> {
     start: usize,
     wbuf: Vec<u8>,
     body_timeout: Duration,
+    /// The socket's read timeout as last set (setting it is a syscall: skip when unchanged).
+    read_timeout: Option<Duration>,
 }
 
 impl<S: Transport> Wire<S> {
@@ -39,15 +75,18 @@ impl<S: Transport> Wire<S> {
 
     /// One read, bounded by `timeout`, appended to the read buffer.
     fn read_more(&mut self, timeout: Duration) -> io::Result<usize> {
-        self.s
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-        let mut chunk = [0u8; READ_CHUNK];
-        let n = loop {
-            match self.s.read(&mut chunk) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other?,
-            }
+        // Re-arm only when the bound grows or shrinks by more than a second: the callers
+        // check their own deadlines between reads, so a slightly long single read is harmless,
+        // and a keep-alive request then costs no setsockopt at all.
+        let timeout = timeout.max(Duration::from_millis(1));
+        let rearm = match self.read_timeout {
+            Some(cur) => timeout > cur || cur - timeout > Duration::from_secs(1),
+            None => true,
         };
+        if rearm {
+            self.s.set_read_timeout(Some(timeout))?;
+            self.read_timeout = Some(timeout);
+        }
         if self.start > 0 && self.start == self.rbuf.len() {
             self.rbuf.clear();
             self.start = 0;
@@ -55,8 +94,26 @@ impl<S: Transport> Wire<S> {
             self.rbuf.drain(..self.start);
             self.start = 0;
         }
-        self.rbuf.extend_from_slice(&chunk[..n]);
-        Ok(n)
+        if self.rbuf.capacity() == 0 {
+            // An idle connection owns no heap buffer: wait on a small stack buffer and only
+            // allocate once bytes arrive.
+            let mut first = [0u8; IDLE_READ];
+            let n = read_retrying(&mut self.s, &mut first)?;
+            self.rbuf.reserve(READ_CHUNK.max(n));
+            self.rbuf.extend_from_slice(&first[..n]);
+            return Ok(n);
+        }
+        let len = self.rbuf.len();
+        let chunk = if len >= READ_CHUNK {
+            BIG_READ_CHUNK
+        } else {
+            READ_CHUNK
+        };
+        self.rbuf.resize(len + chunk, 0);
+        let r = read_retrying(&mut self.s, &mut self.rbuf[len..]);
+        let n = *r.as_ref().unwrap_or(&0);
+        self.rbuf.truncate(len + n);
+        r
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -130,6 +187,16 @@ fn valid_header(name: &str, value: &str) -> bool {
 /// handler's, so a handler (or a site's script) cannot desynchronise the connection.
 fn write_head(out: &mut Vec<u8>, resp: &Response, keep_alive: bool, minor: u8) {
     let status = resp.status;
+    let headers_len: usize = resp
+        .headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 4)
+        .sum();
+    let body_len = resp
+        .body
+        .as_slice()
+        .map_or(0, |b| if b.len() <= FLUSH_AT { b.len() } else { 0 });
+    out.reserve(128 + headers_len + body_len);
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.to_string().as_bytes());
     out.push(b' ');
@@ -188,24 +255,16 @@ fn send<S: Transport>(
         return true;
     }
     match resp.body {
-        ResponseBody::Stream { mut reader, len } => {
+        ResponseBody::Stream { producer, len } => {
             if wire.flush().is_err() {
                 return false;
             }
-            let mut buf = vec![0u8; STREAM_CHUNK];
-            let mut left = len;
-            while left > 0 {
-                let want = usize::try_from(left.min(STREAM_CHUNK as u64)).unwrap_or(STREAM_CHUNK);
-                let n = match reader.read(&mut buf[..want]) {
-                    Ok(0) | Err(_) => return false, // short body: the only honest signal is closing
-                    Ok(n) => n,
-                };
-                if wire.s.write_all(&buf[..n]).is_err() {
-                    return false;
-                }
-                left -= n as u64;
-            }
-            true
+            let mut out = Bounded {
+                inner: &mut wire.s,
+                left: len,
+            };
+            // Short, long or failed: the connection closes, the client sees a truncated body.
+            producer(&mut out).is_ok() && out.left == 0
         }
         ref body => {
             if let Some(bytes) = body.as_slice() {
@@ -237,6 +296,7 @@ pub fn serve_connection<S: Transport>(
         start: 0,
         wbuf: Vec::new(),
         body_timeout: limits.body_timeout,
+        read_timeout: None,
     };
     let mut first = true;
     loop {

@@ -3,8 +3,13 @@
 //! files never sit whole in memory.
 
 use std::borrow::Cow;
-use std::io::Read;
+use std::io::Write;
 use std::sync::Arc;
+
+/// Writes a streamed body into the connection, chunk by chunk. It must write exactly the
+/// declared length; anything else closes the connection (the only honest signal left once
+/// the head is sent).
+pub type Producer = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send>;
 
 pub enum ResponseBody {
     Empty,
@@ -12,9 +17,11 @@ pub enum ResponseBody {
     Static(&'static [u8]),
     /// A shared buffer (e.g. a cached file) and the range of it to send.
     Shared(Arc<[u8]>, std::ops::Range<usize>),
-    /// `len` bytes read from `reader` in chunks while writing.
+    /// `len` bytes pushed by `producer` straight into the connection. A push (rather than a
+    /// `Read`) lets the producer keep a database cursor open on its own stack for the whole
+    /// transfer (SQLite re-walks a BLOB's overflow chain on every fresh open).
     Stream {
-        reader: Box<dyn Read + Send>,
+        producer: Producer,
         len: u64,
     },
 }

@@ -20,6 +20,7 @@ fn on_small_coroutine<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
 fn deep_recursion_and_bombs_from_a_64k_coroutine() {
     let limits = Limits {
         memory_bytes: 16 << 20,
+        cpu_time: Duration::from_secs(60),
         ..Limits::default()
     };
     let (_, engine) = engine_with(limits, MemHost::default());

@@ -26,12 +26,15 @@ fn endless_loop_is_stopped_while_other_requests_are_served() {
         })
     };
     std::thread::sleep(Duration::from_millis(50));
-    let quick_start = Instant::now();
     assert_eq!(
         ok_body(run_main(&engine, "other", "res.send('quick')")),
         "quick"
     );
-    let quick = quick_start.elapsed();
+    // The other request was served while the loop still ran.
+    assert!(
+        !looping.is_finished(),
+        "the quick request waited for the loop"
+    );
     let (r, took) = looping.join().unwrap();
     assert_eq!(
         r.unwrap_err(),
@@ -41,10 +44,6 @@ fn endless_loop_is_stopped_while_other_requests_are_served() {
     );
     assert!(took >= Duration::from_millis(300), "{took:?}");
     assert!(took < Duration::from_millis(1500), "{took:?}");
-    assert!(
-        quick < Duration::from_millis(200),
-        "the other request waited {quick:?}"
-    );
     assert!(host.logs_of("loop")[0].1.contains("time limit of 300 ms"));
     // The worker that was interrupted serves again.
     for _ in 0..4 {
@@ -81,6 +80,8 @@ fn regex_backtracking_and_promise_loops_are_stopped_too() {
 fn allocation_bomb_is_contained() {
     let limits = Limits {
         memory_bytes: 16 << 20,
+        // Generous: this test is about memory, and emulated or debug builds are slow.
+        cpu_time: Duration::from_secs(60),
         threads: 1,
         ..Limits::default()
     };
@@ -113,7 +114,12 @@ fn allocation_bomb_is_contained() {
 
 #[test]
 fn deep_recursion_is_a_catchable_range_error() {
-    let (_, engine) = engine();
+    // Building the deeply nested object below is slow in a debug build.
+    let limits = Limits {
+        cpu_time: Duration::from_secs(20),
+        ..Limits::default()
+    };
+    let (_, engine) = engine_with(limits, MemHost::default());
     let src = r#"
         var depth = 0;
         function down() { depth++; down(); }
@@ -253,7 +259,7 @@ fn overload_is_refused_quickly() {
         run_main(&engine, "s", "res.send('x')").unwrap_err(),
         JsError::Overloaded
     );
-    assert!(start.elapsed() < Duration::from_millis(50));
+    assert!(start.elapsed() < Duration::from_millis(200));
     assert!(matches!(busy.join().unwrap(), Err(JsError::Timeout { .. })));
     assert_eq!(engine.pending(), 0);
     assert_eq!(ok_body(run_main(&engine, "s", "res.send('x')")), "x");
@@ -299,4 +305,86 @@ fn tiny_memory_limit_fails_cleanly() {
     let (_, engine) = engine_with(limits, MemHost::default());
     let err = run_main(&engine, "s", "res.send('x')").unwrap_err();
     assert!(matches!(err, JsError::OutOfMemory { .. }), "{err:?}");
+}
+
+#[test]
+fn queued_jobs_of_a_failed_run_never_run_later() {
+    let limits = Limits {
+        threads: 1,
+        ..Limits::default()
+    };
+    let (host, engine) = engine_with(limits, MemHost::default());
+    let src =
+        "Promise.resolve().then(function () { db.set('late', 'ran'); }); throw new Error('early');";
+    assert!(matches!(
+        run_main(&engine, "s", src),
+        Err(JsError::Exception { .. })
+    ));
+    for _ in 0..2 {
+        assert_eq!(ok_body(run_main(&engine, "t", "res.send('next')")), "next");
+    }
+    assert_eq!(host.stored("s", "late"), None);
+    assert_eq!(host.stored("t", "late"), None);
+}
+
+#[test]
+fn error_text_is_bounded() {
+    let (host, engine) = engine();
+    let err = run_main(&engine, "s", "throw new Error('m'.repeat(100000))").unwrap_err();
+    let JsError::Exception { message, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        message.len() <= 1024 && message.starts_with("Error: mmm"),
+        "{}",
+        message.len()
+    );
+    assert!(host.logs_of("s")[0].1.len() < 16 * 1024);
+}
+
+#[test]
+fn huge_cpu_time_does_not_overflow() {
+    let limits = Limits {
+        cpu_time: Duration::MAX,
+        queue_timeout: Duration::MAX,
+        ..Limits::default()
+    };
+    let (_, engine) = engine_with(limits, MemHost::default());
+    assert_eq!(ok_body(run_main(&engine, "s", "res.send('x')")), "x");
+}
+
+#[test]
+fn engine_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Engine>();
+    check::<JsError>();
+}
+
+#[test]
+fn each_request_gets_the_whole_memory_budget() {
+    let limits = Limits {
+        memory_bytes: 16 << 20,
+        cpu_time: Duration::from_secs(60),
+        threads: 1,
+        ..Limits::default()
+    };
+    let (_, engine) = engine_with(limits, MemHost::default());
+    // Several MiB of cycles left on the global object each run: six runs need far more
+    // than 16 MiB unless each run's garbage is collected once its context is gone.
+    let src = r#"
+        var nodes = [];
+        for (var i = 0; i < 30000; i++) { var n = {i: i, pad: 'p' + i}; n.self = n; nodes.push(n); }
+        globalThis.keep = nodes;
+        res.send('ok');
+    "#;
+    for _ in 0..6 {
+        assert_eq!(ok_body(run_main(&engine, "s", src)), "ok");
+    }
+}
+
+#[test]
+fn atomics_wait_cannot_block_a_worker() {
+    let (_, engine) = engine();
+    let src = "var i = new Int32Array(new SharedArrayBuffer(16)); try { Atomics.wait(i, 0, 0, 1e9); res.send('blocked'); } catch (e) { res.send(e.name); }";
+    assert_eq!(ok_body(run_main(&engine, "s", src)), "TypeError");
 }
