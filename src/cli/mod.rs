@@ -8,6 +8,7 @@ mod logs;
 mod run;
 mod serve;
 mod serve_https;
+mod service;
 mod status;
 mod token;
 
@@ -30,6 +31,7 @@ COMMANDS:
     token              Create, list and revoke API tokens (on the server)
     logs SITE [-f]     A site's script logs
     run SITE           Execute a site's main.js once and print the response
+    service            Install as a hardened systemd service (install|uninstall|status|logs)
 
 CLIENT COMMANDS (from your laptop, over the API):
     deploy [DIR]       Zip a folder and publish it as a site
@@ -91,6 +93,7 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         "healthcheck" => healthcheck::run(args),
         "token" => token::run(args),
         "logs" => logs::run(args),
+        "service" => service::run(args),
         "run" => run::run(args),
         "deploy" => deploy::deploy(args),
         "client" => deploy::client(args),

@@ -239,7 +239,10 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             .map_err(|e| CliError::fail(format!("cannot start housekeeping: {e}")))?;
     }
 
+    // systemd's Type=notify: ready now that every listener is bound.
+    let _ = crate::kernel::provision::sd_notify(crate::kernel::provision::READY);
     wait_for_signal(signals);
+    let _ = crate::kernel::provision::sd_notify(crate::kernel::provision::STOPPING);
     log::info!("shutting down: no new connections, finishing requests in flight");
     if !life.shutdown(Duration::from_secs(10)) {
         log::warn!("requests still running after 10 s; stopping anyway");

@@ -7,6 +7,7 @@ pub mod db;
 pub mod http;
 pub mod mime;
 pub mod multipart;
+pub mod provision;
 #[cfg(feature = "acme")]
 pub mod tls;
 pub mod vfs;

@@ -12,13 +12,30 @@ use rusqlite::Connection;
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 pub struct Writer {
-    tx: std::sync::Mutex<mpsc::Sender<Job>>,
+    tx: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    /// Closes the queue and waits for the thread, so the connection is closed (and SQLite
+    /// has removed its `-wal`/`-shm` files) when the `Db` is gone.
+    fn drop(&mut self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Some(t) = self.thread.take() {
+            // Never join ourselves (a job that dropped the last handle to its own Db).
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
 }
 
 impl Writer {
     pub fn start(mut conn: Connection) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("fazt-db-writer".into())
             .stack_size(1024 * 1024)
             .spawn(move || {
@@ -30,7 +47,8 @@ impl Writer {
                 }
             })?;
         Ok(Writer {
-            tx: std::sync::Mutex::new(tx),
+            tx: std::sync::Mutex::new(Some(tx)),
+            thread: Some(thread),
         })
     }
 
@@ -48,6 +66,8 @@ impl Writer {
         self.tx
             .lock()
             .map_err(|_| "database writer lock poisoned".to_string())?
+            .as_ref()
+            .ok_or_else(|| "database writer has stopped".to_string())?
             .send(job)
             .map_err(|_| "database writer has stopped".to_string())?;
         rrx.recv()

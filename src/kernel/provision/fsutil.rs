@@ -115,10 +115,19 @@ pub(crate) fn match_dir_owner(dir: &Path) -> Result<(), ProvisionError> {
     for entry in entries {
         let entry = entry.map_err(|e| ProvisionError::io("list", dir, e))?;
         let path = entry.path();
-        let m = fs::symlink_metadata(&path).map_err(|e| ProvisionError::io("inspect", &path, e))?;
+        // SQLite removes its -wal/-shm files when the last connection closes: an entry
+        // that vanished since the listing needs no owner.
+        let m = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(ProvisionError::io("inspect", &path, e)),
+        };
         if m.uid() != uid || m.gid() != gid {
-            std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
-                .map_err(|e| ProvisionError::io("change owner of", &path, e))?;
+            match std::os::unix::fs::lchown(&path, Some(uid), Some(gid)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(ProvisionError::io("change owner of", &path, e)),
+            }
         }
     }
     Ok(())

@@ -131,8 +131,8 @@ pub fn install(
     let layout = Layout::new(&plan.root);
     let unit_text = render(&plan.flags)?;
 
-    for dir in [&layout.bin, &layout.unit] {
-        if let Some(parent) = dir.parent() {
+    for file in [&layout.bin, &layout.unit] {
+        if let Some(parent) = file.parent() {
             create_dirs(parent, 0o755)?;
         }
     }

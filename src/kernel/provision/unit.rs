@@ -40,6 +40,9 @@ impl ServeFlags {
         let domain = validate_domain(domain)?;
         let listen = match listen {
             Some(l) => validate_listen(l)?,
+            // With HTTPS, ports 443/80 are fazt's TLS and redirect listeners; the plain
+            // listener then stays on loopback for local administration.
+            None if https => "127.0.0.1:4698".to_string(),
             None => DEFAULT_LISTEN.to_string(),
         };
         let https = match (https, email) {
