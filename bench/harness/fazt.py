@@ -1,0 +1,163 @@
+"""fazt itself: the only module that knows fazt's command line and API.
+
+The contract used (and nothing else):
+- `fazt serve --db DB --listen 127.0.0.1:PORT` serves sites by Host header
+  (`NAME.localhost`);
+- `fazt token create --name bench --scope admin --db DB` prints a token;
+- `curl -T site.zip -H 'Authorization: Bearer T' -H 'Host: localhost'
+  http://127.0.0.1:PORT/api/sites/NAME` deploys a site (curl is used as-is,
+  `Expect: 100-continue` included, because that is what users run);
+- a site with `main.js` runs it (the Counter).
+If fazt's interface changes, this file is the one to edit.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from . import probe, procs
+from .load import Target
+from .server import Env, Running, launch, static_targets
+
+SITE = "bench"
+COUNTER = "counter"
+DEPLOY = "deploysite"
+
+
+class FaztError(RuntimeError):
+    pass
+
+
+def _version(binary: Path) -> str:
+    try:
+        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=10, check=False)
+    except OSError as e:
+        return f"unknown ({e})"
+    line = (out.stdout.strip() or out.stderr.strip()).splitlines()
+    return line[0] if out.returncode == 0 and line else "unknown (no --version)"
+
+
+def create_token(binary: Path, db: Path) -> str:
+    out = subprocess.run(
+        [str(binary), "token", "create", "--name", "bench", "--scope", "admin", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    lines = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+    if out.returncode != 0 or not lines:
+        raise FaztError(f"fazt token create failed (exit {out.returncode}): {out.stderr.strip()}")
+    return lines[-1]
+
+
+def deploy(port: int, token: str, name: str, zip_path: Path) -> float:
+    """Uploads `zip_path` as site `name`; returns curl's total seconds."""
+    out = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "-f",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{time_total}",
+            "--max-time",
+            "120",
+            "-T",
+            str(zip_path),
+            "-H",
+            f"Authorization: Bearer {token}",
+            "-H",
+            "Host: localhost",
+            f"http://127.0.0.1:{port}/api/sites/{name}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise FaztError(
+            f"deploying site {name} ({zip_path.name}) failed: curl exit {out.returncode}: {out.stderr.strip()}"
+        )
+    try:
+        return float(out.stdout.strip())
+    except ValueError:
+        raise FaztError(f"deploying site {name}: curl printed no time: {out.stdout!r}") from None
+
+
+def _serve(env: Env, binary: Path, tag: str):
+    run = env.run_dir / tag
+    run.mkdir(parents=True, exist_ok=True)
+    db = run / "fazt.db"
+    port = procs.free_port()
+    cmd = [str(binary), "serve", "--db", str(db), "--listen", f"127.0.0.1:{port}"]
+    proc, idle = launch(env, tag, cmd, port, cwd=run)
+    return proc, idle, port, db
+
+
+def start(env: Env, binary: Path) -> Running:
+    """Starts fazt, records idle RSS, then deploys the benchmark sites.
+
+    If a deploy fails, fazt keeps running without those targets, so that
+    idle RSS and binary size are still reported (and the failure with them).
+    """
+    proc, idle, port, db = _serve(env, binary, "fazt")
+    targets: dict[str, Target] = {}
+    problem = None
+    try:
+        token = create_token(binary, db)
+        deploy(port, token, SITE, env.content.site_zip)
+        targets.update(static_targets(f"{SITE}.localhost"))
+        deploy(port, token, COUNTER, env.content.counter_zip)
+        targets["counter"] = Target("/", f"{COUNTER}.localhost")
+    except (FaztError, subprocess.TimeoutExpired) as e:
+        problem = str(e)
+    return Running(
+        "fazt",
+        proc,
+        port,
+        targets,
+        binary,
+        _version(binary),
+        idle,
+        notes=["default features, files and KV in fazt.db"],
+        problem=problem,
+    )
+
+
+def deploy_benchmark(env: Env, binary: Path) -> dict:
+    """Scenario 6: deploy the 1,000-file, 20 MiB site into a fresh fazt.
+
+    A fresh process, so VmHWM (peak RSS since start) covers the deploy and
+    nothing else but start-up.
+    """
+    proc, idle, port, db = _serve(env, binary, "fazt-deploy")
+    try:
+        token = create_token(binary, db)
+        hwm_before = procs.status_kb(proc.pid, "VmHWM") or 0
+        t0 = time.monotonic()
+        curl_secs = deploy(port, token, DEPLOY, env.content.deploy_zip)
+        wall = time.monotonic() - t0
+        time.sleep(0.5)
+        hwm, rss = procs.status_kb(proc.pid, "VmHWM") or 0, procs.status_kb(proc.pid, "VmRSS") or 0
+        # The deployed site must serve: check one page byte for byte.
+        page = "pages/0/page0000.html"
+        probe.check_file(port, Target("/" + page, f"{DEPLOY}.localhost"), env.content.deploy_page(page))
+        return {
+            "seconds": curl_secs,
+            "wall_seconds": wall,
+            "files": env.content.deploy_files,
+            "bytes": env.content.deploy_bytes,
+            "zip_bytes": env.content.deploy_zip.stat().st_size,
+            "hwm_before_kb": hwm_before,
+            "hwm_kb": hwm,
+            "rss_after_kb": rss,
+            "idle_kb": idle,
+            "db_bytes": sum(p.stat().st_size for p in db.parent.glob("fazt.db*")),
+        }
+    finally:
+        env.reg.stop(proc)

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Builds static, stripped, size-optimised release binaries of fazt.
+#
+#   cross/build.sh [options] [TARGET...]
+#
+# TARGET: x86_64-unknown-linux-musl, aarch64-unknown-linux-musl,
+#         armv7-unknown-linux-musleabihf (default: all three; short names
+#         x86_64, aarch64, armv7 also work).
+# Options:
+#   --features LIST          cargo features (comma separated)
+#   --no-default-features    build without the default features (js, acme)
+#   --std-size               rebuild std for size on every target (nightly
+#                            -Z build-std with optimize_for_size, no std
+#                            backtrace symbolizer); also FAZT_STD_SIZE=1
+#   --dist DIR               output directory (default: <target dir>/dist,
+#                            also FAZT_DIST_DIR)
+#   --setup-only             only install the tools (smoke.sh installs qemu itself)
+#   --no-setup               do not install anything, fail if a tool is missing
+# Environment: FAZT_NIGHTLY (default "nightly") pins the nightly used for
+# -Z build-std; CARGO_TARGET_DIR, FAZT_CRATE_DIR, RUSTFLAGS are honoured.
+#
+# Output: DIST/fazt-<target>, each checked to need no interpreter and no shared
+# library. On a fresh Debian machine the script installs what it needs (rustup
+# targets, nightly + rust-src, zig from PyPI, cargo-zigbuild, libclang-dev) and
+# skips whatever is already present.
+#
+# How each target is built (see shared/TOOLCHAIN.md for why):
+#   x86_64 / aarch64: cargo zigbuild --release --target T (stable, rust-std from rustup)
+#   armv7:            rustup has no rust-std for armv7-unknown-linux-musleabihf, so std is
+#                     built from source on nightly: RUSTFLAGS=-Clink-self-contained=no
+#                     cargo +nightly zigbuild -Z build-std=std,panic_unwind ...
+#                     (zig supplies crt1.o/libc/libunwind; the release profile uses
+#                     panic = "unwind" so panic_unwind must be in the built std).
+set -euo pipefail
+
+# shellcheck source=cross/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+features=""
+no_default=0
+std_size="${FAZT_STD_SIZE:-0}"
+setup=1
+setup_only=0
+targets=()
+
+while (($#)); do
+    case "$1" in
+    --features)
+        (($# >= 2)) || die "--features needs a value"
+        features="$2"
+        shift 2
+        ;;
+    --features=*)
+        features="${1#*=}"
+        shift
+        ;;
+    --no-default-features)
+        no_default=1
+        shift
+        ;;
+    --std-size)
+        std_size=1
+        shift
+        ;;
+    --dist)
+        (($# >= 2)) || die "--dist needs a value"
+        FAZT_DIST_DIR="$(realpath -m "$2")"
+        shift 2
+        ;;
+    --setup-only)
+        setup_only=1
+        shift
+        ;;
+    --no-setup)
+        setup=0
+        shift
+        ;;
+    -h | --help)
+        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+        exit 0
+        ;;
+    -*) die "unknown option $1 (see --help)" ;;
+    x86_64 | x86_64-musl) targets+=(x86_64-unknown-linux-musl) && shift ;;
+    aarch64 | arm64) targets+=(aarch64-unknown-linux-musl) && shift ;;
+    armv7 | arm) targets+=(armv7-unknown-linux-musleabihf) && shift ;;
+    *)
+        is_known_target "$1" || die "unknown target $1 (known: ${FAZT_ALL_TARGETS[*]})"
+        targets+=("$1")
+        shift
+        ;;
+    esac
+done
+((${#targets[@]})) || targets=("${FAZT_ALL_TARGETS[@]}")
+
+command -v cargo >/dev/null 2>&1 || die "cargo not found (install rustup first)"
+
+# Whether a target is built with nightly -Z build-std.
+uses_build_std() { [[ "$1" == armv7-* || "$std_size" == 1 ]]; }
+
+# Run rustup and cargo from the crate, so a rust-toolchain.toml there applies.
+crate="$(fazt_crate_dir)"
+[[ -d "$crate" ]] && cd "$crate"
+
+if ((setup)); then
+    for t in "${targets[@]}"; do
+        if uses_build_std "$t"; then ensure_build_tools "$t" 1; else ensure_build_tools "$t" 0; fi
+    done
+fi
+if ((setup_only)); then
+    log "tools ready for: ${targets[*]}"
+    exit 0
+fi
+
+target_dir="$(fazt_target_dir)"
+dist="$(fazt_dist_dir)"
+[[ -f "$crate/Cargo.toml" ]] || die "no Cargo.toml in $crate"
+
+# The feature arguments shared by every target.
+feature_args=()
+if ((no_default)); then feature_args+=(--no-default-features); fi
+if [[ -n "$features" ]]; then feature_args+=(--features "$features"); fi
+# A committed Cargo.lock is the dependency set we ship: refuse to silently change it.
+lock_args=()
+if [[ -f "$crate/Cargo.lock" ]]; then lock_args+=(--locked); fi
+
+mkdir -p "$dist"
+for t in "${targets[@]}"; do
+    cmd=(cargo)
+    env_vars=()
+    if uses_build_std "$t"; then
+        std_crates="std,panic_unwind"
+        cmd+=(+"$FAZT_NIGHTLY" zigbuild -Z "build-std=$std_crates")
+        if [[ "$std_size" == 1 ]]; then
+            # Drop std's `backtrace` feature (a DWARF symbolizer that a stripped binary
+            # cannot use anyway) and pick std's size-optimised algorithms.
+            cmd+=(-Z "build-std-features=panic-unwind,optimize_for_size")
+        fi
+        # Without rust-std for the target there are no self-contained crt objects;
+        # zig provides crt1.o, libc and libunwind instead.
+        env_vars+=("RUSTFLAGS=${RUSTFLAGS:+$RUSTFLAGS }-Clink-self-contained=no")
+    else
+        cmd+=(zigbuild)
+    fi
+    cmd+=(--release --target "$t" "${lock_args[@]}" "${feature_args[@]}")
+    log "building $t: ${env_vars[*]} ${cmd[*]}"
+    start=$(date +%s)
+    (cd "$crate" && env "${env_vars[@]}" CARGO_TARGET_DIR="$target_dir" "${cmd[@]}") ||
+        die "build for $t failed: ${env_vars[*]} ${cmd[*]}"
+    secs=$(($(date +%s) - start))
+    built="$target_dir/$t/release/fazt"
+    [[ -f "$built" ]] || die "cargo succeeded but $built is missing"
+    out="$dist/fazt-$t"
+    cp -f "$built" "$out.tmp" && mv -f "$out.tmp" "$out"
+    check_static "$out"
+    log "$out: $(file_size "$out") bytes, built in ${secs}s"
+done

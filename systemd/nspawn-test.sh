@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Runs fazt under the real hardened unit: boots this machine's own systemd
+# in a systemd-nspawn container (host /usr bound read-only, a copy of /etc,
+# a private network) and checks the service end to end.
+#
+#   systemd/nspawn-test.sh [--install] [--type-exec] BINARY
+#
+# Default: systemd/fazt.service is placed in /etc/systemd/system and enabled.
+# --install:   instead, run `fazt service install --domain localhost` inside
+#              the booted container (the installer writes unit, state dir, DB).
+# --type-exec: a drop-in sets Type=exec, for binaries that do not yet send
+#              READY=1 (with Type=notify systemd would wait for it and fail).
+#
+# Checks: the unit becomes active (with Type=notify: only after READY=1);
+# port 80 is bound by the DynamicUser (CAP_NET_BIND_SERVICE); /health answers;
+# an admin token is made and a main.js site deployed and run (QuickJS under
+# MemoryDenyWriteExecute and the syscall filter); the database lives in
+# /var/lib/private/fazt owned by the dynamic user with mode 0600;
+# `systemctl stop` ends it cleanly. Prints `systemd-analyze security` of the
+# loaded unit. Needs root and apt (installs systemd-container).
+set -euo pipefail
+
+install_mode=0
+type_exec=0
+while (($#)); do
+    case "$1" in
+    --install) install_mode=1 && shift ;;
+    --type-exec) type_exec=1 && shift ;;
+    -h | --help)
+        sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+        exit 0
+        ;;
+    -*) echo "unknown option $1" >&2 && exit 2 ;;
+    *) break ;;
+    esac
+done
+(($# == 1)) || {
+    echo "usage: $0 [--install] [--type-exec] BINARY" >&2
+    exit 2
+}
+bin="$(realpath "$1")"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+[[ -x "$bin" ]] || { echo "$bin is not an executable" >&2 && exit 2; }
+[[ "$(id -u)" == 0 ]] || { echo "needs root (systemd-nspawn)" >&2 && exit 2; }
+
+say() { printf '\033[1;34m[nspawn]\033[0m %s\n' "$*" >&2; }
+if ! command -v systemd-nspawn >/dev/null 2>&1; then
+    say "apt-get install systemd-container"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends systemd-container >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends systemd-container >/dev/null; }
+fi
+[[ -x /usr/lib/systemd/systemd ]] || { echo "no /usr/lib/systemd/systemd on this machine" >&2 && exit 2; }
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/fazt-nspawn.XXXXXX")"
+r="$work/root"
+nspawn_pid=""
+leader=""
+# Runs a command inside the container; never hangs the test for long.
+in_ct() { timeout 60 nsenter -t "$leader" -a "$@"; }
+cleanup() {
+    if [[ -n "$nspawn_pid" ]] && kill -0 "$nspawn_pid" 2>/dev/null; then
+        kill -TERM "$nspawn_pid" 2>/dev/null || true # orderly container shutdown
+        for _ in $(seq 1 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$nspawn_pid" 2>/dev/null || true
+        wait "$nspawn_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+    printf '\033[1;31m[nspawn] FAIL:\033[0m %s\n' "$*" >&2
+    if [[ -n "$leader" ]]; then
+        in_ct systemctl status --no-pager fazt.service >&2 || true
+        in_ct journalctl --no-pager -u fazt.service -n 40 >&2 || true
+    else
+        tail -n 30 "$work/nspawn.log" >&2 || true
+    fi
+    exit 1
+}
+
+# The container's root: merged-/usr symlinks, the host's /usr (bound), a
+# copy of /etc without the host's enabled services, empty /var.
+mkdir -p "$r"/{usr/lib,var/lib,var/tmp,run,tmp,root,proc,sys,dev} "$work/bin"
+for l in bin lib lib64 sbin; do [[ -e "/$l" ]] && ln -s "usr/$l" "$r/$l"; done
+cp -a /etc "$r/etc"
+# nspawn checks for os-release before /usr is mounted over this placeholder.
+cp /usr/lib/os-release "$r/usr/lib/os-release"
+: >"$r/etc/machine-id"
+find "$r/etc/systemd/system" -mindepth 2 -path '*.wants/*' -delete
+cp "$bin" "$work/bin/fazt" && chmod 0755 "$work/bin/fazt"
+if ((!install_mode)); then
+    cp "$here/fazt.service" "$r/etc/systemd/system/fazt.service"
+    mkdir -p "$r/etc/systemd/system/multi-user.target.wants"
+    ln -s ../fazt.service "$r/etc/systemd/system/multi-user.target.wants/fazt.service"
+fi
+if ((type_exec)); then
+    mkdir -p "$r/etc/systemd/system/fazt.service.d"
+    printf '[Service]\nType=exec\n' >"$r/etc/systemd/system/fazt.service.d/type-exec.conf"
+fi
+
+say "booting $(systemd --version | head -n1) in a container (binary $bin)"
+systemd-nspawn --quiet --register=no --keep-unit --private-network --console=passive \
+    -D "$r" --bind-ro=/usr --bind-ro="$work/bin:/usr/local/bin" -b >"$work/nspawn.log" 2>&1 &
+nspawn_pid=$!
+state=""
+deadline=$((SECONDS + 60))
+while ((SECONDS < deadline)); do
+    leader="$(ps -o pid= --ppid "$nspawn_pid" | tr -d ' ' | head -n1 || true)"
+    if [[ -n "$leader" ]]; then
+        state="$(in_ct systemctl is-system-running 2>/dev/null || true)"
+        [[ "$state" == running || "$state" == degraded ]] && break
+    fi
+    kill -0 "$nspawn_pid" 2>/dev/null || { leader="" && fail "systemd-nspawn exited"; }
+    sleep 0.2
+done
+[[ "$state" == running || "$state" == degraded ]] || fail "container did not finish booting (state '$state')"
+say "container booted (leader pid $leader, state $state)"
+
+if ((install_mode)); then
+    out="$(in_ct /usr/local/bin/fazt service install --domain localhost 2>&1)" ||
+        { echo "$out" >&2 && fail "fazt service install failed"; }
+    printf '    install: %s\n' "$out" >&2
+    out2="$(in_ct /usr/local/bin/fazt service install --domain localhost 2>&1)" ||
+        { echo "$out2" >&2 && fail "second fazt service install failed"; }
+    say "ok: service install ran twice"
+fi
+
+deadline=$((SECONDS + 60))
+while ((SECONDS < deadline)); do
+    st="$(in_ct systemctl is-active fazt.service 2>/dev/null || true)"
+    [[ "$st" == active || "$st" == failed ]] && break
+    sleep 0.2
+done
+[[ "$st" == active ]] || fail "fazt.service is '$st', not active"
+type="$(in_ct systemctl show -p Type --value fazt.service)"
+note=""
+[[ "$type" == notify ]] && note=": READY=1 received"
+say "ok: fazt.service active (Type=$type$note)"
+
+body="$(in_ct curl -sS -m 10 -H 'Host: localhost' http://127.0.0.1:80/health)" || fail "/health on port 80 failed"
+[[ "$body" == *ok* ]] || fail "/health answered '$body'"
+say "ok: /health on port 80 -> $body"
+
+db="/var/lib/fazt/fazt.db"
+token="$(in_ct /usr/local/bin/fazt token create --name nspawn --scope admin --db "$db" 2>/dev/null)" ||
+    fail "token create failed"
+mkdir -p "$work/js"
+printf "res.send('hello from js')\n" >"$work/js/main.js"
+(cd "$work/js" && python3 -m zipfile -c "$r/root/js.zip" main.js)
+resp="$(in_ct curl -sS -m 30 -T /root/js.zip -H "Authorization: Bearer $token" -H 'Host: localhost' \
+    http://127.0.0.1:80/api/sites/hello)" || fail "deploy failed"
+[[ "$resp" == *'"hello"'* ]] || fail "deploy answered: $resp"
+body="$(in_ct curl -sS -m 30 -H 'Host: hello.localhost' http://127.0.0.1:80/)" || fail "GET hello.localhost failed"
+[[ "$body" == "hello from js" ]] || fail "main.js answered '$body'"
+say "ok: main.js deployed and ran -> $body"
+
+# DynamicUser names the transient user after the unit; nss-systemd resolves it.
+owner="$(in_ct stat -c '%U %a' /var/lib/private/fazt/fazt.db)"
+[[ "$owner" == "fazt 600" ]] || fail "database is '$owner', expected 'fazt 600'"
+say "ok: /var/lib/private/fazt/fazt.db is owned by the dynamic user fazt, mode 600"
+
+in_ct systemd-analyze security --no-pager fazt.service 2>/dev/null | tail -n 1 | sed 's/^/    /' >&2 || true
+
+in_ct systemctl stop fazt.service
+result="$(in_ct systemctl show -p Result --value fazt.service)"
+status="$(in_ct systemctl show -p ExecMainStatus --value fazt.service)"
+[[ "$result" == success && "$status" == 0 ]] || fail "stop: Result=$result ExecMainStatus=$status"
+say "ok: systemctl stop -> clean exit"
+echo "nspawn unit test: 1 passed, 0 failed"
