@@ -30,32 +30,61 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, HELP) {
         return Ok(());
     }
-    let sub = args.subcommand().map_err(|e| CliError::usage(e.to_string()))?;
+    let sub = args
+        .subcommand()
+        .map_err(|e| CliError::usage(e.to_string()))?;
     let fail = |e: provision::ProvisionError| CliError::fail(e.to_string());
     match sub.as_deref() {
         Some("install") => {
-            let domain = opt(&mut args, "--domain")?.ok_or_else(|| CliError::usage("service install needs --domain D"))?;
+            let domain = opt(&mut args, "--domain")?
+                .ok_or_else(|| CliError::usage("service install needs --domain D"))?;
             let https = args.contains("--https");
             let email = opt(&mut args, "--email")?;
             let listen = opt(&mut args, "--listen")?;
             let root = opt(&mut args, "--root")?.unwrap_or_else(|| "/".into());
             let binary = opt(&mut args, "--binary")?;
             finish(args, "service install")?;
-            let flags = ServeFlags::new(&domain, listen.as_deref(), https, email.as_deref()).map_err(|e| CliError::usage(e.to_string()))?;
+            let flags = ServeFlags::new(&domain, listen.as_deref(), https, email.as_deref())
+                .map_err(|e| CliError::usage(e.to_string()))?;
             let mut plan = InstallPlan::new(PathBuf::from(root), flags).map_err(fail)?;
             if let Some(b) = binary {
                 plan.binary = PathBuf::from(b);
             }
             let create_db = |path: &std::path::Path| -> Result<Option<String>, String> {
                 let db = crate::kernel::db::Db::open(path)?;
-                let (_, token) = crate::api::tokens::create(&db, "admin", crate::api::tokens::Scope::Admin)?;
+                let (_, token) =
+                    crate::api::tokens::create(&db, "admin", crate::api::tokens::Scope::Admin)?;
                 db.checkpoint();
                 Ok(Some(token))
             };
             let report = provision::install(&plan, &create_db).map_err(fail)?;
-            println!("binary:   {}{}", report.binary.display(), if report.binary_changed { " (updated)" } else { " (unchanged)" });
-            println!("unit:     {}{}", report.unit.display(), if report.unit_changed { " (updated)" } else { " (unchanged)" });
-            println!("database: {}{}", report.db.display(), if report.db_created { " (created)" } else { " (kept)" });
+            println!(
+                "binary:   {}{}",
+                report.binary.display(),
+                if report.binary_changed {
+                    " (updated)"
+                } else {
+                    " (unchanged)"
+                }
+            );
+            println!(
+                "unit:     {}{}",
+                report.unit.display(),
+                if report.unit_changed {
+                    " (updated)"
+                } else {
+                    " (unchanged)"
+                }
+            );
+            println!(
+                "database: {}{}",
+                report.db.display(),
+                if report.db_created {
+                    " (created)"
+                } else {
+                    " (kept)"
+                }
+            );
             if let Some(t) = report.admin_token {
                 println!("admin token (shown once): {t}");
             }
@@ -68,12 +97,19 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             let purge = args.contains("--purge");
             let root = opt(&mut args, "--root")?.unwrap_or_else(|| "/".into());
             finish(args, "service uninstall")?;
-            let report = provision::uninstall(&UninstallPlan { root: PathBuf::from(root), purge }).map_err(fail)?;
+            let report = provision::uninstall(&UninstallPlan {
+                root: PathBuf::from(root),
+                purge,
+            })
+            .map_err(fail)?;
             for p in &report.removed {
                 println!("removed {}", p.display());
             }
             if let Some(d) = report.kept_data {
-                println!("kept the data in {} (use --purge to delete it)", d.display());
+                println!(
+                    "kept the data in {} (use --purge to delete it)",
+                    d.display()
+                );
             }
             Ok(())
         }
@@ -84,13 +120,18 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         Some("logs") => {
             let follow = args.contains(["-f", "--follow"]);
             let lines: Option<u32> = match opt(&mut args, "--lines")? {
-                Some(v) => Some(v.parse().map_err(|_| CliError::usage(format!("--lines: '{v}' is not a number")))?),
+                Some(v) => Some(
+                    v.parse()
+                        .map_err(|_| CliError::usage(format!("--lines: '{v}' is not a number")))?,
+                ),
                 None => None,
             };
             finish(args, "service logs")?;
             exit_code(provision::logs(follow, lines).map_err(fail)?)
         }
-        _ => Err(CliError::usage("usage: fazt service install|uninstall|status|logs (see `fazt service --help`)")),
+        _ => Err(CliError::usage(
+            "usage: fazt service install|uninstall|status|logs (see `fazt service --help`)",
+        )),
     }
 }
 
@@ -98,6 +139,9 @@ fn exit_code(code: i32) -> Result<(), CliError> {
     if code == 0 {
         Ok(())
     } else {
-        Err(CliError { code, message: format!("systemctl/journalctl exited with {code}") })
+        Err(CliError {
+            code,
+            message: format!("systemctl/journalctl exited with {code}"),
+        })
     }
 }

@@ -23,6 +23,15 @@ impl Transport for may::net::TcpStream {
     }
 }
 
+impl Transport for std::net::TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        std::net::TcpStream::set_read_timeout(self, timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        std::net::TcpStream::set_write_timeout(self, timeout)
+    }
+}
+
 #[cfg(feature = "acme")]
 impl<S: crate::kernel::tls::Socket> Transport for crate::kernel::tls::TlsStream<S> {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {

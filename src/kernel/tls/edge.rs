@@ -23,33 +23,10 @@ pub const ALPN_PROTOCOLS: [&[u8]; 2] = [b"http/1.1", ACME_TLS_ALPN];
 /// Default deadline for a whole handshake (ClientHello to Finished).
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A byte stream whose timeouts can be set: what TLS runs over. Implemented for
-/// `may::net::TcpStream` (production) and `std::net::TcpStream` (tests, tools).
-/// Same shape as the HTTP layer's `Transport` trait.
-pub trait Socket: Read + Write + Send {
-    /// Bound each later read (`None`: block forever).
-    fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
-    /// Bound each later write (`None`: block forever).
-    fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
-}
-
-impl Socket for may::net::TcpStream {
-    fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        may::net::TcpStream::set_read_timeout(self, dur)
-    }
-    fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        may::net::TcpStream::set_write_timeout(self, dur)
-    }
-}
-
-impl Socket for std::net::TcpStream {
-    fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        std::net::TcpStream::set_read_timeout(self, dur)
-    }
-    fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        std::net::TcpStream::set_write_timeout(self, dur)
-    }
-}
+/// A byte stream whose timeouts can be set: what TLS runs over. The HTTP edge's own
+/// transport trait (implemented for `may` and `std` TCP streams), so TLS sits under the
+/// same loop as plain HTTP.
+pub use crate::kernel::http::Transport as Socket;
 
 /// Asked at the first handshake for a name that has no certificate yet: returns
 /// true when a certificate is being obtained (so the handshake may wait for it).
