@@ -186,7 +186,7 @@ fn limits_hold_and_static_sites_keep_answering() {
     assert!(text.contains("time limit"), "{text}");
     assert!(took < Duration::from_secs(5), "endless loop ran {took:?}");
     assert!(
-        static_time < Duration::from_secs(2),
+        static_time < Duration::from_secs(4),
         "static requests took {static_time:?} during the loop"
     );
 
