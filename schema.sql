@@ -130,3 +130,37 @@ ALTER TABLE files ADD COLUMN gzip_size INTEGER;
 CREATE UNIQUE INDEX IF NOT EXISTS idx_api_keys_hash ON api_keys (key_hash);
 CREATE INDEX IF NOT EXISTS idx_audit_logs_created ON audit_logs (created_at);
 ALTER TABLE deployments ADD COLUMN deployed_from TEXT;
+
+-- step 4: analytics: request details on events, hourly and daily rollups, top lists
+ALTER TABLE events ADD COLUMN site TEXT;
+ALTER TABLE events ADD COLUMN status INTEGER;
+ALTER TABLE events ADD COLUMN bytes INTEGER;
+ALTER TABLE events ADD COLUMN referrer_host TEXT;
+ALTER TABLE events ADD COLUMN ua_class TEXT;
+ALTER TABLE events ADD COLUMN visitor TEXT;
+ALTER TABLE events ADD COLUMN hits INTEGER;
+CREATE TABLE IF NOT EXISTS analytics_rollups (
+    site TEXT NOT NULL DEFAULT '',
+    period TEXT NOT NULL DEFAULT 'hour',
+    bucket INTEGER NOT NULL DEFAULT 0,
+    requests INTEGER NOT NULL DEFAULT 0,
+    pageviews INTEGER NOT NULL DEFAULT 0,
+    visitors INTEGER NOT NULL DEFAULT 0,
+    bots INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    status_2xx INTEGER NOT NULL DEFAULT 0,
+    status_3xx INTEGER NOT NULL DEFAULT 0,
+    status_4xx INTEGER NOT NULL DEFAULT 0,
+    status_5xx INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (site, period, bucket)
+);
+CREATE INDEX IF NOT EXISTS idx_analytics_rollups_bucket ON analytics_rollups (period, bucket);
+CREATE TABLE IF NOT EXISTS analytics_top (
+    site TEXT NOT NULL DEFAULT '',
+    day INTEGER NOT NULL DEFAULT 0,
+    kind TEXT NOT NULL DEFAULT '',
+    value TEXT NOT NULL DEFAULT '',
+    hits INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (site, day, kind, value)
+);
+CREATE INDEX IF NOT EXISTS idx_analytics_top_day ON analytics_top (day, kind);

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::analytics::Analytics;
 use crate::api::Api;
 use crate::hosting::{Hosting, Router, Target};
 use crate::kernel::db::Db;
@@ -16,6 +17,7 @@ pub struct App {
     pub api: Api,
     pub scripts: Arc<Scripts>,
     pub router: Router,
+    pub analytics: Arc<Analytics>,
     pub started: Instant,
 }
 
@@ -23,7 +25,13 @@ impl App {
     fn admin(&self, req: &Request, body: &mut Body<'_>) -> Response {
         let path = req.path();
         if path == "/api" || path.starts_with("/api/") {
+            if let Some(r) = self.analytics.handle_api(&self.api, req, body) {
+                return r;
+            }
             return self.api.handle(req, body);
+        }
+        if let Some(r) = self.analytics.handle_public(req, body) {
+            return r;
         }
         match path {
             "/health" => {
@@ -57,10 +65,13 @@ impl App {
                 if !info.exists {
                     return self.hosting.not_found_site(req);
                 }
-                if let Some(resp) = self.scripts.handle(&site, &info, req, body) {
-                    return resp;
-                }
-                self.hosting.serve(&site, req)
+                let resp = match self.scripts.handle(&site, &info, req, body) {
+                    Some(resp) => resp,
+                    None => self.hosting.serve(&site, req),
+                };
+                self.analytics
+                    .record(&site, req, resp.status, resp.body.len());
+                resp
             }
             Target::Unknown => self.hosting.not_found_site(req),
         }

@@ -22,6 +22,8 @@
 //!   - [`hosting`]: host → site routing, static serving (404 pages, SPA fallback, ETag,
 //!     ranges, gzip), the system sites seeded from the binary.
 //!   - [`deploy`]: ZIP upload → site, atomically, in one transaction.
+//!   - [`analytics`]: request recording off the request path, tracking endpoints, short
+//!     links, webhooks, rollups and stats.
 //!   - [`api`]: the management API (tokens, scopes, rate limit, audit, sites, env, keys).
 //!   - `serverless` (feature `js`): QuickJS engine for `main.js` / `api/main.js` — worker
 //!     threads, limits, bytecode cache; reaches fazt only through its `Host` trait.
@@ -35,6 +37,7 @@
 //!
 //! `schema.sql` (repository root) is the one schema; `tests/` start the real binary.
 
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod cli;

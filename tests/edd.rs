@@ -204,7 +204,24 @@ fn runs_on_a_newer_database() {
 
 /// Main flows of later features, run against the extended database.
 fn fazt_flows_on_newer_db() -> Vec<fn(&Server)> {
-    vec![deploy_flow]
+    vec![deploy_flow, analytics_flow]
+}
+
+fn analytics_flow(srv: &Server) {
+    let admin = token(srv, "admin");
+    let r = srv.req(
+        "POST",
+        "localhost",
+        "/track",
+        &[("Content-Type", "application/json")],
+        br#"{"h":"blog.localhost","p":"/x","e":"click"}"#,
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(api(srv, &admin, "GET", "/api/stats", b"").status, 200);
+    assert_eq!(
+        api(srv, &admin, "GET", "/api/events?limit=5", b"").status,
+        200
+    );
 }
 
 fn deploy_flow(srv: &Server) {

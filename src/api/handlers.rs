@@ -667,5 +667,6 @@ fn system_health(api: &Api) -> Response {
         "vfs": {"files": files, "size_bytes": vfs_bytes},
         "domain": api.domain,
         "certificates": api.cert_status.as_ref().map_or(Value::Array(Vec::new()), |f| f()),
+        "analytics": api.analytics_status.as_ref().map(|f| f()),
     }))
 }

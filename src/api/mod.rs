@@ -38,6 +38,24 @@ pub struct Api {
     pub site_hooks: Vec<SiteHook>,
     /// Certificates for `/api/system/health` (set when HTTPS is on).
     pub cert_status: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
+    /// The analytics recorder (queue, drops) for `/api/system/health`.
+    pub analytics_status: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
+}
+
+/// The client's address: the socket peer, or — only when the peer is a trusted proxy —
+/// the nearest untrusted address in `X-Forwarded-For`.
+pub fn client_ip(req: &Request, trusted_proxies: &[IpAddr]) -> IpAddr {
+    let peer = req.peer.ip();
+    if !trusted_proxies.contains(&peer) {
+        return peer;
+    }
+    req.header("x-forwarded-for")
+        .and_then(|xff| {
+            xff.rsplit(',')
+                .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+                .find(|ip| !trusted_proxies.contains(ip))
+        })
+        .unwrap_or(peer)
 }
 
 /// Failed authentications allowed per address per minute before 429.
@@ -61,23 +79,13 @@ impl Api {
             started: Instant::now(),
             site_hooks: Vec::new(),
             cert_status: None,
+            analytics_status: None,
         }
     }
 
-    /// The client's address: the socket peer, or — only when the peer is a trusted proxy —
-    /// the nearest untrusted address in `X-Forwarded-For`.
+    /// The client's address (see [`client_ip`]).
     pub fn client_ip(&self, req: &Request) -> IpAddr {
-        let peer = req.peer.ip();
-        if !self.trusted_proxies.contains(&peer) {
-            return peer;
-        }
-        req.header("x-forwarded-for")
-            .and_then(|xff| {
-                xff.rsplit(',')
-                    .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-                    .find(|ip| !self.trusted_proxies.contains(ip))
-            })
-            .unwrap_or(peer)
+        client_ip(req, &self.trusted_proxies)
     }
 
     pub fn authenticate(&self, req: &Request, need: Scope) -> Result<Principal, Response> {

@@ -9,6 +9,7 @@ mod run;
 mod serve;
 mod serve_https;
 mod service;
+mod stats;
 mod status;
 mod token;
 
@@ -27,6 +28,7 @@ USAGE:
 COMMANDS:
     serve              Run the server (alias: `server start`)
     status             Sites, files, storage and schema of a database
+    stats [SITE]       Requests, visitors, top pages and a sparkline from the database
     healthcheck        GET /health on the local server (for Docker HEALTHCHECK)
     token              Create, list and revoke API tokens (on the server)
     logs SITE [-f]     A site's script logs
@@ -90,6 +92,7 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
             _ => Err(CliError::usage("usage: fazt server start [OPTIONS]")),
         },
         "status" => status::run(args),
+        "stats" => stats::run(args),
         "healthcheck" => healthcheck::run(args),
         "token" => token::run(args),
         "logs" => logs::run(args),

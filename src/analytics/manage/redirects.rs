@@ -1,0 +1,333 @@
+//! `/api/redirects`: short links served at `/r/{slug}` on the admin host.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
+
+use super::{
+    admin_url, audit, key_clause, opt_str, read_object, tag_list, tags_of, valid_key, Write,
+};
+use crate::analytics::Analytics;
+use crate::api::envelope::{bad_request, data, error, internal, not_found, ok};
+use crate::api::Api;
+use crate::kernel::db::now;
+use crate::kernel::http::{Body, Request, Response};
+
+const DESTINATION_MAX: usize = 2048;
+
+/// A short link's destination: an absolute http(s) URL or a path on the admin host, printable
+/// ASCII only (it goes into a `Location` header).
+pub fn valid_destination(d: &str) -> Result<(), String> {
+    if d.is_empty() || d.len() > DESTINATION_MAX {
+        return Err(format!(
+            "'destination' must be 1 to {DESTINATION_MAX} characters"
+        ));
+    }
+    if !d.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+        return Err(
+            "'destination' must be printable ASCII without spaces (percent-encode the rest)".into(),
+        );
+    }
+    let lower = d.to_ascii_lowercase();
+    let host = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    match host {
+        Some(h) if !h.is_empty() => Ok(()),
+        Some(_) => Err(format!("'destination' has no host: '{d}'")),
+        None if d.starts_with('/') && !d.starts_with("//") => Ok(()),
+        None => Err(format!(
+            "'destination' must start with http://, https:// or /, not '{d}'"
+        )),
+    }
+}
+
+fn redirect_json(api: &Api, req: &Request, r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
+    let slug: String = r.get(1)?;
+    Ok(json!({
+        "id": r.get::<_, i64>(0)?,
+        "slug": slug,
+        "destination": r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+        "tags": tag_list(&r.get::<_, Option<String>>(3)?.unwrap_or_default()),
+        "click_count": r.get::<_, i64>(4)?,
+        "created_at": r.get::<_, Option<i64>>(5).ok().flatten(),
+        "url": admin_url(api, req, &format!("r/{slug}")),
+    }))
+}
+
+const REDIRECT_COLUMNS: &str = "id, COALESCE(slug, ''), destination, tags, click_count, created_at";
+
+pub fn route(
+    a: &Analytics,
+    api: &Api,
+    req: &Request,
+    body: &mut Body<'_>,
+    method: &str,
+    id: Option<&str>,
+    actor: &str,
+) -> Response {
+    match (method, id) {
+        ("GET", None) => {
+            let rows = a.db.read(|c| {
+                let mut st = c.prepare(&format!(
+                    "SELECT {REDIRECT_COLUMNS} FROM redirects ORDER BY click_count DESC, id"
+                ))?;
+                let rows = st.query_map([], |r| redirect_json(api, req, r))?;
+                rows.collect::<Result<Vec<_>, _>>()
+            });
+            match rows {
+                Ok(v) => ok(Value::Array(v)),
+                Err(e) => internal(e),
+            }
+        }
+        ("GET", Some(id)) => match get_redirect(a, api, req, id) {
+            Ok(Some(v)) => ok(v),
+            Ok(None) => not_found(format!("no short link '{id}'")),
+            Err(e) => internal(e),
+        },
+        ("POST", None) => create_redirect(a, api, req, body, actor),
+        ("PUT", Some(id)) => update_redirect(a, api, req, body, id, actor),
+        ("DELETE", Some(id)) => {
+            let (col, key) = key_clause(id, "slug");
+            let r = a.db.write(move |c| {
+                c.execute(&format!("DELETE FROM redirects WHERE {col} = ?1"), [key])
+            });
+            match r {
+                Ok(Ok(0)) => not_found(format!("no short link '{id}'")),
+                Ok(Ok(_)) => {
+                    audit(api, req, actor, "redirect.delete", id, &json!({}));
+                    ok(json!({"id": id, "deleted": true}))
+                }
+                Ok(Err(e)) => internal(e),
+                Err(e) => internal(e),
+            }
+        }
+        _ => error(
+            405,
+            "METHOD_NOT_ALLOWED",
+            format!("{method} is not allowed here"),
+        ),
+    }
+}
+
+fn get_redirect(
+    a: &Analytics,
+    api: &Api,
+    req: &Request,
+    id: &str,
+) -> rusqlite::Result<Option<Value>> {
+    let (col, key) = key_clause(id, "slug");
+    a.db.read(|c| {
+        c.query_row(
+            &format!("SELECT {REDIRECT_COLUMNS} FROM redirects WHERE {col} = ?1"),
+            [key],
+            |r| redirect_json(api, req, r),
+        )
+        .optional()
+    })
+}
+
+fn slug_taken(c: &Connection, slug: &str, except: i64) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT COUNT(*) FROM redirects WHERE slug = ?1 AND id != ?2",
+        params![slug, except],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+fn create_redirect(
+    a: &Analytics,
+    api: &Api,
+    req: &Request,
+    body: &mut Body<'_>,
+    actor: &str,
+) -> Response {
+    let o = match read_object(body) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let (slug, destination, tags) =
+        match (opt_str(&o, "slug"), opt_str(&o, "destination"), tags_of(&o)) {
+            (Ok(Some(s)), Ok(Some(d)), Ok(t)) => {
+                (s.to_string(), d.to_string(), t.unwrap_or_default())
+            }
+            (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+            _ => return bad_request("'slug' and 'destination' are required"),
+        };
+    if !valid_key(&slug) {
+        return bad_request(format!(
+            "'{slug}' is not a valid slug: use A-Z, a-z, 0-9, '_', '-' and '.', 1 to 64 characters"
+        ));
+    }
+    if let Err(e) = valid_destination(&destination) {
+        return bad_request(e);
+    }
+    let (s2, d2, t2) = (slug.clone(), destination.clone(), tags.clone());
+    let r = a.db.write(move |c| -> rusqlite::Result<Write<i64>> {
+        let tx = c.transaction()?;
+        if slug_taken(&tx, &s2, -1)? {
+            return Ok(Write::Conflict);
+        }
+        tx.execute(
+            "INSERT INTO redirects (slug, destination, tags, click_count, created_at)
+             VALUES (?1, ?2, ?3, 0, ?4)",
+            params![s2, d2, t2, now()],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(Write::Done(id))
+    });
+    match r {
+        Ok(Ok(Write::Done(id))) => {
+            audit(
+                api,
+                req,
+                actor,
+                "redirect.create",
+                &slug,
+                &json!({"destination": destination}),
+            );
+            match get_redirect(a, api, req, &id.to_string()) {
+                Ok(Some(v)) => data(201, v),
+                Ok(None) => not_found(format!("no short link '{id}'")),
+                Err(e) => internal(e),
+            }
+        }
+        Ok(Ok(_)) => error(409, "CONFLICT", format!("slug '{slug}' is already in use")),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+fn update_redirect(
+    a: &Analytics,
+    api: &Api,
+    req: &Request,
+    body: &mut Body<'_>,
+    id: &str,
+    actor: &str,
+) -> Response {
+    let o = match read_object(body) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let (slug, destination, tags) =
+        match (opt_str(&o, "slug"), opt_str(&o, "destination"), tags_of(&o)) {
+            (Ok(s), Ok(d), Ok(t)) => (s.map(str::to_string), d.map(str::to_string), t),
+            (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+        };
+    if let Some(s) = &slug {
+        if !valid_key(s) {
+            return bad_request(format!("'{s}' is not a valid slug"));
+        }
+    }
+    if let Some(d) = &destination {
+        if let Err(e) = valid_destination(d) {
+            return bad_request(e);
+        }
+    }
+    let (col, key) = key_clause(id, "slug");
+    let (s2, d2, t2) = (slug.clone(), destination.clone(), tags.clone());
+    let r = a.db.write(move |c| -> rusqlite::Result<Write<i64>> {
+        let tx = c.transaction()?;
+        let Some(rid) = tx
+            .query_row(
+                &format!("SELECT id FROM redirects WHERE {col} = ?1"),
+                [&key],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+        else {
+            return Ok(Write::NotFound);
+        };
+        if let Some(s) = &s2 {
+            if slug_taken(&tx, s, rid)? {
+                return Ok(Write::Conflict);
+            }
+            tx.execute(
+                "UPDATE redirects SET slug = ?1 WHERE id = ?2",
+                params![s, rid],
+            )?;
+        }
+        if let Some(d) = &d2 {
+            tx.execute(
+                "UPDATE redirects SET destination = ?1 WHERE id = ?2",
+                params![d, rid],
+            )?;
+        }
+        if let Some(t) = &t2 {
+            tx.execute(
+                "UPDATE redirects SET tags = ?1 WHERE id = ?2",
+                params![t, rid],
+            )?;
+        }
+        tx.commit()?;
+        Ok(Write::Done(rid))
+    });
+    match r {
+        Ok(Ok(Write::Done(rid))) => {
+            audit(
+                api,
+                req,
+                actor,
+                "redirect.update",
+                id,
+                &json!({"slug": slug, "destination": destination}),
+            );
+            match get_redirect(a, api, req, &rid.to_string()) {
+                Ok(Some(v)) => ok(v),
+                Ok(None) => not_found(format!("no short link '{id}'")),
+                Err(e) => internal(e),
+            }
+        }
+        Ok(Ok(Write::NotFound)) => not_found(format!("no short link '{id}'")),
+        Ok(Ok(Write::Conflict)) => error(
+            409,
+            "CONFLICT",
+            format!("slug '{}' is already in use", slug.unwrap_or_default()),
+        ),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations() {
+        for ok in [
+            "https://example.com",
+            "http://x.org/a?b=c#d",
+            "/docs/",
+            "HTTPS://X.ORG",
+        ] {
+            assert!(valid_destination(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "javascript:alert(1)",
+            "//evil.com",
+            "https://",
+            "https:///path",
+            "ftp://x.org",
+            "https://x.org/a b",
+            "https://x.org/\r\nSet-Cookie: a=b",
+            "https://exämple.org",
+            "relative/path",
+        ] {
+            assert!(valid_destination(bad).is_err(), "{bad}");
+        }
+        assert!(valid_destination(&format!("https://x.org/{}", "a".repeat(2100))).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn validators_never_panic(s in "\\PC{0,100}") {
+            let _ = valid_key(&s);
+            let _ = valid_destination(&s);
+        }
+    }
+}

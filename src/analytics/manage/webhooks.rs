@@ -1,0 +1,300 @@
+//! `/api/webhooks`: endpoints that accept `POST /webhook/{endpoint}` on the admin host. A
+//! secret is never shown again after it is set (a generated one is returned once).
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Map, Value};
+
+use super::{admin_url, audit, key_clause, opt_str, read_object, valid_key, Write};
+use crate::analytics::Analytics;
+use crate::api::envelope::{bad_request, data, error, internal, not_found, ok};
+use crate::api::Api;
+use crate::kernel::db::migrate::hex;
+use crate::kernel::db::now;
+use crate::kernel::http::{Body, Request, Response};
+
+const SECRET_MAX: usize = 256;
+
+const WEBHOOK_COLUMNS: &str =
+    "id, COALESCE(name, ''), COALESCE(endpoint, ''), COALESCE(secret, '') != '', is_active, created_at";
+
+fn webhook_json(api: &Api, req: &Request, r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
+    let endpoint: String = r.get(2)?;
+    Ok(json!({
+        "id": r.get::<_, i64>(0)?,
+        "name": r.get::<_, String>(1)?,
+        "endpoint": endpoint,
+        "has_secret": r.get::<_, bool>(3)?,
+        "is_active": r.get::<_, Option<i64>>(4)?.unwrap_or(1) != 0,
+        "created_at": r.get::<_, Option<i64>>(5).ok().flatten(),
+        "url": admin_url(api, req, &format!("webhook/{endpoint}")),
+    }))
+}
+
+fn get_webhook(
+    a: &Analytics,
+    api: &Api,
+    req: &Request,
+    id: &str,
+) -> rusqlite::Result<Option<Value>> {
+    let (col, key) = key_clause(id, "endpoint");
+    a.db.read(|c| {
+        c.query_row(
+            &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE {col} = ?1"),
+            [key],
+            |r| webhook_json(api, req, r),
+        )
+        .optional()
+    })
+}
+
+/// `"secret"`: a string (empty removes it), or `true` to generate one.
+fn secret_of(o: &Map<String, Value>) -> Result<Option<(String, bool)>, Response> {
+    match o.get("secret") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(true)) => {
+            let mut b = [0u8; 32];
+            getrandom::getrandom(&mut b).map_err(|e| internal(format!("no randomness: {e}")))?;
+            Ok(Some((hex(&b), true)))
+        }
+        Some(Value::Bool(false)) => Ok(Some((String::new(), false))),
+        Some(Value::String(s)) if s.len() <= SECRET_MAX => Ok(Some((s.clone(), false))),
+        Some(Value::String(_)) => Err(bad_request(format!(
+            "'secret' may be at most {SECRET_MAX} bytes"
+        ))),
+        Some(_) => Err(bad_request(
+            "'secret' must be a string, or true to generate one",
+        )),
+    }
+}
+
+fn active_of(o: &Map<String, Value>) -> Result<Option<bool>, Response> {
+    match o.get("is_active") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+            Ok(Some(n.as_i64() == Some(1)))
+        }
+        Some(_) => Err(bad_request("'is_active' must be true or false")),
+    }
+}
+
+fn name_of(o: &Map<String, Value>) -> Result<Option<String>, Response> {
+    match opt_str(o, "name")? {
+        None => Ok(None),
+        Some(n) if !n.is_empty() && n.len() <= 100 => Ok(Some(n.to_string())),
+        Some(_) => Err(bad_request("'name' must be 1 to 100 characters")),
+    }
+}
+
+fn endpoint_of(o: &Map<String, Value>) -> Result<Option<String>, Response> {
+    match opt_str(o, "endpoint")? {
+        None => Ok(None),
+        Some(e) if valid_key(e) => Ok(Some(e.to_string())),
+        Some(e) => Err(bad_request(format!(
+            "'{e}' is not a valid endpoint: use A-Z, a-z, 0-9, '_', '-' and '.', 1 to 64 characters"
+        ))),
+    }
+}
+
+fn endpoint_taken(c: &Connection, endpoint: &str, except: i64) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT COUNT(*) FROM webhooks WHERE endpoint = ?1 AND id != ?2",
+        params![endpoint, except],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// The webhook as JSON, plus a freshly generated secret (shown this once).
+fn with_secret(v: Value, generated: Option<&str>) -> Value {
+    match (v, generated) {
+        (Value::Object(mut o), Some(s)) => {
+            o.insert("secret".into(), Value::String(s.to_string()));
+            Value::Object(o)
+        }
+        (v, _) => v,
+    }
+}
+
+pub fn route(
+    a: &Analytics,
+    api: &Api,
+    req: &Request,
+    body: &mut Body<'_>,
+    method: &str,
+    id: Option<&str>,
+    actor: &str,
+) -> Response {
+    match (method, id) {
+        ("GET", None) => {
+            let rows = a.db.read(|c| {
+                let mut st = c.prepare(&format!(
+                    "SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY id DESC"
+                ))?;
+                let rows = st.query_map([], |r| webhook_json(api, req, r))?;
+                rows.collect::<Result<Vec<_>, _>>()
+            });
+            match rows {
+                Ok(v) => ok(Value::Array(v)),
+                Err(e) => internal(e),
+            }
+        }
+        ("GET", Some(id)) => match get_webhook(a, api, req, id) {
+            Ok(Some(v)) => ok(v),
+            Ok(None) => not_found(format!("no webhook '{id}'")),
+            Err(e) => internal(e),
+        },
+        ("POST", None) => save_webhook(a, api, req, body, None, actor),
+        ("PUT", Some(id)) => save_webhook(a, api, req, body, Some(id), actor),
+        ("DELETE", Some(id)) => {
+            let (col, key) = key_clause(id, "endpoint");
+            let r = a.db.write(move |c| {
+                c.execute(&format!("DELETE FROM webhooks WHERE {col} = ?1"), [key])
+            });
+            match r {
+                Ok(Ok(0)) => not_found(format!("no webhook '{id}'")),
+                Ok(Ok(_)) => {
+                    audit(api, req, actor, "webhook.delete", id, &json!({}));
+                    ok(json!({"id": id, "deleted": true}))
+                }
+                Ok(Err(e)) => internal(e),
+                Err(e) => internal(e),
+            }
+        }
+        _ => error(
+            405,
+            "METHOD_NOT_ALLOWED",
+            format!("{method} is not allowed here"),
+        ),
+    }
+}
+
+/// Creates (`id` = None) or updates a webhook.
+fn save_webhook(
+    a: &Analytics,
+    api: &Api,
+    req: &Request,
+    body: &mut Body<'_>,
+    id: Option<&str>,
+    actor: &str,
+) -> Response {
+    let o = match read_object(body) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let fields = (name_of(&o), endpoint_of(&o), secret_of(&o), active_of(&o));
+    let (name, endpoint, secret, active) = match fields {
+        (Ok(n), Ok(e), Ok(s), Ok(act)) => (n, e, s, act),
+        (Err(r), ..) | (_, Err(r), ..) | (_, _, Err(r), _) | (.., Err(r)) => return r,
+    };
+    let generated = secret.as_ref().filter(|(_, g)| *g).map(|(s, _)| s.clone());
+    let secret = secret.map(|(s, _)| s);
+    if id.is_none() && (name.is_none() || endpoint.is_none()) {
+        return bad_request("'name' and 'endpoint' are required");
+    }
+    let target = id.map(|i| key_clause(i, "endpoint"));
+    let (n2, e2, s2) = (name.clone(), endpoint.clone(), secret.clone());
+    let r = a.db.write(move |c| -> rusqlite::Result<Write<i64>> {
+        let tx = c.transaction()?;
+        let wid = match &target {
+            None => {
+                if endpoint_taken(&tx, e2.as_deref().unwrap_or(""), -1)? {
+                    return Ok(Write::Conflict);
+                }
+                tx.execute(
+                    "INSERT INTO webhooks (name, endpoint, secret, is_active, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        n2,
+                        e2,
+                        s2.unwrap_or_default(),
+                        active.unwrap_or(true),
+                        now()
+                    ],
+                )?;
+                tx.last_insert_rowid()
+            }
+            Some((col, key)) => {
+                let Some(wid) = tx
+                    .query_row(
+                        &format!("SELECT id FROM webhooks WHERE {col} = ?1"),
+                        [key],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .optional()?
+                else {
+                    return Ok(Write::NotFound);
+                };
+                if let Some(e) = &e2 {
+                    if endpoint_taken(&tx, e, wid)? {
+                        return Ok(Write::Conflict);
+                    }
+                    tx.execute(
+                        "UPDATE webhooks SET endpoint = ?1 WHERE id = ?2",
+                        params![e, wid],
+                    )?;
+                }
+                if let Some(n) = &n2 {
+                    tx.execute(
+                        "UPDATE webhooks SET name = ?1 WHERE id = ?2",
+                        params![n, wid],
+                    )?;
+                }
+                if let Some(s) = &s2 {
+                    tx.execute(
+                        "UPDATE webhooks SET secret = ?1 WHERE id = ?2",
+                        params![s, wid],
+                    )?;
+                }
+                if let Some(act) = active {
+                    tx.execute(
+                        "UPDATE webhooks SET is_active = ?1 WHERE id = ?2",
+                        params![act, wid],
+                    )?;
+                }
+                wid
+            }
+        };
+        tx.commit()?;
+        Ok(Write::Done(wid))
+    });
+    let what = id.map_or_else(|| endpoint.clone().unwrap_or_default(), str::to_string);
+    match r {
+        Ok(Ok(Write::Done(wid))) => {
+            let action = if id.is_some() {
+                "webhook.update"
+            } else {
+                "webhook.create"
+            };
+            audit(
+                api,
+                req,
+                actor,
+                action,
+                &what,
+                &json!({
+                    "name": name, "endpoint": endpoint, "secret_changed": secret.is_some(), "is_active": active,
+                }),
+            );
+            match get_webhook(a, api, req, &wid.to_string()) {
+                Ok(Some(v)) => data(
+                    if id.is_some() { 200 } else { 201 },
+                    with_secret(v, generated.as_deref()),
+                ),
+                Ok(None) => not_found(format!("no webhook '{what}'")),
+                Err(e) => internal(e),
+            }
+        }
+        Ok(Ok(Write::NotFound)) => not_found(format!("no webhook '{what}'")),
+        Ok(Ok(Write::Conflict)) => error(
+            409,
+            "CONFLICT",
+            format!(
+                "endpoint '{}' is already in use",
+                endpoint.unwrap_or_default()
+            ),
+        ),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
