@@ -14,6 +14,8 @@
 //!   - [`kernel::db`]: `fazt.db` — pragmas for small boards, the single writer thread, pooled
 //!     readers, and Evolutionary Database Design over the embedded `schema.sql`.
 //!   - [`kernel::zip`], [`kernel::multipart`]: hardened parsers for uploads.
+//!   - [`kernel::provision`]: `fazt service install` (systemd unit, state dir) and sd_notify.
+//!   - [`kernel::civil`]: calendar arithmetic shared by certificates and analytics.
 //!   - `kernel::tls` (feature `acme`): rustls edge with SNI, static PEM certificates, ACME
 //!     (instant-acme on a short-lived Tokio thread) with renewal, behind storage/policy traits.
 //!   - [`kernel::vfs`]: files as rows keyed by (site, path), sha256 and gzip on write, a hot

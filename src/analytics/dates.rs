@@ -1,6 +1,8 @@
 //! UTC calendar arithmetic for analytics: day and hour boundaries, `YYYY-MM-DD` parsing and
 //! formatting (Howard Hinnant's civil-date algorithms; no time-zone database needed).
 
+use crate::kernel::civil::{civil_from_days, days_from_civil};
+
 pub const HOUR: i64 = 3_600;
 pub const DAY: i64 = 86_400;
 
@@ -12,30 +14,6 @@ pub fn day_floor(t: i64) -> i64 {
 /// Start of the hour containing `t`.
 pub fn hour_floor(t: i64) -> i64 {
     t - t.rem_euclid(HOUR)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// (year, month, day) of a day number.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// `2024-03-01` → unix seconds at 00:00 UTC; `None` unless a real date in years 1970–9999.

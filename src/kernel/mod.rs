@@ -2,6 +2,7 @@
 //! TLS and ACME with the `acme` feature), the cartridge database with EDD, the VFS, compression, MIME
 //! types, ZIP and multipart parsing, provisioning. Nothing in here imports a vertical.
 
+pub mod civil;
 pub mod compress;
 pub mod db;
 pub mod http;

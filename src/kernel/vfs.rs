@@ -40,7 +40,7 @@ pub struct CachedFile {
 /// The result of looking a path up.
 pub enum Lookup {
     Inline(Arc<CachedFile>),
-    /// Too large to hold: stream it with [`Vfs::reader`].
+    /// Too large to hold: stream it with [`Vfs::stream`].
     Large(FileMeta),
 }
 
