@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+#[cfg(feature = "analytics")]
 use crate::analytics::Analytics;
 use crate::api::Api;
 use crate::hosting::{Hosting, Router, Target};
@@ -17,6 +18,7 @@ pub struct App {
     pub api: Api,
     pub scripts: Arc<Scripts>,
     pub router: Router,
+    #[cfg(feature = "analytics")]
     pub analytics: Arc<Analytics>,
     pub started: Instant,
 }
@@ -25,11 +27,13 @@ impl App {
     fn admin(&self, req: &Request, body: &mut Body<'_>) -> Response {
         let path = req.path();
         if path == "/api" || path.starts_with("/api/") {
+            #[cfg(feature = "analytics")]
             if let Some(r) = self.analytics.handle_api(&self.api, req, body) {
                 return r;
             }
             return self.api.handle(req, body);
         }
+        #[cfg(feature = "analytics")]
         if let Some(r) = self.analytics.handle_public(req, body) {
             return r;
         }
@@ -69,6 +73,7 @@ impl App {
                     Some(resp) => resp,
                     None => self.hosting.serve(&site, req),
                 };
+                #[cfg(feature = "analytics")]
                 self.analytics
                     .record(&site, req, resp.status, resp.body.len());
                 resp

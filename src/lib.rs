@@ -39,6 +39,7 @@
 //!
 //! `schema.sql` (repository root) is the one schema; `tests/` start the real binary.
 
+#[cfg(feature = "analytics")]
 pub mod analytics;
 pub mod api;
 pub mod app;

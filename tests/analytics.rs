@@ -3,6 +3,7 @@
 //! signed webhooks, stats that match the requests made, `fazt stats`, events surviving a
 //! graceful restart, a full buffer dropping and counting instead of blocking, and rollups
 //! with retention.
+#![cfg(feature = "analytics")]
 
 mod common;
 use common::*;

@@ -136,8 +136,19 @@ fn hostile_zips_are_refused_and_change_nothing() {
     let big: Vec<u8> = (0..3 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 7) as u8)
         .collect();
-    let r = put_zip(&srv, &tok, "live", &build(&[f("big.bin", &big)], false));
-    assert_eq!(r.status, 413);
+    let zip = build(&[f("big.bin", &big)], false);
+    // As curl does for large uploads: announce the body and wait (`Expect: 100-continue`);
+    // fazt refuses on the declared length without reading a byte of it.
+    let mut s = srv.connect();
+    write!(
+        s,
+        "PUT /api/sites/live HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {tok}\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        zip.len()
+    )
+    .unwrap();
+    let r = read_response(&mut s, false).unwrap();
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "PAYLOAD_TOO_LARGE");
     assert_eq!(live(&srv), before);
     assert_eq!(srv.get("localhost", "/health").text(), "ok");
 }

@@ -204,9 +204,14 @@ fn runs_on_a_newer_database() {
 
 /// Main flows of later features, run against the extended database.
 fn fazt_flows_on_newer_db() -> Vec<fn(&Server)> {
-    vec![deploy_flow, analytics_flow]
+    vec![
+        deploy_flow,
+        #[cfg(feature = "analytics")]
+        analytics_flow,
+    ]
 }
 
+#[cfg(feature = "analytics")]
 fn analytics_flow(srv: &Server) {
     let admin = token(srv, "admin");
     let r = srv.req(

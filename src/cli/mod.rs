@@ -9,6 +9,7 @@ mod run;
 mod serve;
 mod serve_https;
 mod service;
+#[cfg(feature = "analytics")]
 mod stats;
 mod status;
 mod token;
@@ -92,6 +93,7 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
             _ => Err(CliError::usage("usage: fazt server start [OPTIONS]")),
         },
         "status" => status::run(args),
+        #[cfg(feature = "analytics")]
         "stats" => stats::run(args),
         "healthcheck" => healthcheck::run(args),
         "token" => token::run(args),

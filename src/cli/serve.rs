@@ -8,12 +8,28 @@ use std::time::{Duration, Instant};
 use pico_args::Arguments;
 
 use super::common::{finish, init_logging, open_db, opt, CliError};
+#[cfg(feature = "analytics")]
 use crate::analytics::Analytics;
 use crate::api::Api;
 use crate::app::App;
 use crate::hosting::{seed, Hosting, Sites};
 use crate::kernel::http::{server, Lifecycle, Limits};
 use crate::kernel::vfs::Vfs;
+
+#[cfg(feature = "analytics")]
+const ANALYTICS_HELP: &str = "\
+    --no-analytics       Do not record requests to sites (tracking endpoints, short links
+                         and webhooks still work)
+    --analytics-flush-ms N      Write recorded events at least every N ms (default 1000)
+    --analytics-buffer N        Events each serving thread holds before new ones are
+                                dropped and counted (default 4096)
+    --analytics-retention-days N  Keep raw events N days (default 90); hourly and daily
+                                rollups are kept longer
+    --analytics-rollup-days N   Keep hourly rollups and top lists N days (default 730)
+    --analytics-store-ip  Store raw client addresses and user agents (default: only a
+                         daily-rotating salted hash)
+    --webhook-max-kb N   Largest webhook body in KiB (default 64)
+";
 
 const HELP: &str = "\
 fazt serve — run the server (alias: fazt server start)
@@ -38,17 +54,6 @@ OPTIONS:
     --max-zip-entries N  Most entries in a deployed ZIP (default 10000)
     --max-unzipped-mb N  Most bytes a deployed ZIP may inflate to, in MiB (default 1024)
     --trusted-proxy IP   A reverse proxy whose X-Forwarded-For is believed (repeatable)
-    --no-analytics       Do not record requests to sites (tracking endpoints, short links
-                         and webhooks still work)
-    --analytics-flush-ms N      Write recorded events at least every N ms (default 1000)
-    --analytics-buffer N        Events each serving thread holds before new ones are
-                                dropped and counted (default 4096)
-    --analytics-retention-days N  Keep raw events N days (default 90); hourly and daily
-                                rollups are kept longer
-    --analytics-rollup-days N   Keep hourly rollups and top lists N days (default 730)
-    --analytics-store-ip  Store raw client addresses and user agents (default: only a
-                         daily-rotating salted hash)
-    --webhook-max-kb N   Largest webhook body in KiB (default 64)
     --js-timeout-ms N    CPU (wall-clock) time per script run (default 1000)
     --js-memory-mb N     Memory per JS runtime in MiB (default 32)
     --js-threads N       JS worker threads (default 2)
@@ -80,6 +85,8 @@ fn num<T: std::str::FromStr>(
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if args.contains(["-h", "--help"]) {
         print!("{HELP}\n{}", super::serve_https::HELP);
+        #[cfg(feature = "analytics")]
+        print!("\nANALYTICS (feature `analytics`):\n{ANALYTICS_HELP}");
         return Ok(());
     }
     let https_flags = super::serve_https::parse(&mut args)?;
@@ -122,6 +129,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     let js_timeout_ms: Option<u64> = num(&mut args, "--js-timeout-ms")?;
     let js_memory_mb: Option<usize> = num(&mut args, "--js-memory-mb")?;
     let js_threads: Option<usize> = num(&mut args, "--js-threads")?;
+    #[cfg(feature = "analytics")]
     let mut analytics_settings =
         crate::analytics::Settings::from_args(&mut args).map_err(CliError::usage)?;
     finish(args, "serve")?;
@@ -179,11 +187,15 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     let s2 = scripts.clone();
     api.site_hooks.push(Box::new(move |site| s2.forget(site)));
     api.deploy_limits = deploy_limits;
-    analytics_settings.domain = domain.clone();
-    analytics_settings.trusted_proxies = trusted_proxies.clone();
-    let analytics = Analytics::start(db.clone(), analytics_settings).map_err(CliError::fail)?;
-    let a2 = analytics.clone();
-    api.analytics_status = Some(Box::new(move || a2.health()));
+    #[cfg(feature = "analytics")]
+    let analytics = {
+        analytics_settings.domain = domain.clone();
+        analytics_settings.trusted_proxies = trusted_proxies.clone();
+        let analytics = Analytics::start(db.clone(), analytics_settings).map_err(CliError::fail)?;
+        let a2 = analytics.clone();
+        api.analytics_status = Some(Box::new(move || a2.health()));
+        analytics
+    };
     api.trusted_proxies = trusted_proxies;
     #[cfg(feature = "acme")]
     let https = if https_flags.enabled {
@@ -206,6 +218,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         db: db.clone(),
         api,
         scripts,
+        #[cfg(feature = "analytics")]
         analytics: analytics.clone(),
         hosting: Hosting { vfs, sites },
         router: crate::hosting::Router::new(&domain),
@@ -268,6 +281,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         log::warn!("requests still running after 10 s; stopping anyway");
     }
     app.api.flush();
+    #[cfg(feature = "analytics")]
     analytics.flush();
     #[cfg(feature = "acme")]
     if let Some(m) = https.as_ref().and_then(|h| h.manager.as_ref()) {
