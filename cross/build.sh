@@ -80,12 +80,9 @@ while (($#)); do
         exit 0
         ;;
     -*) die "unknown option $1 (see --help)" ;;
-    x86_64 | x86_64-musl) targets+=(x86_64-unknown-linux-musl) && shift ;;
-    aarch64 | arm64) targets+=(aarch64-unknown-linux-musl) && shift ;;
-    armv7 | arm) targets+=(armv7-unknown-linux-musleabihf) && shift ;;
     *)
-        is_known_target "$1" || die "unknown target $1 (known: ${FAZT_ALL_TARGETS[*]})"
-        targets+=("$1")
+        t="$(target_of "$1")" || exit 1
+        targets+=("$t")
         shift
         ;;
     esac

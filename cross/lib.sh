@@ -41,6 +41,19 @@ fazt_target_dir() {
 
 fazt_dist_dir() { printf '%s\n' "${FAZT_DIST_DIR:-$(fazt_target_dir)/dist}"; }
 
+# Full target triple for a short or full name (x86_64, aarch64/arm64, armv7/arm), or fail.
+target_of() {
+    case "$1" in
+    x86_64 | x86_64-musl) echo x86_64-unknown-linux-musl ;;
+    aarch64 | arm64) echo aarch64-unknown-linux-musl ;;
+    armv7 | arm) echo armv7-unknown-linux-musleabihf ;;
+    *)
+        is_known_target "$1" || die "unknown target $1 (known: ${FAZT_ALL_TARGETS[*]})"
+        echo "$1"
+        ;;
+    esac
+}
+
 is_known_target() {
     local t
     for t in "${FAZT_ALL_TARGETS[@]}"; do [[ "$t" == "$1" ]] && return 0; done

@@ -37,12 +37,9 @@ while (($#)); do
         sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
         exit 0
         ;;
-    x86_64) targets+=(x86_64-unknown-linux-musl) && shift ;;
-    aarch64 | arm64) targets+=(aarch64-unknown-linux-musl) && shift ;;
-    armv7 | arm) targets+=(armv7-unknown-linux-musleabihf) && shift ;;
     *)
-        is_known_target "$1" || die "unknown target $1 (known: ${FAZT_ALL_TARGETS[*]})"
-        targets+=("$1")
+        t="$(target_of "$1")" || exit 1
+        targets+=("$t")
         shift
         ;;
     esac

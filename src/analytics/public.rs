@@ -222,12 +222,7 @@ fn track(a: &Analytics, req: &Request, body: &mut Body<'_>) -> Response {
         created_at: now(),
         ..Row::default()
     };
-    a.push_event(Pending {
-        row,
-        ip: crate::api::client_ip(req, &a.settings.trusted_proxies),
-        user_agent: user_agent(req),
-        redirect_id: None,
-    });
+    push_from(a, req, row, None);
     cors(Response::new(204))
 }
 
@@ -251,12 +246,7 @@ fn pixel(a: &Analytics, req: &Request) -> Response {
             created_at: now(),
             ..Row::default()
         };
-        a.push_event(Pending {
-            row,
-            ip: crate::api::client_ip(req, &a.settings.trusted_proxies),
-            user_agent: user_agent(req),
-            redirect_id: None,
-        });
+        push_from(a, req, row, None);
     }
     // Always the image, whatever happened above: a tracking pixel must never show broken.
     Response::new(200)
@@ -326,12 +316,7 @@ fn redirect(a: &Analytics, req: &Request, raw_slug: &str) -> Response {
             created_at: now(),
             ..Row::default()
         };
-        a.push_event(Pending {
-            row,
-            ip: crate::api::client_ip(req, &a.settings.trusted_proxies),
-            user_agent: user_agent(req),
-            redirect_id: Some(id),
-        });
+        push_from(a, req, row, Some(id));
     }
     Response::new(302)
         .header("Location", destination)
@@ -468,6 +453,17 @@ fn webhook(a: &Analytics, req: &Request, body: &mut Body<'_>, raw_endpoint: &str
             error(500, "INTERNAL", "could not store the payload")
         }
     }
+}
+
+/// Queues an event row from a public endpoint, with the client's address (the same
+/// trusted-proxy rule as the API) and user agent for the recorder to hash and classify.
+fn push_from(a: &Analytics, req: &Request, row: Row, redirect_id: Option<i64>) {
+    a.push_event(Pending {
+        row,
+        ip: crate::api::client_ip(req, &a.settings.trusted_proxies),
+        user_agent: user_agent(req),
+        redirect_id,
+    });
 }
 
 #[cfg(test)]
