@@ -9,28 +9,34 @@
 # Options:
 #   --features LIST          cargo features (comma separated)
 #   --no-default-features    build without the default features (js, acme)
-#   --std-size               rebuild std for size on every target (nightly
-#                            -Z build-std with optimize_for_size, no std
-#                            backtrace symbolizer); also FAZT_STD_SIZE=1
+#   --stable-std             link the prebuilt std from rustup where there is
+#                            one (x86_64, aarch64) instead of rebuilding std
+#                            for size; ~0.25 MB larger, no nightly needed for
+#                            those targets; also FAZT_STD_SIZE=0
+#   --std-size               rebuild std for size (the default)
 #   --dist DIR               output directory (default: <target dir>/dist,
 #                            also FAZT_DIST_DIR)
 #   --setup-only             only install the tools (smoke.sh installs qemu itself)
 #   --no-setup               do not install anything, fail if a tool is missing
-# Environment: FAZT_NIGHTLY (default "nightly") pins the nightly used for
-# -Z build-std; CARGO_TARGET_DIR, FAZT_CRATE_DIR, RUSTFLAGS are honoured.
+# Environment: FAZT_NIGHTLY (default: the pinned one in lib.sh) is the nightly
+# used for -Z build-std; CARGO_TARGET_DIR, FAZT_CRATE_DIR, RUSTFLAGS and
+# TARGET_CFLAGS are honoured.
 #
 # Output: DIST/fazt-<target>, each checked to need no interpreter and no shared
 # library. On a fresh Debian machine the script installs what it needs (rustup
 # targets, nightly + rust-src, zig from PyPI, cargo-zigbuild, libclang-dev) and
 # skips whatever is already present.
 #
-# How each target is built (see shared/TOOLCHAIN.md for why):
-#   x86_64 / aarch64: cargo zigbuild --release --target T (stable, rust-std from rustup)
-#   armv7:            rustup has no rust-std for armv7-unknown-linux-musleabihf, so std is
-#                     built from source on nightly: RUSTFLAGS=-Clink-self-contained=no
-#                     cargo +nightly zigbuild -Z build-std=std,panic_unwind ...
-#                     (zig supplies crt1.o/libc/libunwind; the release profile uses
-#                     panic = "unwind" so panic_unwind must be in the built std).
+# How each target is built (see shared/TOOLCHAIN.md and cross/README.md for why):
+#   every target: std rebuilt for size on the pinned nightly:
+#                 RUSTFLAGS=-Clink-self-contained=no cargo +NIGHTLY zigbuild
+#                 -Z build-std=std,panic_unwind
+#                 -Z build-std-features=panic-unwind,optimize_for_size ...
+#                 (zig supplies crt1.o/libc/libunwind; the release profile uses
+#                 panic = "unwind" so panic_unwind must be in the built std), and the
+#                 C code (SQLite, QuickJS, ring) compiled without unwind tables.
+#   --stable-std: x86_64 / aarch64 with cargo zigbuild on stable and rustup's rust-std;
+#                 armv7 has no rustup rust-std, so it always rebuilds std.
 set -euo pipefail
 
 # shellcheck source=cross/lib.sh
@@ -38,7 +44,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 features=""
 no_default=0
-std_size="${FAZT_STD_SIZE:-0}"
+std_size="${FAZT_STD_SIZE:-1}"
 setup=1
 setup_only=0
 targets=()
@@ -60,6 +66,10 @@ while (($#)); do
         ;;
     --std-size)
         std_size=1
+        shift
+        ;;
+    --stable-std)
+        std_size=0
         shift
         ;;
     --dist)
@@ -138,6 +148,10 @@ for t in "${targets[@]}"; do
     else
         cmd+=(zigbuild)
     fi
+    # No unwind tables for the C code (−188 KB on aarch64): Rust panics never unwind
+    # through C frames (rusqlite and rquickjs catch them at the FFI boundary, and may
+    # cancels coroutines only at its own yield points, never inside SQLite or QuickJS).
+    env_vars+=("TARGET_CFLAGS=${TARGET_CFLAGS:+$TARGET_CFLAGS }-fno-asynchronous-unwind-tables -fno-unwind-tables")
     cmd+=(--release --target "$t" "${lock_args[@]}" "${feature_args[@]}")
     log "building $t: ${env_vars[*]} ${cmd[*]}"
     start=$(date +%s)

@@ -93,9 +93,10 @@ apt_install() {
     fi
 }
 
-# The nightly used for -Z build-std (armv7, --std-size). Pin it for
-# reproducible builds, e.g. FAZT_NIGHTLY=nightly-2026-05-19.
-FAZT_NIGHTLY="${FAZT_NIGHTLY:-nightly}"
+# The nightly used for -Z build-std (every target by default, armv7 always).
+# Pinned: -Z flags and std's build features are unstable, and the shipped size
+# is measured with this one. Override with FAZT_NIGHTLY=nightly (latest).
+FAZT_NIGHTLY="${FAZT_NIGHTLY:-nightly-2026-05-20}"
 
 # Adds TARGET's rust-std to the active toolchain: the one a plain `cargo`
 # uses in the current directory (rustup default or rust-toolchain.toml).

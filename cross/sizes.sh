@@ -2,14 +2,15 @@
 # Builds fazt for each target × feature set and prints a markdown table of
 # binary sizes, then checks the size budget.
 #
-#   cross/sizes.sh [--budget-only] [--std-size] [--no-setup] [TARGET...]
+#   cross/sizes.sh [--budget-only] [--stable-std] [--no-setup] [TARGET...]
 #
-# Feature sets: all features (the defaults: js + acme), none
-# (--no-default-features), js only, acme only.
+# Feature sets: all features (the defaults: js, acme, analytics), none
+# (--no-default-features), js only, acme only, analytics only.
 # Budget (aarch64-unknown-linux-musl): all features <= 4 MiB, none <= 2 MiB;
 # the script exits 1 when a budget is exceeded (after printing the table).
 #   --budget-only   build just the two budgeted aarch64 variants
-#   --std-size      pass --std-size to build.sh (std rebuilt for size)
+#   --stable-std    pass --stable-std to build.sh (rustup's prebuilt std where
+#                   there is one, instead of std rebuilt for size)
 # Output: the table on stdout and in <dist>/sizes.md; build logs on stderr.
 set -euo pipefail
 
@@ -23,10 +24,11 @@ readonly BUDGET_NONE=$((2 * 1024 * 1024))
 
 # name|label|cargo feature arguments
 variants=(
-    "all|all features (js, acme)|"
+    "all|all features|"
     "none|none|--no-default-features"
     "js|js only|--no-default-features --features js"
     "acme|acme only|--no-default-features --features acme"
+    "analytics|analytics only|--no-default-features --features analytics"
 )
 
 build_args=()
@@ -38,7 +40,7 @@ while (($#)); do
         budget_only=1
         shift
         ;;
-    --std-size | --no-setup)
+    --stable-std | --std-size | --no-setup)
         build_args+=("$1")
         shift
         ;;
@@ -87,8 +89,8 @@ human() { # BYTES -> "3,996,232 (3.81 MiB)"
 
 table="$(fazt_dist_dir)/sizes.md"
 {
-    std_note="stable std"
-    for a in "${build_args[@]}"; do [[ "$a" == --std-size ]] && std_note="std rebuilt for size (nightly -Z build-std)"; done
+    std_note="std rebuilt for size on $FAZT_NIGHTLY, C without unwind tables"
+    for a in "${build_args[@]}"; do [[ "$a" == --stable-std ]] && std_note="rustup's std (armv7: rebuilt), C without unwind tables"; done
     echo "Release binaries (static musl, \`opt-level=\"z\"\`, fat LTO, stripped, panic=unwind; $std_note), bytes:"
     echo
     header="| target |"

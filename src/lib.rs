@@ -13,11 +13,14 @@
 //!     streaming, graceful shutdown), generic over the transport so TLS slots underneath.
 //!   - [`kernel::db`]: `fazt.db` — pragmas for small boards, the single writer thread, pooled
 //!     readers, and Evolutionary Database Design over the embedded `schema.sql`.
+//!   - [`kernel::http_client`]: a small blocking HTTP/1.1 client (one request per
+//!     connection, timeouts, capped answers), TLS plugged in by the caller; the deploy
+//!     client and ACME use it.
 //!   - [`kernel::zip`], [`kernel::multipart`]: hardened parsers for uploads.
 //!   - [`kernel::provision`]: `fazt service install` (systemd unit, state dir) and sd_notify.
 //!   - [`kernel::civil`]: calendar arithmetic shared by certificates and analytics.
 //!   - `kernel::tls` (feature `acme`): rustls edge with SNI, static PEM certificates, ACME
-//!     (instant-acme on a short-lived Tokio thread) with renewal, behind storage/policy traits.
+//!     (instant-acme on a short-lived Tokio thread, over `kernel::http_client`) with renewal, behind storage/policy traits.
 //!   - [`kernel::vfs`]: files as rows keyed by (site, path), sha256 and gzip on write, a hot
 //!     cache, BLOB streaming. [`kernel::compress`], [`kernel::mime`] support it.
 //! - verticals:
@@ -34,7 +37,8 @@
 //!   - `https` (feature `acme`): the TLS edge and ACME manager tied to fazt — certificates
 //!     in the `certificates` table, only for names of existing sites; port-80 redirector.
 //!   - [`app`]: the request handler composing the verticals.
-//!   - [`client`]: the deploy client (HTTP(S) client, folder packing, saved settings).
+//!   - [`client`]: the deploy client (API requests and `--insecure` TLS, folder packing,
+//!     saved settings).
 //!   - [`cli`]: the `fazt` command line (`serve`, `status`, …).
 //!
 //! `schema.sql` (repository root) is the one schema; `tests/` start the real binary.

@@ -225,7 +225,7 @@ fn requests_to_sites_are_counted_and_stats_match() {
 
 #[test]
 fn stats_cli_usage_and_errors() {
-    let out = std::process::Command::new(BIN)
+    let out = std::process::Command::new(bin())
         .args(["stats", "--help"])
         .output()
         .unwrap();
@@ -234,7 +234,7 @@ fn stats_cli_usage_and_errors() {
     let dir = TempDir::new("stats-cli");
     let db = dir.join("none.db");
     let run = |args: &[&str]| {
-        std::process::Command::new(BIN)
+        std::process::Command::new(bin())
             .arg("stats")
             .args(args)
             .arg("--db")

@@ -165,35 +165,35 @@ fn graceful_shutdown_on_sigterm() {
 
 #[test]
 fn cli_help_version_and_bad_flags() {
-    let out = std::process::Command::new(BIN)
+    let out = std::process::Command::new(bin())
         .arg("--version")
         .output()
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("fazt "));
-    let out = std::process::Command::new(BIN)
+    let out = std::process::Command::new(bin())
         .arg("--help")
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("serve"));
-    let out = std::process::Command::new(BIN)
+    let out = std::process::Command::new(bin())
         .args(["serve", "--help"])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("--listen"));
-    let out = std::process::Command::new(BIN)
+    let out = std::process::Command::new(bin())
         .args(["serve", "--bogus"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--bogus") && err.lines().count() == 1, "{err}");
-    let out = std::process::Command::new(BIN)
+    let out = std::process::Command::new(bin())
         .arg("frobnicate")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = std::process::Command::new(BIN)
+    let out = std::process::Command::new(bin())
         .args(["serve", "--listen", "256.0.0.1:1", "--db"])
         .arg(TempDir::new("cli").join("x.db"))
         .output()
@@ -218,7 +218,7 @@ fn status_reports_sites_and_schema() {
         text.contains("root") && text.contains("404") && text.contains("admin"),
         "{text}"
     );
-    let missing = std::process::Command::new(BIN)
+    let missing = std::process::Command::new(bin())
         .args(["status", "--db", "/nonexistent/fazt.db"])
         .output()
         .unwrap();

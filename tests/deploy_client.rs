@@ -6,7 +6,7 @@ use common::*;
 use std::process::{Command, Output};
 
 fn fazt(cfg: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(BIN)
+    Command::new(bin())
         .args(args)
         .env("FAZT_CLIENT_CONFIG", cfg)
         .env_remove("FAZT_SERVER")

@@ -42,7 +42,7 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn fazt(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).output().unwrap()
+    Command::new(bin()).args(args).output().unwrap()
 }
 
 #[test]

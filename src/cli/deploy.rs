@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::common::{finish, opt, wants_help, CliError};
 use crate::client::config::{self, ClientConfig};
-use crate::client::http::{request, ClientResponse, Url};
+use crate::client::http::{request, ApiResponse, ClientResponse, Url};
 use crate::client::pack;
 
 const DEPLOY_HELP: &str = "\

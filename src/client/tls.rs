@@ -9,7 +9,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::http::Stream;
+use crate::kernel::http_client::Stream;
+use crate::kernel::tls::client::client_tls_config;
 
 #[derive(Debug)]
 struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
@@ -57,23 +58,16 @@ impl ServerCertVerifier for AcceptAny {
 }
 
 pub fn wrap(sock: TcpStream, host: &str, insecure: bool) -> Result<Box<dyn Stream>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS set-up: {e}"))?;
     let config = if insecure {
-        builder
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS set-up: {e}"))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
             .with_no_client_auth()
     } else {
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        builder.with_root_certificates(roots).with_no_client_auth()
+        client_tls_config(&[]).map_err(|e| e.to_string())?
     };
-    let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
-        .map_err(|_| format!("'{host}' is not a valid TLS server name"))?;
-    let conn =
-        rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| format!("TLS: {e}"))?;
-    Ok(Box::new(rustls::StreamOwned::new(conn, sock)))
+    crate::kernel::tls::client::wrap(sock, host, Arc::new(config))
 }

@@ -14,7 +14,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_fazt");
+/// The binary under test: cargo's build of this crate, or `FAZT_TEST_BIN` (for example a
+/// shipped `target/dist/fazt-x86_64-unknown-linux-musl`, to check that the size-optimised
+/// release build behaves like the debug one). Its feature set must match the tests'.
+pub fn bin() -> PathBuf {
+    match std::env::var_os("FAZT_TEST_BIN") {
+        Some(p) if !p.is_empty() => std::fs::canonicalize(&p)
+            .unwrap_or_else(|e| panic!("FAZT_TEST_BIN={}: {e}", Path::new(&p).display())),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_fazt")),
+    }
+}
 
 /// A temporary directory removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -62,7 +71,7 @@ impl Server {
     }
 
     pub fn start_on(dir: Arc<TempDir>, db: PathBuf, extra: &[&str]) -> Server {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         cmd.arg("serve")
             .arg("--db")
             .arg(&db)
@@ -171,7 +180,7 @@ impl Server {
 
     /// Runs another `fazt` command against this server's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(BIN)
+        Command::new(bin())
             .args(args)
             .arg("--db")
             .arg(&self.db)

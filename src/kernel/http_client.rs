@@ -1,0 +1,595 @@
+//! A small blocking HTTP/1.1 client: one request per connection (`Connection: close`),
+//! connect/read/write timeouts, a cap on the response, `Content-Length` and chunked
+//! responses. Used by the deploy CLI and by ACME (talking to the CA), which is why it lives
+//! in the kernel and knows no TLS library: the caller passes a function that wraps the TCP
+//! socket for `https://` URLs.
+//!
+//! Why not hyper: fazt makes a handful of requests a day (a deploy, an ACME order), so a
+//! connection pool, HTTP/2 and an async executor buy nothing, and they cost ~0.5 MB of the
+//! binary on a board where the budget is 4 MiB.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// The origin a request goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    pub https: bool,
+    /// As written in the URL; an IPv6 literal keeps its brackets.
+    pub host: String,
+    pub port: u16,
+}
+
+impl Url {
+    /// Parse `http(s)://host[:port][/...]`; the path is ignored (see [`Url::split`]).
+    pub fn parse(s: &str) -> Result<Url, String> {
+        Self::split(s).map(|(url, _)| url)
+    }
+
+    /// Parse an absolute URL into its origin and its origin-form target (path and query,
+    /// `/` when empty). A fragment is dropped: it is never sent.
+    pub fn split(s: &str) -> Result<(Url, String), String> {
+        let (https, rest) = if let Some(r) = s.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = s.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(format!("URL '{s}' must start with http:// or https://"));
+        };
+        let rest = rest.split('#').next().unwrap_or("");
+        let cut = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, target) = rest.split_at(cut);
+        if authority.is_empty() {
+            return Err(format!("URL '{s}' has no host"));
+        }
+        if authority.contains('@') {
+            return Err(format!("URL '{s}': user info is not supported"));
+        }
+        let (host, port) = if authority.starts_with('[') {
+            let end = authority
+                .find(']')
+                .ok_or_else(|| format!("bad IPv6 host in '{s}'"))?;
+            let port = &authority[end + 1..];
+            if !port.is_empty() && !port.starts_with(':') {
+                return Err(format!("bad host in '{s}'"));
+            }
+            (&authority[..=end], port.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() || host.bytes().any(|b| b.is_ascii_whitespace() || b < 0x20) {
+            return Err(format!("bad host in '{s}'"));
+        }
+        let port = match port {
+            Some(p) => p.parse().map_err(|_| format!("bad port in '{s}'"))?,
+            None if https => 443,
+            None => 80,
+        };
+        if target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(format!("URL '{s}' contains spaces or control characters"));
+        }
+        let target = match target {
+            "" => "/".to_string(),
+            t if t.starts_with('?') => format!("/{t}"),
+            t => t.to_string(),
+        };
+        let url = Url {
+            https,
+            host: host.to_string(),
+            port,
+        };
+        Ok((url, target))
+    }
+
+    /// The `Host` header: the port only when it is not the scheme's default.
+    pub fn host_header(&self) -> String {
+        if (self.https && self.port == 443) || (!self.https && self.port == 80) {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The host without IPv6 brackets, as DNS and TLS server names want it.
+    pub fn bare_host(&self) -> &str {
+        self.host.trim_matches(['[', ']'])
+    }
+}
+
+/// A byte stream a request is written to: a TCP socket or TLS over one.
+pub trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
+/// Wraps a connected socket for an `https://` URL; gets the bare host name for SNI and
+/// certificate checks. The caller picks the TLS library and the trust roots.
+pub type TlsWrap<'a> = &'a dyn Fn(TcpStream, &str) -> Result<Box<dyn Stream>, String>;
+
+/// Timeouts and the response cap.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub connect_timeout: Duration,
+    /// Per read: how long the server may stay silent.
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    /// Largest response (head and body) accepted; more is an error.
+    pub max_response: usize,
+}
+
+/// One request to send.
+pub struct Outgoing<'a> {
+    pub method: &'a str,
+    /// Origin-form target: path and query.
+    pub target: &'a str,
+    /// Extra headers; `Host`, `Content-Length` and `Connection` are written by the client.
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+}
+
+#[derive(Debug)]
+pub struct ClientResponse {
+    pub status: u16,
+    /// Names lower-cased, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl ClientResponse {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn connect(url: &Url, opts: &Options, tls: TlsWrap<'_>) -> Result<Box<dyn Stream>, String> {
+    let addrs: Vec<_> = (url.bare_host(), url.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {}: {e}", url.host))?
+        .collect();
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, opts.connect_timeout) {
+            Ok(s) => {
+                let _ = s.set_read_timeout(Some(opts.read_timeout));
+                let _ = s.set_write_timeout(Some(opts.write_timeout));
+                let _ = s.set_nodelay(true);
+                if url.https {
+                    return tls(s, url.bare_host());
+                }
+                return Ok(Box::new(s));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => format!("cannot connect to {}:{}: {e}", url.host, url.port),
+        None => format!("no address for {}", url.host),
+    })
+}
+
+/// Refuse header names/values that would split the request (CR, LF) or are not tokens.
+fn check_header(name: &str, value: &str) -> Result<(), String> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(format!("invalid header name '{name}'"));
+    }
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(format!("invalid value for header '{name}'"));
+    }
+    Ok(())
+}
+
+/// Send one request and read the whole response. `progress(sent, total)` is called as the
+/// body goes out.
+pub fn request(
+    url: &Url,
+    req: &Outgoing<'_>,
+    opts: &Options,
+    tls: TlsWrap<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ClientResponse, String> {
+    if req.method.is_empty() || !req.method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!("invalid method '{}'", req.method));
+    }
+    if !req.target.starts_with('/') || req.target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(format!("invalid request target '{}'", req.target));
+    }
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+        req.method,
+        req.target,
+        url.host_header()
+    );
+    if !req.body.is_empty() || !matches!(req.method, "GET" | "HEAD") {
+        head.push_str(&format!("Content-Length: {}\r\n", req.body.len()));
+    }
+    let mut agent = false;
+    for (k, v) in req.headers {
+        check_header(k, v)?;
+        if ["host", "content-length", "connection", "transfer-encoding"]
+            .iter()
+            .any(|h| k.eq_ignore_ascii_case(h))
+        {
+            continue;
+        }
+        agent |= k.eq_ignore_ascii_case("user-agent");
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !agent {
+        head.push_str(&format!(
+            "User-Agent: fazt/{}\r\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    head.push_str("\r\n");
+
+    let mut s = connect(url, opts, tls)?;
+    let io = |e: std::io::Error| format!("talking to {}: {e}", url.host_header());
+    s.write_all(head.as_bytes()).map_err(io)?;
+    let total = req.body.len() as u64;
+    let mut sent = 0u64;
+    for chunk in req.body.chunks(256 * 1024) {
+        if let Err(e) = s.write_all(chunk) {
+            // The server may have answered early (401, 413) and closed: read that answer.
+            return read_response(&mut s, req.method == "HEAD", opts.max_response)
+                .map_err(|_| io(e));
+        }
+        sent += chunk.len() as u64;
+        progress(sent, total);
+    }
+    s.flush().map_err(io)?;
+    read_response(&mut s, req.method == "HEAD", opts.max_response)
+}
+
+/// Most response headers accepted.
+const MAX_HEADERS: usize = 64;
+
+/// Read one response: the head, then exactly the body its framing announces (or up to EOF
+/// when there is none), so a server that keeps the connection open does not stall us.
+pub fn read_response(
+    s: &mut dyn Read,
+    head_request: bool,
+    max: usize,
+) -> Result<ClientResponse, String> {
+    let mut raw = Vec::new();
+    let mut eof = false;
+    let mut parsed: Option<Head> = None;
+    loop {
+        if parsed.is_none() {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut r = httparse::Response::new(&mut headers);
+            match r.parse(&raw) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let status = r.code.unwrap_or(0);
+                    let headers: Vec<(String, String)> = r
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.name.to_ascii_lowercase(),
+                                String::from_utf8_lossy(h.value).trim().to_string(),
+                            )
+                        })
+                        .collect();
+                    if (100..200).contains(&status) {
+                        // An interim answer (100 Continue): drop it and read the real one.
+                        raw.drain(..n);
+                        continue;
+                    }
+                    let framing = framing(status, head_request, &headers)?;
+                    parsed = Some((status, headers, n, framing));
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(e) => return Err(format!("malformed response head: {e}")),
+            }
+        }
+        let mut done = None;
+        if let Some((_, _, start, framing)) = &parsed {
+            let body = &raw[*start..];
+            done = match framing {
+                Framing::None => Some(Vec::new()),
+                Framing::Length(n) if body.len() >= *n => Some(body[..*n].to_vec()),
+                Framing::Length(n) if eof => {
+                    return Err(format!(
+                        "response truncated: {} of {n} body bytes",
+                        body.len()
+                    ))
+                }
+                Framing::Length(_) => None,
+                Framing::Chunked => match dechunk(body) {
+                    Dechunked::Complete(b) => Some(b),
+                    Dechunked::Malformed => return Err("malformed chunked response".into()),
+                    Dechunked::Incomplete if eof => {
+                        return Err("response truncated inside a chunked body".into())
+                    }
+                    Dechunked::Incomplete => None,
+                },
+                Framing::UntilClose => eof.then(|| body.to_vec()),
+            };
+        } else if eof {
+            return Err(if raw.is_empty() {
+                "the server closed the connection without answering".into()
+            } else {
+                "the server closed the connection inside the response head".into()
+            });
+        }
+        if let Some(body) = done {
+            if let Some((status, headers, _, _)) = parsed.take() {
+                return Ok(ClientResponse {
+                    status,
+                    headers,
+                    body,
+                });
+            }
+        }
+        let mut buf = [0u8; 16 * 1024];
+        match s.read(&mut buf) {
+            Ok(0) => eof = true,
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                if raw.len() > max {
+                    return Err(format!("response larger than {max} bytes"));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // rustls reports a peer that closed without close_notify as an error: treat it
+            // as the end once something arrived (framing still decides if it is complete).
+            Err(_) if !raw.is_empty() => eof = true,
+            Err(e) => return Err(format!("reading the response: {e}")),
+        }
+    }
+}
+
+/// A parsed response head: status, headers, where the body starts, its framing.
+type Head = (u16, Vec<(String, String)>, usize, Framing);
+
+enum Framing {
+    None,
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+fn framing(
+    status: u16,
+    head_request: bool,
+    headers: &[(String, String)],
+) -> Result<Framing, String> {
+    if head_request || status == 204 || status == 304 {
+        return Ok(Framing::None);
+    }
+    let te = headers.iter().find(|(k, _)| k == "transfer-encoding");
+    if let Some((_, v)) = te {
+        if v.rsplit(',')
+            .next()
+            .map(str::trim)
+            .map(str::to_ascii_lowercase)
+            == Some("chunked".into())
+        {
+            return Ok(Framing::Chunked);
+        }
+        return Ok(Framing::UntilClose);
+    }
+    let mut lengths = headers.iter().filter(|(k, _)| k == "content-length");
+    match lengths.next() {
+        None => Ok(Framing::UntilClose),
+        Some((_, v)) => {
+            if lengths.any(|(_, w)| w != v) {
+                return Err("response has conflicting Content-Length headers".into());
+            }
+            v.parse()
+                .map(Framing::Length)
+                .map_err(|_| format!("bad Content-Length '{v}' in response"))
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Dechunked {
+    Complete(Vec<u8>),
+    /// A valid prefix: more bytes are needed.
+    Incomplete,
+    Malformed,
+}
+
+/// Decode a chunked body (trailers are skipped). Never panics, whatever the input.
+pub fn dechunk(mut data: &[u8]) -> Dechunked {
+    use Dechunked::*;
+    let mut out = Vec::new();
+    loop {
+        let Some(i) = data.windows(2).position(|w| w == b"\r\n") else {
+            // A size line is hex digits plus extensions; 1 KiB without CRLF is not one.
+            return if data.len() > 1024 {
+                Malformed
+            } else {
+                Incomplete
+            };
+        };
+        let Ok(line) = std::str::from_utf8(&data[..i]) else {
+            return Malformed;
+        };
+        let digits = line.split(';').next().unwrap_or("").trim();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Malformed;
+        }
+        let Ok(size) = usize::from_str_radix(digits, 16) else {
+            return Malformed;
+        };
+        data = &data[i + 2..];
+        if size == 0 {
+            // Trailer section: header lines up to an empty line.
+            return if data.starts_with(b"\r\n") || data.windows(4).any(|w| w == b"\r\n\r\n") {
+                Complete(out)
+            } else {
+                Incomplete
+            };
+        }
+        let Some(end) = size.checked_add(2) else {
+            return Malformed;
+        };
+        if data.len() < end {
+            return Incomplete;
+        }
+        if &data[size..end] != b"\r\n" {
+            return Malformed;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[end..];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn urls() {
+        let u = Url::parse("http://localhost:4698").unwrap();
+        assert_eq!(
+            (u.https, u.host.as_str(), u.port),
+            (false, "localhost", 4698)
+        );
+        let u = Url::parse("https://admin.example.com/").unwrap();
+        assert_eq!(
+            (u.https, u.port, u.host_header()),
+            (true, 443, "admin.example.com".into())
+        );
+        let u = Url::parse("http://[::1]:8080").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.bare_host()),
+            ("[::1]", 8080, "::1")
+        );
+        assert!(Url::parse("ftp://x").is_err());
+        assert!(Url::parse("http://x:notaport").is_err());
+        assert!(Url::parse("http://").is_err());
+        assert!(Url::parse("http://user@x").is_err());
+        assert!(Url::parse("http://[::1]x").is_err());
+    }
+
+    #[test]
+    fn split_keeps_path_and_query() {
+        let (u, t) = Url::split("https://ca.test:14000/acme/new-order?x=1#frag").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, t.as_str()),
+            ("ca.test", 14000, "/acme/new-order?x=1")
+        );
+        assert_eq!(Url::split("https://ca.test").unwrap().1, "/");
+        assert_eq!(Url::split("https://ca.test?a").unwrap().1, "/?a");
+        assert!(Url::split("https://ca.test/a b").is_err());
+    }
+
+    fn parse(raw: &[u8], head: bool) -> Result<ClientResponse, String> {
+        read_response(&mut std::io::Cursor::new(raw.to_vec()), head, 1 << 20)
+    }
+
+    #[test]
+    fn responses_by_framing() {
+        let r = parse(b"HTTP/1.1 201 Created\r\nLocation: /o/1\r\nReplay-Nonce: abc\r\nContent-Length: 2\r\n\r\nokEXTRA", false).unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (201, &b"ok"[..]));
+        assert_eq!(r.header("replay-nonce"), Some("abc"));
+        assert_eq!(r.header("Location"), Some("/o/1"));
+        let r = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x\r\nde\r\n0\r\n\r\n", false).unwrap();
+        assert_eq!(r.body, b"abcde");
+        let r = parse(b"HTTP/1.1 200 OK\r\n\r\nuntil close", false).unwrap();
+        assert_eq!(r.body, b"until close");
+        // HEAD (ACME newNonce): a Content-Length but no body.
+        let r = parse(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nReplay-Nonce: n\r\n\r\n",
+            true,
+        )
+        .unwrap();
+        assert!(r.body.is_empty());
+        let r = parse(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 413 Too Big\r\nContent-Length: 1\r\n\r\nx",
+            false,
+        )
+        .unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (413, &b"x"[..]));
+    }
+
+    #[test]
+    fn bad_responses_are_errors() {
+        assert!(parse(b"", false).unwrap_err().contains("without answering"));
+        assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Len", false).is_err());
+        assert!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", false)
+                .unwrap_err()
+                .contains("truncated")
+        );
+        assert!(parse(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            false
+        )
+        .is_err());
+        assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false).is_err());
+        assert!(parse(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            false
+        )
+        .is_err());
+        assert!(parse(b"NOT HTTP\r\n\r\n", false).is_err());
+        let big = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n{}",
+            "x".repeat(2_000_000)
+        );
+        assert!(parse(big.as_bytes(), false).unwrap_err().contains("larger"));
+    }
+
+    #[test]
+    fn header_injection_is_refused() {
+        assert!(check_header("X-A", "ok").is_ok());
+        assert!(check_header("X-A", "a\r\nEvil: 1").is_err());
+        assert!(check_header("X A", "v").is_err());
+        assert!(check_header("", "v").is_err());
+    }
+
+    fn encode(body: &[u8], sizes: &[usize]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut rest = body;
+        let mut i = 0;
+        while !rest.is_empty() {
+            let n = sizes
+                .get(i)
+                .copied()
+                .unwrap_or(rest.len())
+                .clamp(1, rest.len());
+            out.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+            out.extend_from_slice(&rest[..n]);
+            out.extend_from_slice(b"\r\n");
+            rest = &rest[n..];
+            i += 1;
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn dechunk_round_trips(body in proptest::collection::vec(any::<u8>(), 0..2000),
+                               sizes in proptest::collection::vec(1usize..300, 0..20)) {
+            let enc = encode(&body, &sizes);
+            prop_assert_eq!(dechunk(&enc), Dechunked::Complete(body));
+            // Every strict prefix is incomplete, never malformed or complete.
+            for cut in 0..enc.len() {
+                prop_assert_eq!(dechunk(&enc[..cut]), Dechunked::Incomplete);
+            }
+        }
+
+        #[test]
+        fn arbitrary_responses_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..600),
+                                           head in any::<bool>()) {
+            let _ = dechunk(&raw);
+            let mut r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            r.extend_from_slice(&raw);
+            let _ = parse(&r, head);
+            let _ = parse(&raw, head);
+        }
+    }
+}
