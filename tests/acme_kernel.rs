@@ -486,3 +486,64 @@ fn short_lived_certificate_is_renewed_and_swapped() {
     assert_eq!(served, new_leaf);
     mgr.shutdown();
 }
+
+#[test]
+fn account_deactivated_at_the_ca_is_registered_anew() {
+    init_log();
+    let front = Front::start();
+    let pebble = Pebble::start("deact", front.http_port, front.tls_port, None);
+    let store = Arc::new(MemStore::new());
+    let ns = store::directory_namespace(&pebble.directory_url);
+    let manager = || {
+        CertManager::new(
+            pebble.config(&[ChallengeKind::Http01]),
+            store.clone(),
+            allow(&["one.fazt.test", "two.fazt.test"]),
+            Arc::new(SniResolver::new()),
+        )
+        .unwrap()
+    };
+    let mgr = manager();
+    front.install(&mgr);
+    assert_eq!(
+        mgr.request("one.fazt.test").unwrap(),
+        RequestOutcome::Queued
+    );
+    assert!(mgr.wait_idle(Duration::from_secs(60)));
+    assert_eq!(mgr.status()[0].state, CertState::Valid);
+    mgr.shutdown();
+    let first = store.get(&store::account_key(&ns)).unwrap().unwrap();
+
+    // Someone deactivates the account at the CA (with the key from fazt's own store).
+    let roots = fazt::kernel::tls::client::load_root_pem(&pebble.listener_ca).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let http = fazt::kernel::tls::client::http_client(&roots).unwrap();
+        let creds: instant_acme::AccountCredentials = serde_json::from_slice(&first).unwrap();
+        let account = instant_acme::Account::builder_with_http(http)
+            .from_credentials(creds)
+            .await
+            .unwrap();
+        account.deactivate().await.unwrap();
+    });
+
+    // The next order is refused for the account; fazt registers a new one and succeeds.
+    let mgr = manager();
+    front.install(&mgr);
+    assert_eq!(
+        mgr.request("two.fazt.test").unwrap(),
+        RequestOutcome::Queued
+    );
+    assert!(mgr.wait_idle(Duration::from_secs(60)));
+    let st = mgr.status();
+    let two = st.iter().find(|s| s.name == "two.fazt.test").unwrap();
+    assert_eq!(two.state, CertState::Valid, "{st:?}\n{}", pebble.log());
+    let second = store.get(&store::account_key(&ns)).unwrap().unwrap();
+    assert_ne!(first, second, "the new account was not stored");
+    let (body, _) = fetch(front.tls_port, "two.fazt.test", pebble.issuing_roots()).unwrap();
+    assert_eq!(body, "hello two.fazt.test");
+    mgr.shutdown();
+}

@@ -60,16 +60,22 @@ const POLL: RetryPolicy = RetryPolicy::new()
     .backoff(1.5)
     .timeout(Duration::from_secs(90));
 
-/// Restore the stored account for this directory, or register a new one and store it.
+/// Restore the stored account for this directory, or register a new one and store it
+/// (always a new one when `fresh`: the CA no longer accepts the stored one).
 pub(crate) async fn open_account(
     store: &dyn CertStore,
     ns: &str,
     directory_url: &str,
     contact: &[String],
     http: Box<dyn HttpClient>,
+    fresh: bool,
 ) -> Result<Account, TlsError> {
     let key = account_key(ns);
-    let stored = store.get(&key).map_err(TlsError::Store)?;
+    let stored = if fresh {
+        None
+    } else {
+        store.get(&key).map_err(TlsError::Store)?
+    };
     if let Some(json) = stored {
         let creds: AccountCredentials =
             serde_json::from_slice(&json).map_err(|e| TlsError::Store(format!("{key}: {e}")))?;
@@ -106,6 +112,37 @@ pub(crate) async fn open_account(
 enum Attempt {
     Validation(String),
     Fatal(String),
+    AccountGone(String),
+}
+
+/// Why [`issue`] gave up.
+pub(crate) enum IssueError {
+    /// The CA refused the account itself (deactivated, or unknown: a CA reset, a key
+    /// revoked elsewhere). Registering a new account and ordering again can succeed.
+    AccountGone(String),
+    Failed(TlsError),
+}
+
+impl fmt::Display for IssueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AccountGone(e) => write!(f, "the CA refused the ACME account: {e}"),
+            Self::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Whether the CA's answer says the account is no longer usable (RFC 8555 §7.3.6:
+/// a deactivated account gets `unauthorized`; an unknown key `accountDoesNotExist`).
+fn account_gone(e: &instant_acme::Error) -> bool {
+    let instant_acme::Error::Api(p) = e else {
+        return false;
+    };
+    let kind = p.r#type.as_deref().unwrap_or("");
+    let detail = p.detail.as_deref().unwrap_or("").to_ascii_lowercase();
+    kind.ends_with(":accountDoesNotExist")
+        || (kind.ends_with(":unauthorized")
+            && (detail.contains("deactivated") || detail.contains("revoked")))
 }
 
 /// Removes this order's challenge responses however the attempt ends.
@@ -136,7 +173,7 @@ pub(crate) async fn issue(
     challenges: &Challenges,
     gate: &(dyn Fn() -> Result<(), Duration> + Sync),
     timeout: Duration,
-) -> Result<Issued, TlsError> {
+) -> Result<Issued, IssueError> {
     let mut failures = Vec::new();
     for &kind in kinds {
         while let Err(wait) = gate() {
@@ -156,15 +193,16 @@ pub(crate) async fn issue(
                 failures.push(format!("{kind}: {e}"));
                 break;
             }
+            Err(Attempt::AccountGone(e)) => return Err(IssueError::AccountGone(e)),
         }
     }
     if failures.is_empty() {
         failures.push("no challenge types enabled".to_owned());
     }
-    Err(TlsError::Acme(format!(
+    Err(IssueError::Failed(TlsError::Acme(format!(
         "certificate for {name}: {}",
         failures.join("; ")
-    )))
+    ))))
 }
 
 /// One order with one challenge type.
@@ -175,10 +213,13 @@ async fn attempt(
     challenges: &Challenges,
 ) -> Result<Issued, Attempt> {
     let ids = [Identifier::Dns(name.to_owned())];
-    let mut order = account
-        .new_order(&NewOrder::new(&ids))
-        .await
-        .map_err(|e| Attempt::Fatal(format!("new order: {e}")))?;
+    let mut order = account.new_order(&NewOrder::new(&ids)).await.map_err(|e| {
+        if account_gone(&e) {
+            Attempt::AccountGone(e.to_string())
+        } else {
+            Attempt::Fatal(format!("new order: {e}"))
+        }
+    })?;
     log::info!("acme: order for {name} placed ({kind})");
     let mut cleanup = Cleanup {
         challenges,
@@ -262,4 +303,38 @@ async fn attempt(
         key_pem: key.serialize_pem(),
         challenge: kind,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(kind: &str, detail: &str) -> instant_acme::Error {
+        let json = serde_json::json!({"type": kind, "detail": detail, "status": 403});
+        instant_acme::Error::Api(serde_json::from_value(json).unwrap())
+    }
+
+    #[test]
+    fn account_refusals_are_told_from_other_problems() {
+        let gone = [
+            problem(
+                "urn:ietf:params:acme:error:accountDoesNotExist",
+                "no such key",
+            ),
+            problem(
+                "urn:ietf:params:acme:error:unauthorized",
+                "Account has been deactivated",
+            ),
+        ];
+        assert!(gone.iter().all(account_gone));
+        let other = [
+            problem("urn:ietf:params:acme:error:rateLimited", "too many orders"),
+            problem(
+                "urn:ietf:params:acme:error:unauthorized",
+                "Error creating new order :: policy forbids issuing",
+            ),
+            instant_acme::Error::Str("network"),
+        ];
+        assert!(!other.iter().any(account_gone));
+    }
 }

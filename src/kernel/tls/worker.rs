@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use instant_acme::Account;
 
-use super::acme;
+use super::acme::{self, IssueError};
 use super::client;
 use super::manager::{normalize_name, now_unix, Entry, Inner};
 use super::pem::load_pem;
@@ -170,6 +170,26 @@ impl Inner {
         }
     }
 
+    /// The account kept in `slot`, opened (or, when `fresh`, registered anew) on first use.
+    async fn account(&self, slot: &mut Option<Account>, fresh: bool) -> Result<Account, String> {
+        if let Some(a) = slot {
+            return Ok(a.clone());
+        }
+        let http = client::http_client(&self.extra_roots).map_err(|e| e.to_string())?;
+        let a = acme::open_account(
+            self.store.as_ref(),
+            &self.ns,
+            &self.cfg.directory_url,
+            &self.cfg.contact,
+            http,
+            fresh,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        *slot = Some(a.clone());
+        Ok(a)
+    }
+
     /// Obtain and install a certificate for `name`. `Ok(None)`: skipped by policy.
     async fn process(
         &self,
@@ -180,23 +200,7 @@ impl Inner {
             log::info!("acme: {name} is no longer allowed by the name policy; not ordering");
             return Ok(None);
         }
-        let acct = match account {
-            Some(a) => a.clone(),
-            None => {
-                let http = client::http_client(&self.extra_roots).map_err(|e| e.to_string())?;
-                let a = acme::open_account(
-                    self.store.as_ref(),
-                    &self.ns,
-                    &self.cfg.directory_url,
-                    &self.cfg.contact,
-                    http,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-                *account = Some(a.clone());
-                a
-            }
-        };
+        let mut acct = self.account(account, false).await?;
         let gate = || {
             let granted = self.lock().limiter.try_acquire(Instant::now());
             if granted.is_ok() {
@@ -204,16 +208,31 @@ impl Inner {
             }
             granted
         };
-        let issued = acme::issue(
-            &acct,
-            name,
-            &self.cfg.challenges,
-            self.resolver.challenges(),
-            &gate,
-            self.cfg.order_timeout,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let issue = |acct: Account| async move {
+            acme::issue(
+                &acct,
+                name,
+                &self.cfg.challenges,
+                self.resolver.challenges(),
+                &gate,
+                self.cfg.order_timeout,
+            )
+            .await
+        };
+        let issued = match issue(acct).await {
+            Ok(issued) => issued,
+            Err(IssueError::AccountGone(why)) => {
+                // Once, not in a loop: a CA that refuses a brand-new account has a
+                // different problem, reported as the order's error.
+                log::warn!(
+                    "acme: the CA refused the stored account ({why}); registering a new one"
+                );
+                *account = None;
+                acct = self.account(account, true).await?;
+                issue(acct).await.map_err(|e| e.to_string())?
+            }
+            Err(e) => return Err(e.to_string()),
+        };
 
         // Check what the CA sent before storing or serving it.
         let loaded = load_pem(
