@@ -550,31 +550,11 @@ mod tests {
         assert!(check_header("", "v").is_err());
     }
 
-    fn encode(body: &[u8], sizes: &[usize]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut rest = body;
-        let mut i = 0;
-        while !rest.is_empty() {
-            let n = sizes
-                .get(i)
-                .copied()
-                .unwrap_or(rest.len())
-                .clamp(1, rest.len());
-            out.extend_from_slice(format!("{n:x}\r\n").as_bytes());
-            out.extend_from_slice(&rest[..n]);
-            out.extend_from_slice(b"\r\n");
-            rest = &rest[n..];
-            i += 1;
-        }
-        out.extend_from_slice(b"0\r\n\r\n");
-        out
-    }
-
     proptest! {
         #[test]
         fn dechunk_round_trips(body in proptest::collection::vec(any::<u8>(), 0..2000),
                                sizes in proptest::collection::vec(1usize..300, 0..20)) {
-            let enc = encode(&body, &sizes);
+            let enc = crate::kernel::http::body::tests::chunked(&body, &sizes);
             prop_assert_eq!(dechunk(&enc), Dechunked::Complete(body));
             // Every strict prefix is incomplete, never malformed or complete.
             for cut in 0..enc.len() {

@@ -198,7 +198,7 @@ fn parse_chunk_size(line: &[u8]) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Delivers `data` in reads of at most `step` bytes.
@@ -240,7 +240,9 @@ mod tests {
         }
     }
 
-    fn chunked(body: &[u8], sizes: &[usize]) -> Vec<u8> {
+    /// `body` in chunked framing (chunk sizes from `sizes`, then 7s), with a chunk
+    /// extension and a trailer. Shared with the HTTP client's tests.
+    pub(crate) fn chunked(body: &[u8], sizes: &[usize]) -> Vec<u8> {
         let mut out = Vec::new();
         let mut rest = body;
         let mut i = 0;
