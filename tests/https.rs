@@ -217,6 +217,24 @@ fn http01_issuance_refusal_curl_and_restart_reuse() {
         text.contains("blog.example.test"),
         "status should list certificates:\n{text}"
     );
+
+    // Deleting the site forgets its certificate: not served, not renewed, not in fazt.db.
+    let r = api(&srv, &tok, "DELETE", "/api/sites/blog", b"");
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert!(cert_state(&srv, &tok, "blog.example.test").is_none());
+    assert!(cert_state(&srv, &tok, "admin.example.test").is_some());
+    assert!(served_cert(&s, "blog.example.test").is_err());
+    assert!(srv.logs().contains("blog.example.test names no site now"));
+    assert!(srv.stop().success());
+    let c = rusqlite::Connection::open(&s.db).unwrap();
+    let keys: Vec<String> = c
+        .prepare("SELECT key FROM certificates WHERE key LIKE '%blog.example.test%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(keys.is_empty(), "left in fazt.db: {keys:?}");
 }
 
 #[test]

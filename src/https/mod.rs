@@ -14,7 +14,7 @@ use crate::hosting::{valid_site_name, Sites};
 use crate::kernel::db::Db;
 use crate::kernel::tls::{
     load_pem_files, AcmeConfig, CertManager, CertStatus, ChallengeKind, NamePolicy, SniResolver,
-    TlsAcceptor, LETS_ENCRYPT_STAGING,
+    TlsAcceptor, TlsError, LETS_ENCRYPT_STAGING,
 };
 
 /// `Strict-Transport-Security` value sent on every HTTPS response.
@@ -116,7 +116,8 @@ impl Https {
         })
     }
 
-    /// Called when a site changes: a new site gets its certificate requested now.
+    /// Called when a site changes: a new site gets its certificate requested now; a
+    /// deleted one has its certificate forgotten (no renewals, nothing left in fazt.db).
     pub fn site_changed(&self, site: &str) {
         if let Some(m) = &self.manager {
             let name = if site == "root" {
@@ -126,6 +127,13 @@ impl Https {
             };
             match m.request(&name) {
                 Ok(_) => {}
+                Err(TlsError::Refused(_)) => match m.forget(&name) {
+                    Ok(true) => {
+                        log::info!("https: {name} names no site now; its certificate is forgotten")
+                    }
+                    Ok(false) => {}
+                    Err(e) => log::warn!("https: forgetting the certificate of {name}: {e}"),
+                },
                 Err(e) => log::debug!("no certificate requested for {name}: {e}"),
             }
         }

@@ -46,4 +46,12 @@ impl CertStore for DbCertStore {
             })
             .map_err(|e| format!("listing certificate store: {e}"))
     }
+
+    fn delete(&self, key: &str) -> Result<(), String> {
+        let k = key.to_string();
+        self.0
+            .write(move |c| c.execute("DELETE FROM certificates WHERE key = ?1", [k]))?
+            .map(|_| ())
+            .map_err(|e| format!("deleting certificate store key {key}: {e}"))
+    }
 }

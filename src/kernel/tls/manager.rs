@@ -322,6 +322,23 @@ impl CertManager {
         self.inner.request(name)
     }
 
+    /// Drop `name` for good: its queued order, its renewals, the certificate served for
+    /// it and everything stored for it. For a name the policy no longer allows (a deleted
+    /// site). Returns whether the manager knew the name.
+    pub fn forget(&self, name: &str) -> Result<bool, TlsError> {
+        let name = normalize_name(name)?;
+        let known = {
+            let mut st = self.inner.lock();
+            st.queue.retain(|n| *n != name);
+            st.names.remove(&name).is_some()
+        };
+        self.inner.resolver.remove(&name);
+        for key in store::domain_keys(&self.inner.ns, &name) {
+            self.inner.store.delete(&key).map_err(TlsError::Store)?;
+        }
+        Ok(known)
+    }
+
     /// A hook for [`super::TlsAcceptor::with_on_demand`]: requests the name and
     /// says whether a certificate is on its way. Holds no strong reference.
     pub fn on_demand(&self) -> OnDemand {

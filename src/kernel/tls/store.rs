@@ -25,6 +25,8 @@ pub trait CertStore: Send + Sync {
     fn put(&self, key: &str, value: &[u8]) -> Result<(), String>;
     /// Every full key that starts with `prefix`, in any order.
     fn list(&self, prefix: &str) -> Result<Vec<String>, String>;
+    /// Remove `key`; removing a key that is not there is not an error.
+    fn delete(&self, key: &str) -> Result<(), String>;
 }
 
 /// An in-memory [`CertStore`] (tests, and servers that want no persistence).
@@ -60,6 +62,10 @@ impl CertStore for MemStore {
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, _)| k.clone())
             .collect())
+    }
+    fn delete(&self, key: &str) -> Result<(), String> {
+        self.lock().remove(key);
+        Ok(())
     }
 }
 
@@ -112,6 +118,15 @@ pub fn key_key(ns: &str, domain: &str) -> String {
 /// Key of the renewal metadata of `domain`.
 pub fn meta_key(ns: &str, domain: &str) -> String {
     format!("certs/{ns}/{domain}/meta.json")
+}
+
+/// Every key kept for `domain`: chain, private key, metadata.
+pub fn domain_keys(ns: &str, domain: &str) -> [String; 3] {
+    [
+        cert_key(ns, domain),
+        key_key(ns, domain),
+        meta_key(ns, domain),
+    ]
 }
 
 /// The distinct domains that have any key under [`certs_prefix`], sorted.

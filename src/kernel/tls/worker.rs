@@ -247,6 +247,12 @@ impl Inner {
                 loaded.info.dns_names
             ));
         }
+        // The name may have been dropped while the order ran (its site deleted and the
+        // certificate forgotten): do not bring it back.
+        if !(self.policy)(name) {
+            log::info!("acme: {name} was dropped while its order ran; discarding the certificate");
+            return Ok(None);
+        }
         // Store first: the old certificate keeps serving until the new one is saved.
         let (ns, store) = (&self.ns, &self.store);
         store
