@@ -207,6 +207,53 @@ fn limits_hold_and_static_sites_keep_answering() {
 
 #[cfg(feature = "js")]
 #[test]
+fn overload_is_shed_with_503_and_retry_after() {
+    // Two JS threads stuck in 300 ms loops and 64 requests queued or running at most:
+    // of 90 at once, the ones past the cap are refused at once.
+    let srv = Server::start(&["--js-timeout-ms", "300"]);
+    let tok = token(&srv, "deploy");
+    deploy_js(&srv, &tok, "loop", b"while (true) {}");
+    let addr = srv.addr;
+    let clients: Vec<_> = (0..90)
+        .map(|_| {
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let mut s = std::net::TcpStream::connect(addr).ok()?;
+                s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+                s.write_all(b"GET / HTTP/1.1\r\nHost: loop.localhost\r\nConnection: close\r\n\r\n")
+                    .ok()?;
+                let r = read_response(&mut s, false)?;
+                Some((
+                    r.status,
+                    r.header("retry-after").map(str::to_owned),
+                    r.text(),
+                ))
+            })
+        })
+        .collect();
+    let answers: Vec<_> = clients
+        .into_iter()
+        .filter_map(|c| c.join().unwrap())
+        .collect();
+    let shed: Vec<_> = answers
+        .iter()
+        .filter(|(_, _, text)| text.contains("overloaded"))
+        .collect();
+    assert!(!shed.is_empty(), "nothing was shed: {answers:?}");
+    for (status, retry, _) in &shed {
+        assert_eq!(*status, 503);
+        assert_eq!(retry.as_deref(), Some("1"));
+    }
+    // A script that ran out of time is a 503 too, but retrying it would not help.
+    let timed_out = answers.iter().find(|(_, _, t)| t.contains("time limit"));
+    if let Some((status, retry, _)) = timed_out {
+        assert_eq!((*status, retry.as_deref()), (503, None));
+    }
+    assert_eq!(srv.get("localhost", "/health").text(), "ok");
+}
+
+#[cfg(feature = "js")]
+#[test]
 fn sites_are_isolated_and_redeploys_take_effect() {
     let srv = Server::start(&[]);
     let tok = token(&srv, "deploy");

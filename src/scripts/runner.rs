@@ -7,7 +7,7 @@ use crate::hosting::sites::SiteInfo;
 use crate::kernel::db::Db;
 use crate::kernel::http::{Body, Request, Response, ResponseBody};
 use crate::kernel::vfs::{Lookup, Vfs};
-use crate::serverless::{select_script, Engine, JsRequest, Script, ScriptKind};
+use crate::serverless::{select_script, Engine, JsError, JsRequest, Script, ScriptKind};
 
 /// A site's env vars, as `process.env` will see them.
 type Env = Arc<Vec<(String, String)>>;
@@ -142,7 +142,14 @@ impl Scripts {
                 resp.body = ResponseBody::Bytes(r.body);
                 resp
             }
-            Err(e) => text(e.http_status(), e.to_string()),
+            Err(e) => {
+                let mut resp = text(e.http_status(), e.to_string());
+                if matches!(e, JsError::Overloaded) {
+                    // Shed load, and tell well-behaved clients when to come back.
+                    resp.headers.push(("Retry-After".into(), "1".into()));
+                }
+                resp
+            }
         })
     }
 }
