@@ -1,5 +1,5 @@
 //! The analytics part of the management API (admin token, `{data}` envelope): `/api/stats`,
-//! `/api/events`, and the routes of [`super::manage`] for short links and webhooks.
+//! `/api/events`, and the routes of `super::manage` for short links and webhooks.
 
 use rusqlite::types::ValueRef;
 use serde_json::{Map, Value};

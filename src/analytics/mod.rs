@@ -6,7 +6,7 @@
 //!   is dropped and counted ([`Analytics::dropped`], shown in `/api/system/health`). The recorder thread
 //!   ([`recorder`]) classifies, hashes the client address with a daily-rotating salt, and
 //!   writes batches through the single writer.
-//! - **Public endpoints** on the admin host ([`public`]): `POST /track`, `GET /pixel.gif`,
+//! - **Public endpoints** on the admin host (`public`): `POST /track`, `GET /pixel.gif`,
 //!   `GET /r/{slug}` short links, `POST /webhook/{endpoint}`, `GET /track.js` — compatible
 //!   with fazt's Go version.
 //! - **API** ([`api`]): `/api/stats`, `/api/events`, `/api/redirects`, `/api/webhooks`.

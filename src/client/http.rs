@@ -1,5 +1,5 @@
 //! The deploy CLI's requests: the kernel's blocking HTTP/1.1 client with deploy-sized
-//! timeouts (an upload may take minutes), HTTPS through [`super::tls`], and reading the
+//! timeouts (an upload may take minutes), HTTPS through `super::tls`, and reading the
 //! API's JSON answers and `{"error":{…}}` envelopes.
 
 use std::time::Duration;
