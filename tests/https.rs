@@ -2,7 +2,8 @@
 //! domain and an existing site over HTTP-01 and TLS-ALPN-01, refusal of names without a site
 //! (no order placed), `curl --cacert` gets the site, a restart reuses the stored certificate,
 //! short-lived certificates are renewed and swapped while connections continue, port 80
-//! redirects. Without pebble these tests fail with the install command.
+//! redirects; and without ACME, a `--tls-cert/--tls-key` certificate serving sites and taking
+//! `fazt deploy` over HTTPS. Without pebble the ACME tests fail with the install command.
 #![cfg(feature = "acme")]
 
 mod common;
@@ -325,4 +326,85 @@ fn short_lived_certificates_are_renewed_while_connections_continue() {
     held.write_all(b"GET / HTTP/1.1\r\nHost: live.example.test\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut held, false).unwrap().text(), "live");
+}
+
+/// `fazt deploy` to `https://localhost:PORT` served with `--tls-cert/--tls-key` (no ACME):
+/// exercises the deploy client's TLS through the kernel HTTP client.
+#[test]
+fn static_certificate_serves_and_takes_deploys_over_https() {
+    let dir = Arc::new(TempDir::new("static-tls"));
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".into(), "blog.localhost".into()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+    let (tls, http) = (free_port(), free_port());
+    let srv = Server::start_on(
+        dir.clone(),
+        dir.join("fazt.db"),
+        &[
+            "--domain",
+            "localhost",
+            "--tls-cert",
+            cert_pem.to_str().unwrap(),
+            "--tls-key",
+            key_pem.to_str().unwrap(),
+            "--https-listen",
+            &format!("127.0.0.1:{tls}"),
+            "--http-listen",
+            &format!("127.0.0.1:{http}"),
+        ],
+    );
+    let tok = token(&srv, "deploy");
+    let site = dir.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("index.html"), "<h1>over tls</h1>").unwrap();
+    let server = format!("https://localhost:{tls}");
+    let deploy = |extra: &[&str]| {
+        std::process::Command::new(bin())
+            .args(["deploy", site.to_str().unwrap(), "--site", "blog"])
+            .args(["--server", &server, "--token", &tok])
+            .args(extra)
+            .env("FAZT_CLIENT_CONFIG", dir.join("client.json"))
+            .output()
+            .unwrap()
+    };
+
+    // A self-signed certificate is refused unless asked, with a clear one-line error.
+    let refused = deploy(&[]);
+    assert!(!refused.status.success());
+    let msg = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        msg.contains("certificate") && msg.contains("--insecure") && msg.lines().count() == 1,
+        "{msg}"
+    );
+    let ok = deploy(&["--insecure"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    // The site answers over HTTPS with the configured certificate.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    let conn = rustls::ClientConnection::new(
+        client_config(roots, &[b"http/1.1"]),
+        "blog.localhost".try_into().unwrap(),
+    )
+    .unwrap();
+    let sock = TcpStream::connect(("127.0.0.1", tls)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut s = rustls::StreamOwned::new(conn, sock);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: blog.localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut s, false).unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "<h1>over tls</h1>"));
+    assert_eq!(
+        s.conn.peer_certificates().unwrap()[0].as_ref(),
+        cert.der().as_ref()
+    );
 }

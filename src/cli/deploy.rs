@@ -88,8 +88,14 @@ fn call(
     if !ctype.is_empty() {
         headers.push(("Content-Type", ctype));
     }
-    request(&c.url, method, path, &headers, body, c.insecure, progress)
-        .map_err(|e| CliError::fail(format!("{}: {e}", c.server)))
+    request(&c.url, method, path, &headers, body, c.insecure, progress).map_err(|e| {
+        let hint = if !c.insecure && e.contains("invalid peer certificate") {
+            " (a self-signed or private-CA certificate? --insecure skips the check)"
+        } else {
+            ""
+        };
+        CliError::fail(format!("{}: {e}{hint}", c.server))
+    })
 }
 
 fn api_error(c: &Conn, r: &ClientResponse) -> CliError {
