@@ -170,7 +170,22 @@ fn cli_help_version_and_bad_flags() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("fazt "));
+    let version = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(version.starts_with("fazt "), "{version}");
+    // The features this binary has, so scripts (cross/smoke.sh) and bug reports can tell.
+    assert_eq!(version.contains("js"), cfg!(feature = "js"), "{version}");
+    assert_eq!(
+        version.contains("acme"),
+        cfg!(feature = "acme"),
+        "{version}"
+    );
+    let serve_help = std::process::Command::new(bin())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let serve_help = String::from_utf8_lossy(&serve_help.stdout);
+    // Flags this build cannot honour are not advertised.
+    assert_eq!(serve_help.contains("--tls-cert"), cfg!(feature = "acme"));
     let out = std::process::Command::new(bin())
         .arg("--help")
         .output()

@@ -84,7 +84,9 @@ fn num<T: std::str::FromStr>(
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if args.contains(["-h", "--help"]) {
-        print!("{HELP}\n{}", super::serve_https::HELP);
+        print!("{HELP}");
+        #[cfg(feature = "acme")]
+        print!("\n{}", super::serve_https::HELP);
         #[cfg(feature = "analytics")]
         print!("\nANALYTICS (feature `analytics`):\n{ANALYTICS_HELP}");
         return Ok(());

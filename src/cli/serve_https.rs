@@ -5,6 +5,7 @@ use pico_args::Arguments;
 
 use super::common::{opt, CliError};
 
+#[cfg(feature = "acme")]
 pub const HELP: &str = "\
 HTTPS (feature `acme`):
     --https              Serve HTTPS on --https-listen and HTTP-01 + redirects on
