@@ -124,6 +124,37 @@ expect() { # WHAT WANT_STATUS WANT_BODY_SUBSTRING
     log "ok: $1 (HTTP $status)"
 }
 
+# start_serve ARGS...: starts `serve` on the work database in the background.
+start_serve() {
+    env -u FAZT_DB -u FAZT_LISTEN -u FAZT_DOMAIN "${run[@]}" serve --db "$work/fazt.db" "$@" \
+        >"$work/serve.log" 2>&1 &
+    server_pid=$!
+}
+
+# wait_logged WORDS: waits (60 s at most) for the log line "WORDS ADDR" and
+# prints ADDR; the ports are chosen by the OS (port 0) and only logged.
+wait_logged() {
+    local words="$1" found="" i
+    for ((i = 0; i < 600; i++)); do
+        found="$(sed -n "s/.*$words \([0-9.]*:[0-9]*\).*/\1/p" "$work/serve.log" | head -n1)"
+        [[ -n "$found" ]] && break
+        kill -0 "$server_pid" 2>/dev/null || fail "serve exited before logging '$words ADDR'"
+        sleep 0.1
+    done
+    [[ -n "$found" ]] || fail "serve did not log '$words ADDR' within 60 s"
+    echo "$found"
+}
+
+# stop_serve WHAT: SIGTERM must end the server cleanly (exit status 0).
+stop_serve() {
+    kill -TERM "$server_pid"
+    local rc=0
+    wait "$server_pid" || rc=$?
+    server_pid=""
+    ((rc == 0)) || fail "$1 exited with status $rc after SIGTERM"
+    log "ok: $1: SIGTERM -> clean exit"
+}
+
 smoke_one() {
     local bin="$1" runner
     runner="$(runner_for "$bin")"
@@ -141,18 +172,8 @@ smoke_one() {
 
     # Port 0: the kernel picks a free port, the server logs it ("listening on ADDR").
     t0=$(date +%s%N)
-    env -u FAZT_DB -u FAZT_LISTEN -u FAZT_DOMAIN "${run[@]}" serve --db "$work/fazt.db" \
-        --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
-    server_pid=$!
-    addr=""
-    local i
-    for ((i = 0; i < 600; i++)); do
-        addr="$(sed -n 's/.* listening on \([0-9.]*:[0-9]*\).*/\1/p' "$work/serve.log" | head -n1)"
-        [[ -n "$addr" ]] && break
-        kill -0 "$server_pid" 2>/dev/null || fail "serve exited before listening"
-        sleep 0.1
-    done
-    [[ -n "$addr" ]] || fail "serve did not log 'listening on ADDR' within 60 s"
+    start_serve --listen 127.0.0.1:0
+    addr="$(wait_logged "listening on")"
     log "ok: serve listening on $addr after $((($(date +%s%N) - t0) / 1000000)) ms"
 
     http GET localhost /health
@@ -189,13 +210,7 @@ smoke_one() {
         expect "GET smokejs.localhost/main.js (no js feature: served as a file)" 200 "res.send"
     fi
 
-    # Graceful stop: SIGTERM must end the server cleanly.
-    kill -TERM "$server_pid"
-    local rc=0
-    wait "$server_pid" || rc=$?
-    server_pid=""
-    ((rc == 0)) || fail "serve exited with status $rc after SIGTERM"
-    log "ok: SIGTERM -> clean exit"
+    stop_serve serve
 
     if [[ "$version" == *acme* ]]; then
         smoke_https
@@ -214,18 +229,10 @@ smoke_https() {
         -subj /CN=localhost -addext "subjectAltName=DNS:localhost,DNS:smoke.localhost" \
         -keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1 ||
         fail "openssl could not make a test certificate"
-    env -u FAZT_DB -u FAZT_LISTEN -u FAZT_DOMAIN "${run[@]}" serve --db "$work/fazt.db" \
-        --listen 127.0.0.1:0 --https-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
-        --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" >"$work/serve.log" 2>&1 &
-    server_pid=$!
-    local tls="" i
-    for ((i = 0; i < 600; i++)); do
-        tls="$(sed -n 's/.*HTTPS on \([0-9.]*:[0-9]*\).*/\1/p' "$work/serve.log" | head -n1)"
-        [[ -n "$tls" ]] && break
-        kill -0 "$server_pid" 2>/dev/null || fail "serve with --tls-cert exited before listening"
-        sleep 0.1
-    done
-    [[ -n "$tls" ]] || fail "serve did not log 'HTTPS on ADDR' within 60 s"
+    start_serve --listen 127.0.0.1:0 --https-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
+        --tls-cert "$work/cert.pem" --tls-key "$work/key.pem"
+    local tls
+    tls="$(wait_logged "HTTPS on")"
     local t0
     t0=$(date +%s%N)
     status="$(curl -sS -o "$work/body" -w '%{http_code}' --max-time 60 --cacert "$work/cert.pem" \
@@ -234,12 +241,7 @@ smoke_https() {
     body="$(cat "$work/body")"
     expect "GET https://smoke.localhost/ (TLS handshake verified)" 200 "<h1>smoke $current</h1>"
     log "   handshake + GET took $((($(date +%s%N) - t0) / 1000000)) ms"
-    kill -TERM "$server_pid"
-    local rc=0
-    wait "$server_pid" || rc=$?
-    server_pid=""
-    ((rc == 0)) || fail "HTTPS serve exited with status $rc after SIGTERM"
-    log "ok: HTTPS serve SIGTERM -> clean exit"
+    stop_serve "HTTPS serve"
 }
 
 current=""
