@@ -69,14 +69,8 @@ log "running $bin chrooted as $who"
 
 "${in_root[@]}" /fazt serve --db /data/fazt.db --listen 127.0.0.1:0 >"$log_file" 2>&1 &
 server_pid=$!
-addr=""
-for ((i = 0; i < 300; i++)); do
-    addr="$(sed -n 's/.* listening on \([0-9.]*:[0-9]*\).*/\1/p' "$log_file" | head -n1)"
-    [[ -n "$addr" ]] && break
-    kill -0 "$server_pid" 2>/dev/null || fail "serve exited before listening"
-    sleep 0.1
-done
-[[ -n "$addr" ]] || fail "serve did not log 'listening on ADDR' within 30 s"
+addr="$(logged_addr "$log_file" "$server_pid" "listening on" 30 2>"$log_file.wait")" ||
+    fail "$(cat "$log_file.wait")"
 log "ok: listening on $addr"
 
 get() { # HOST PATH -> sets status, body

@@ -201,3 +201,25 @@ check_static() {
 
 # Size of a file in bytes.
 file_size() { stat -c %s "$1"; }
+
+# logged_addr LOG PID WORDS [SECONDS]: waits for the line "... WORDS ADDR" in
+# LOG (servers started on port 0 log the address the OS chose) and prints
+# ADDR. Status 1 with the reason on stderr if PID exits first or SECONDS
+# (default 60) pass.
+logged_addr() {
+    local log_file="$1" pid="$2" words="$3" secs="${4:-60}" found="" i
+    for ((i = 0; i < secs * 10; i++)); do
+        found="$(sed -n "s/.*$words \([0-9.]*:[0-9]*\).*/\1/p" "$log_file" | head -n1)"
+        if [[ -n "$found" ]]; then
+            echo "$found"
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "serve exited before logging '$words ADDR'" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "serve did not log '$words ADDR' within $secs s" >&2
+    return 1
+}

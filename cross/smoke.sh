@@ -131,18 +131,9 @@ start_serve() {
     server_pid=$!
 }
 
-# wait_logged WORDS: waits (60 s at most) for the log line "WORDS ADDR" and
-# prints ADDR; the ports are chosen by the OS (port 0) and only logged.
+# wait_logged WORDS: prints the address logged as "WORDS ADDR" (see logged_addr).
 wait_logged() {
-    local words="$1" found="" i
-    for ((i = 0; i < 600; i++)); do
-        found="$(sed -n "s/.*$words \([0-9.]*:[0-9]*\).*/\1/p" "$work/serve.log" | head -n1)"
-        [[ -n "$found" ]] && break
-        kill -0 "$server_pid" 2>/dev/null || fail "serve exited before logging '$words ADDR'"
-        sleep 0.1
-    done
-    [[ -n "$found" ]] || fail "serve did not log '$words ADDR' within 60 s"
-    echo "$found"
+    logged_addr "$work/serve.log" "$server_pid" "$1" 2>"$work/wait.err" || fail "$(cat "$work/wait.err")"
 }
 
 # stop_serve WHAT: SIGTERM must end the server cleanly (exit status 0).
