@@ -1,14 +1,17 @@
 //! Managing short links ([`redirects`]: `/api/redirects`) and webhooks ([`webhooks`]:
 //! `/api/webhooks`): list, create, read, update, delete — validated completely before anything
 //! is written, checked and written in one writer job (so two creates cannot both take a
-//! slug), and audited. Shared here: body and field parsing, `id`-or-name lookups, auditing.
+//! slug), and audited. Shared here ([`Table`]): listing, reading, deleting, `id`-or-name lookups
+//! and key conflicts; body and field parsing; auditing.
 
 pub mod redirects;
 pub mod webhooks;
 
-use serde_json::{Map, Value};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Map, Value};
 
-use crate::api::envelope::{bad_request, error};
+use crate::analytics::Analytics;
+use crate::api::envelope::{bad_request, data, error, internal, not_found, ok};
 use crate::api::{audit, Api};
 use crate::kernel::http::{Body, Request, Response};
 
@@ -110,6 +113,156 @@ pub(super) enum Write<T> {
 
 pub(super) fn admin_url(api: &Api, req: &Request, path: &str) -> String {
     format!("{}{path}", api.site_url("admin", req))
+}
+
+/// What tells the managed tables apart; the list, read, delete and lookup code is shared.
+pub(super) struct Table {
+    /// SQL table.
+    pub name: &'static str,
+    /// The unique name column a row can be addressed by instead of its `id`.
+    pub key_col: &'static str,
+    /// Columns `to_json` reads, in its order.
+    pub columns: &'static str,
+    /// `ORDER BY` of the list.
+    pub list_order: &'static str,
+    /// In messages: "no {noun} 'x'".
+    pub noun: &'static str,
+    /// Audit action prefix: "{action}.delete".
+    pub action: &'static str,
+    pub to_json: fn(&Api, &Request, &rusqlite::Row<'_>) -> rusqlite::Result<Value>,
+}
+
+impl Table {
+    /// Dispatches `/api/{table}[/{id}]`; `save(body, None)` creates, `save(body, Some(id))`
+    /// updates.
+    #[allow(clippy::too_many_arguments)]
+    pub fn route(
+        &self,
+        a: &Analytics,
+        api: &Api,
+        req: &Request,
+        body: &mut Body<'_>,
+        method: &str,
+        id: Option<&str>,
+        actor: &str,
+        save: impl FnOnce(&mut Body<'_>, Option<&str>) -> Response,
+    ) -> Response {
+        match (method, id) {
+            ("GET", None) => self.list(a, api, req),
+            ("GET", Some(id)) => match self.get(a, api, req, id) {
+                Ok(Some(v)) => ok(v),
+                Ok(None) => self.not_found(id),
+                Err(e) => internal(e),
+            },
+            ("POST", None) => save(body, None),
+            ("PUT", Some(id)) => save(body, Some(id)),
+            ("DELETE", Some(id)) => self.delete(a, api, req, id, actor),
+            _ => error(
+                405,
+                "METHOD_NOT_ALLOWED",
+                format!("{method} is not allowed here"),
+            ),
+        }
+    }
+
+    pub fn not_found(&self, id: &str) -> Response {
+        not_found(format!("no {} '{id}'", self.noun))
+    }
+
+    fn list(&self, a: &Analytics, api: &Api, req: &Request) -> Response {
+        let rows = a.db.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {} FROM {} ORDER BY {}",
+                self.columns, self.name, self.list_order
+            ))?;
+            let rows = st.query_map([], |r| (self.to_json)(api, req, r))?;
+            rows.collect::<Result<Vec<_>, _>>()
+        });
+        match rows {
+            Ok(v) => ok(Value::Array(v)),
+            Err(e) => internal(e),
+        }
+    }
+
+    /// The row addressed by `id` (digits: the id; otherwise the key column), as JSON.
+    pub fn get(
+        &self,
+        a: &Analytics,
+        api: &Api,
+        req: &Request,
+        id: &str,
+    ) -> rusqlite::Result<Option<Value>> {
+        let (col, key) = key_clause(id, self.key_col);
+        a.db.read(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {} FROM {} WHERE {col} = ?1",
+                    self.columns, self.name
+                ),
+                [key],
+                |r| (self.to_json)(api, req, r),
+            )
+            .optional()
+        })
+    }
+
+    /// The answer after a write: the row as it is now, with `status`, passed through `show`.
+    pub fn saved(
+        &self,
+        a: &Analytics,
+        api: &Api,
+        req: &Request,
+        rowid: i64,
+        status: u16,
+        show: impl FnOnce(Value) -> Value,
+    ) -> Response {
+        match self.get(a, api, req, &rowid.to_string()) {
+            Ok(Some(v)) => data(status, show(v)),
+            Ok(None) => self.not_found(&rowid.to_string()),
+            Err(e) => internal(e),
+        }
+    }
+
+    fn delete(&self, a: &Analytics, api: &Api, req: &Request, id: &str, actor: &str) -> Response {
+        let (col, key) = key_clause(id, self.key_col);
+        let table = self.name;
+        let r =
+            a.db.write(move |c| c.execute(&format!("DELETE FROM {table} WHERE {col} = ?1"), [key]));
+        match r {
+            Ok(Ok(0)) => self.not_found(id),
+            Ok(Ok(_)) => {
+                let action = format!("{}.delete", self.action);
+                audit(api, req, actor, &action, id, &json!({}));
+                ok(json!({"id": id, "deleted": true}))
+            }
+            Ok(Err(e)) => internal(e),
+            Err(e) => internal(e),
+        }
+    }
+
+    /// The row id `id` addresses (inside a write job).
+    pub fn find_id(&self, c: &Connection, id: &str) -> rusqlite::Result<Option<i64>> {
+        let (col, key) = key_clause(id, self.key_col);
+        c.query_row(
+            &format!("SELECT id FROM {} WHERE {col} = ?1", self.name),
+            [key],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()
+    }
+
+    /// Whether another row (not `except`) already uses `key`.
+    pub fn key_taken(&self, c: &Connection, key: &str, except: i64) -> rusqlite::Result<bool> {
+        c.query_row(
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE {} = ?1 AND id != ?2",
+                self.name, self.key_col
+            ),
+            params![key, except],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+    }
 }
 
 #[cfg(test)]

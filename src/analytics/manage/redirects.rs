@@ -1,13 +1,11 @@
 //! `/api/redirects`: short links served at `/r/{slug}` on the admin host.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::params;
 use serde_json::{json, Value};
 
-use super::{
-    admin_url, audit, key_clause, opt_str, read_object, tag_list, tags_of, valid_key, Write,
-};
+use super::{admin_url, audit, opt_str, read_object, tag_list, tags_of, valid_key, Table, Write};
 use crate::analytics::Analytics;
-use crate::api::envelope::{bad_request, data, error, internal, not_found, ok};
+use crate::api::envelope::{bad_request, error, internal};
 use crate::api::Api;
 use crate::kernel::db::now;
 use crate::kernel::http::{Body, Request, Response};
@@ -55,7 +53,15 @@ fn redirect_json(api: &Api, req: &Request, r: &rusqlite::Row<'_>) -> rusqlite::R
     }))
 }
 
-const REDIRECT_COLUMNS: &str = "id, COALESCE(slug, ''), destination, tags, click_count, created_at";
+pub(super) const REDIRECTS: Table = Table {
+    name: "redirects",
+    key_col: "slug",
+    columns: "id, COALESCE(slug, ''), destination, tags, click_count, created_at",
+    list_order: "click_count DESC, id",
+    noun: "short link",
+    action: "redirect",
+    to_json: redirect_json,
+};
 
 pub fn route(
     a: &Analytics,
@@ -66,74 +72,10 @@ pub fn route(
     id: Option<&str>,
     actor: &str,
 ) -> Response {
-    match (method, id) {
-        ("GET", None) => {
-            let rows = a.db.read(|c| {
-                let mut st = c.prepare(&format!(
-                    "SELECT {REDIRECT_COLUMNS} FROM redirects ORDER BY click_count DESC, id"
-                ))?;
-                let rows = st.query_map([], |r| redirect_json(api, req, r))?;
-                rows.collect::<Result<Vec<_>, _>>()
-            });
-            match rows {
-                Ok(v) => ok(Value::Array(v)),
-                Err(e) => internal(e),
-            }
-        }
-        ("GET", Some(id)) => match get_redirect(a, api, req, id) {
-            Ok(Some(v)) => ok(v),
-            Ok(None) => not_found(format!("no short link '{id}'")),
-            Err(e) => internal(e),
-        },
-        ("POST", None) => create_redirect(a, api, req, body, actor),
-        ("PUT", Some(id)) => update_redirect(a, api, req, body, id, actor),
-        ("DELETE", Some(id)) => {
-            let (col, key) = key_clause(id, "slug");
-            let r = a.db.write(move |c| {
-                c.execute(&format!("DELETE FROM redirects WHERE {col} = ?1"), [key])
-            });
-            match r {
-                Ok(Ok(0)) => not_found(format!("no short link '{id}'")),
-                Ok(Ok(_)) => {
-                    audit(api, req, actor, "redirect.delete", id, &json!({}));
-                    ok(json!({"id": id, "deleted": true}))
-                }
-                Ok(Err(e)) => internal(e),
-                Err(e) => internal(e),
-            }
-        }
-        _ => error(
-            405,
-            "METHOD_NOT_ALLOWED",
-            format!("{method} is not allowed here"),
-        ),
-    }
-}
-
-fn get_redirect(
-    a: &Analytics,
-    api: &Api,
-    req: &Request,
-    id: &str,
-) -> rusqlite::Result<Option<Value>> {
-    let (col, key) = key_clause(id, "slug");
-    a.db.read(|c| {
-        c.query_row(
-            &format!("SELECT {REDIRECT_COLUMNS} FROM redirects WHERE {col} = ?1"),
-            [key],
-            |r| redirect_json(api, req, r),
-        )
-        .optional()
+    REDIRECTS.route(a, api, req, body, method, id, actor, |body, id| match id {
+        None => create_redirect(a, api, req, body, actor),
+        Some(id) => update_redirect(a, api, req, body, id, actor),
     })
-}
-
-fn slug_taken(c: &Connection, slug: &str, except: i64) -> rusqlite::Result<bool> {
-    c.query_row(
-        "SELECT COUNT(*) FROM redirects WHERE slug = ?1 AND id != ?2",
-        params![slug, except],
-        |r| r.get::<_, i64>(0),
-    )
-    .map(|n| n > 0)
 }
 
 fn create_redirect(
@@ -166,7 +108,7 @@ fn create_redirect(
     let (s2, d2, t2) = (slug.clone(), destination.clone(), tags.clone());
     let r = a.db.write(move |c| -> rusqlite::Result<Write<i64>> {
         let tx = c.transaction()?;
-        if slug_taken(&tx, &s2, -1)? {
+        if REDIRECTS.key_taken(&tx, &s2, -1)? {
             return Ok(Write::Conflict);
         }
         tx.execute(
@@ -188,11 +130,7 @@ fn create_redirect(
                 &slug,
                 &json!({"destination": destination}),
             );
-            match get_redirect(a, api, req, &id.to_string()) {
-                Ok(Some(v)) => data(201, v),
-                Ok(None) => not_found(format!("no short link '{id}'")),
-                Err(e) => internal(e),
-            }
+            REDIRECTS.saved(a, api, req, id, 201, |v| v)
         }
         Ok(Ok(_)) => error(409, "CONFLICT", format!("slug '{slug}' is already in use")),
         Ok(Err(e)) => internal(e),
@@ -227,22 +165,15 @@ fn update_redirect(
             return bad_request(e);
         }
     }
-    let (col, key) = key_clause(id, "slug");
     let (s2, d2, t2) = (slug.clone(), destination.clone(), tags.clone());
+    let target = id.to_string();
     let r = a.db.write(move |c| -> rusqlite::Result<Write<i64>> {
         let tx = c.transaction()?;
-        let Some(rid) = tx
-            .query_row(
-                &format!("SELECT id FROM redirects WHERE {col} = ?1"),
-                [&key],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()?
-        else {
+        let Some(rid) = REDIRECTS.find_id(&tx, &target)? else {
             return Ok(Write::NotFound);
         };
         if let Some(s) = &s2 {
-            if slug_taken(&tx, s, rid)? {
+            if REDIRECTS.key_taken(&tx, s, rid)? {
                 return Ok(Write::Conflict);
             }
             tx.execute(
@@ -275,13 +206,9 @@ fn update_redirect(
                 id,
                 &json!({"slug": slug, "destination": destination}),
             );
-            match get_redirect(a, api, req, &rid.to_string()) {
-                Ok(Some(v)) => ok(v),
-                Ok(None) => not_found(format!("no short link '{id}'")),
-                Err(e) => internal(e),
-            }
+            REDIRECTS.saved(a, api, req, rid, 200, |v| v)
         }
-        Ok(Ok(Write::NotFound)) => not_found(format!("no short link '{id}'")),
+        Ok(Ok(Write::NotFound)) => REDIRECTS.not_found(id),
         Ok(Ok(Write::Conflict)) => error(
             409,
             "CONFLICT",

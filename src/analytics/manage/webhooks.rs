@@ -1,21 +1,18 @@
 //! `/api/webhooks`: endpoints that accept `POST /webhook/{endpoint}` on the admin host. A
 //! secret is never shown again after it is set (a generated one is returned once).
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::params;
 use serde_json::{json, Map, Value};
 
-use super::{admin_url, audit, key_clause, opt_str, read_object, valid_key, Write};
+use super::{admin_url, audit, opt_str, read_object, valid_key, Table, Write};
 use crate::analytics::Analytics;
-use crate::api::envelope::{bad_request, data, error, internal, not_found, ok};
+use crate::api::envelope::{bad_request, error, internal};
 use crate::api::Api;
 use crate::kernel::db::migrate::hex;
 use crate::kernel::db::now;
 use crate::kernel::http::{Body, Request, Response};
 
 const SECRET_MAX: usize = 256;
-
-const WEBHOOK_COLUMNS: &str =
-    "id, COALESCE(name, ''), COALESCE(endpoint, ''), COALESCE(secret, '') != '', is_active, created_at";
 
 fn webhook_json(api: &Api, req: &Request, r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
     let endpoint: String = r.get(2)?;
@@ -30,22 +27,15 @@ fn webhook_json(api: &Api, req: &Request, r: &rusqlite::Row<'_>) -> rusqlite::Re
     }))
 }
 
-fn get_webhook(
-    a: &Analytics,
-    api: &Api,
-    req: &Request,
-    id: &str,
-) -> rusqlite::Result<Option<Value>> {
-    let (col, key) = key_clause(id, "endpoint");
-    a.db.read(|c| {
-        c.query_row(
-            &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE {col} = ?1"),
-            [key],
-            |r| webhook_json(api, req, r),
-        )
-        .optional()
-    })
-}
+pub(super) const WEBHOOKS: Table = Table {
+    name: "webhooks",
+    key_col: "endpoint",
+    columns: "id, COALESCE(name, ''), COALESCE(endpoint, ''), COALESCE(secret, '') != '', is_active, created_at",
+    list_order: "id DESC",
+    noun: "webhook",
+    action: "webhook",
+    to_json: webhook_json,
+};
 
 /// `"secret"`: a string (empty removes it), or `true` to generate one.
 fn secret_of(o: &Map<String, Value>) -> Result<Option<(String, bool)>, Response> {
@@ -96,15 +86,6 @@ fn endpoint_of(o: &Map<String, Value>) -> Result<Option<String>, Response> {
     }
 }
 
-fn endpoint_taken(c: &Connection, endpoint: &str, except: i64) -> rusqlite::Result<bool> {
-    c.query_row(
-        "SELECT COUNT(*) FROM webhooks WHERE endpoint = ?1 AND id != ?2",
-        params![endpoint, except],
-        |r| r.get::<_, i64>(0),
-    )
-    .map(|n| n > 0)
-}
-
 /// The webhook as JSON, plus a freshly generated secret (shown this once).
 fn with_secret(v: Value, generated: Option<&str>) -> Value {
     match (v, generated) {
@@ -125,48 +106,9 @@ pub fn route(
     id: Option<&str>,
     actor: &str,
 ) -> Response {
-    match (method, id) {
-        ("GET", None) => {
-            let rows = a.db.read(|c| {
-                let mut st = c.prepare(&format!(
-                    "SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY id DESC"
-                ))?;
-                let rows = st.query_map([], |r| webhook_json(api, req, r))?;
-                rows.collect::<Result<Vec<_>, _>>()
-            });
-            match rows {
-                Ok(v) => ok(Value::Array(v)),
-                Err(e) => internal(e),
-            }
-        }
-        ("GET", Some(id)) => match get_webhook(a, api, req, id) {
-            Ok(Some(v)) => ok(v),
-            Ok(None) => not_found(format!("no webhook '{id}'")),
-            Err(e) => internal(e),
-        },
-        ("POST", None) => save_webhook(a, api, req, body, None, actor),
-        ("PUT", Some(id)) => save_webhook(a, api, req, body, Some(id), actor),
-        ("DELETE", Some(id)) => {
-            let (col, key) = key_clause(id, "endpoint");
-            let r = a.db.write(move |c| {
-                c.execute(&format!("DELETE FROM webhooks WHERE {col} = ?1"), [key])
-            });
-            match r {
-                Ok(Ok(0)) => not_found(format!("no webhook '{id}'")),
-                Ok(Ok(_)) => {
-                    audit(api, req, actor, "webhook.delete", id, &json!({}));
-                    ok(json!({"id": id, "deleted": true}))
-                }
-                Ok(Err(e)) => internal(e),
-                Err(e) => internal(e),
-            }
-        }
-        _ => error(
-            405,
-            "METHOD_NOT_ALLOWED",
-            format!("{method} is not allowed here"),
-        ),
-    }
+    WEBHOOKS.route(a, api, req, body, method, id, actor, |body, id| {
+        save_webhook(a, api, req, body, id, actor)
+    })
 }
 
 /// Creates (`id` = None) or updates a webhook.
@@ -192,13 +134,13 @@ fn save_webhook(
     if id.is_none() && (name.is_none() || endpoint.is_none()) {
         return bad_request("'name' and 'endpoint' are required");
     }
-    let target = id.map(|i| key_clause(i, "endpoint"));
+    let target = id.map(str::to_string);
     let (n2, e2, s2) = (name.clone(), endpoint.clone(), secret.clone());
     let r = a.db.write(move |c| -> rusqlite::Result<Write<i64>> {
         let tx = c.transaction()?;
         let wid = match &target {
             None => {
-                if endpoint_taken(&tx, e2.as_deref().unwrap_or(""), -1)? {
+                if WEBHOOKS.key_taken(&tx, e2.as_deref().unwrap_or(""), -1)? {
                     return Ok(Write::Conflict);
                 }
                 tx.execute(
@@ -214,19 +156,12 @@ fn save_webhook(
                 )?;
                 tx.last_insert_rowid()
             }
-            Some((col, key)) => {
-                let Some(wid) = tx
-                    .query_row(
-                        &format!("SELECT id FROM webhooks WHERE {col} = ?1"),
-                        [key],
-                        |r| r.get::<_, i64>(0),
-                    )
-                    .optional()?
-                else {
+            Some(target) => {
+                let Some(wid) = WEBHOOKS.find_id(&tx, target)? else {
                     return Ok(Write::NotFound);
                 };
                 if let Some(e) = &e2 {
-                    if endpoint_taken(&tx, e, wid)? {
+                    if WEBHOOKS.key_taken(&tx, e, wid)? {
                         return Ok(Write::Conflict);
                     }
                     tx.execute(
@@ -276,16 +211,12 @@ fn save_webhook(
                     "name": name, "endpoint": endpoint, "secret_changed": secret.is_some(), "is_active": active,
                 }),
             );
-            match get_webhook(a, api, req, &wid.to_string()) {
-                Ok(Some(v)) => data(
-                    if id.is_some() { 200 } else { 201 },
-                    with_secret(v, generated.as_deref()),
-                ),
-                Ok(None) => not_found(format!("no webhook '{what}'")),
-                Err(e) => internal(e),
-            }
+            let status = if id.is_some() { 200 } else { 201 };
+            WEBHOOKS.saved(a, api, req, wid, status, |v| {
+                with_secret(v, generated.as_deref())
+            })
         }
-        Ok(Ok(Write::NotFound)) => not_found(format!("no webhook '{what}'")),
+        Ok(Ok(Write::NotFound)) => WEBHOOKS.not_found(&what),
         Ok(Ok(Write::Conflict)) => error(
             409,
             "CONFLICT",
