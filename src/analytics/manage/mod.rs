@@ -251,6 +251,21 @@ impl Table {
         .optional()
     }
 
+    /// Sets one column of row `rowid` (inside a write job).
+    pub fn set(
+        &self,
+        c: &Connection,
+        rowid: i64,
+        column: &'static str,
+        value: &dyn rusqlite::ToSql,
+    ) -> rusqlite::Result<()> {
+        c.execute(
+            &format!("UPDATE {} SET {column} = ?1 WHERE id = ?2", self.name),
+            params![value, rowid],
+        )
+        .map(|_| ())
+    }
+
     /// Whether another row (not `except`) already uses `key`.
     pub fn key_taken(&self, c: &Connection, key: &str, except: i64) -> rusqlite::Result<bool> {
         c.query_row(

@@ -176,22 +176,13 @@ fn update_redirect(
             if REDIRECTS.key_taken(&tx, s, rid)? {
                 return Ok(Write::Conflict);
             }
-            tx.execute(
-                "UPDATE redirects SET slug = ?1 WHERE id = ?2",
-                params![s, rid],
-            )?;
+            REDIRECTS.set(&tx, rid, "slug", s)?;
         }
         if let Some(d) = &d2 {
-            tx.execute(
-                "UPDATE redirects SET destination = ?1 WHERE id = ?2",
-                params![d, rid],
-            )?;
+            REDIRECTS.set(&tx, rid, "destination", d)?;
         }
         if let Some(t) = &t2 {
-            tx.execute(
-                "UPDATE redirects SET tags = ?1 WHERE id = ?2",
-                params![t, rid],
-            )?;
+            REDIRECTS.set(&tx, rid, "tags", t)?;
         }
         tx.commit()?;
         Ok(Write::Done(rid))

@@ -164,28 +164,16 @@ fn save_webhook(
                     if WEBHOOKS.key_taken(&tx, e, wid)? {
                         return Ok(Write::Conflict);
                     }
-                    tx.execute(
-                        "UPDATE webhooks SET endpoint = ?1 WHERE id = ?2",
-                        params![e, wid],
-                    )?;
+                    WEBHOOKS.set(&tx, wid, "endpoint", e)?;
                 }
                 if let Some(n) = &n2 {
-                    tx.execute(
-                        "UPDATE webhooks SET name = ?1 WHERE id = ?2",
-                        params![n, wid],
-                    )?;
+                    WEBHOOKS.set(&tx, wid, "name", n)?;
                 }
                 if let Some(s) = &s2 {
-                    tx.execute(
-                        "UPDATE webhooks SET secret = ?1 WHERE id = ?2",
-                        params![s, wid],
-                    )?;
+                    WEBHOOKS.set(&tx, wid, "secret", s)?;
                 }
                 if let Some(act) = active {
-                    tx.execute(
-                        "UPDATE webhooks SET is_active = ?1 WHERE id = ?2",
-                        params![act, wid],
-                    )?;
+                    WEBHOOKS.set(&tx, wid, "is_active", &act)?;
                 }
                 wid
             }
