@@ -312,30 +312,20 @@ fn compute_aligned(
             let (i, req, pv, vis) = row?;
             add_point(from + i * step, req, pv, vis);
         }
-        merge_top(
-            &mut paths,
-            tops(
-                c,
-                &format!(
-                    "SELECT site, path, SUM(COALESCE(hits, 1)) FROM events
-                     WHERE {hosting} AND event_type = 'pageview' AND path IS NOT NULL
-                     GROUP BY site, path ORDER BY 3 DESC LIMIT 100"
-                ),
-                params![split, to, site],
-            )?,
-        );
-        merge_top(
-            &mut referrers,
-            tops(
-                c,
-                &format!(
-                    "SELECT site, referrer_host, SUM(COALESCE(hits, 1)) FROM events
-                     WHERE {hosting} AND event_type = 'pageview' AND referrer_host IS NOT NULL
-                     GROUP BY site, referrer_host ORDER BY 3 DESC LIMIT 100"
-                ),
-                params![split, to, site],
-            )?,
-        );
+        for (list, column) in [(&mut paths, "path"), (&mut referrers, "referrer_host")] {
+            merge_top(
+                list,
+                tops(
+                    c,
+                    &format!(
+                        "SELECT site, {column}, SUM(COALESCE(hits, 1)) FROM events
+                         WHERE {hosting} AND event_type = 'pageview' AND {column} IS NOT NULL
+                         GROUP BY site, {column} ORDER BY 3 DESC LIMIT 100"
+                    ),
+                    params![split, to, site],
+                )?,
+            );
+        }
         let mut st = c.prepare(&format!(
             "SELECT COALESCE(source_type, ''), COALESCE(event_type, ''), SUM(COALESCE(hits, 1))
              FROM events
