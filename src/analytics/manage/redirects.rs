@@ -78,6 +78,16 @@ pub fn route(
     })
 }
 
+/// The body's slug, destination and tags, each `None` when absent.
+type Fields = (Option<String>, Option<String>, Option<String>);
+
+fn read_fields(body: &mut Body<'_>) -> Result<Fields, Response> {
+    let o = read_object(body)?;
+    let slug = opt_str(&o, "slug")?.map(str::to_string);
+    let destination = opt_str(&o, "destination")?.map(str::to_string);
+    Ok((slug, destination, tags_of(&o)?))
+}
+
 fn create_redirect(
     a: &Analytics,
     api: &Api,
@@ -85,18 +95,11 @@ fn create_redirect(
     body: &mut Body<'_>,
     actor: &str,
 ) -> Response {
-    let o = match read_object(body) {
-        Ok(o) => o,
+    let (slug, destination, tags) = match read_fields(body) {
+        Ok((Some(s), Some(d), t)) => (s, d, t.unwrap_or_default()),
+        Ok(_) => return bad_request("'slug' and 'destination' are required"),
         Err(r) => return r,
     };
-    let (slug, destination, tags) =
-        match (opt_str(&o, "slug"), opt_str(&o, "destination"), tags_of(&o)) {
-            (Ok(Some(s)), Ok(Some(d)), Ok(t)) => {
-                (s.to_string(), d.to_string(), t.unwrap_or_default())
-            }
-            (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
-            _ => return bad_request("'slug' and 'destination' are required"),
-        };
     if !valid_key(&slug) {
         return bad_request(format!(
             "'{slug}' is not a valid slug: use A-Z, a-z, 0-9, '_', '-' and '.', 1 to 64 characters"
@@ -146,15 +149,10 @@ fn update_redirect(
     id: &str,
     actor: &str,
 ) -> Response {
-    let o = match read_object(body) {
-        Ok(o) => o,
+    let (slug, destination, tags) = match read_fields(body) {
+        Ok(f) => f,
         Err(r) => return r,
     };
-    let (slug, destination, tags) =
-        match (opt_str(&o, "slug"), opt_str(&o, "destination"), tags_of(&o)) {
-            (Ok(s), Ok(d), Ok(t)) => (s.map(str::to_string), d.map(str::to_string), t),
-            (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
-        };
     if let Some(s) = &slug {
         if !valid_key(s) {
             return bad_request(format!("'{s}' is not a valid slug"));
