@@ -49,7 +49,7 @@ fn fazt(args: &[&str]) -> std::process::Output {
 fn install_twice_same_result_then_uninstall() {
     let root = TempDir::new("svc");
     let r = root.path().to_str().unwrap();
-    let first = fazt(&[
+    let install = [
         "service",
         "install",
         "--domain",
@@ -59,7 +59,8 @@ fn install_twice_same_result_then_uninstall() {
         "me@example.com",
         "--root",
         r,
-    ]);
+    ];
+    let first = fazt(&install);
     assert!(
         first.status.success(),
         "{}",
@@ -96,17 +97,7 @@ fn install_twice_same_result_then_uninstall() {
     drop(srv);
 
     let before = tree(root.path());
-    let second = fazt(&[
-        "service",
-        "install",
-        "--domain",
-        "example.com",
-        "--https",
-        "--email",
-        "me@example.com",
-        "--root",
-        r,
-    ]);
+    let second = fazt(&install);
     assert!(second.status.success());
     let out2 = String::from_utf8_lossy(&second.stdout);
     assert!(
