@@ -11,11 +11,11 @@ use sha2::Sha256;
 
 use super::event::{self, clip, Pending, Row, MAX_FIELD, MAX_REFERRER};
 use super::{query, Analytics};
-use crate::api::envelope::error;
+use crate::api::envelope::{body_error, error};
 use crate::hosting::{Router, Target};
 use crate::kernel::db::now;
 use crate::kernel::http::request::normalize_host;
-use crate::kernel::http::{Body, BodyError, Request, Response, ResponseBody};
+use crate::kernel::http::{Body, Request, Response, ResponseBody};
 
 /// Largest `/track` body (fazt's Go version: 10 KB).
 pub const TRACK_MAX: u64 = 10 * 1024;
@@ -51,15 +51,6 @@ pub fn route(a: &Analytics, req: &Request, body: &mut Body<'_>) -> Option<Respon
         }
     };
     Some(r)
-}
-
-fn body_error(e: BodyError) -> Response {
-    let code = match e.status() {
-        413 => "PAYLOAD_TOO_LARGE",
-        408 => "TIMEOUT",
-        _ => "BAD_REQUEST",
-    };
-    error(e.status(), code, e.to_string()).closing()
 }
 
 fn method_not_allowed(allow: &'static str) -> Response {

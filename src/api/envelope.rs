@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::kernel::http::Response;
+use crate::kernel::http::{BodyError, Response};
 
 pub fn data(status: u16, value: Value) -> Response {
     Response::json(status, &json!({ "data": value }))
@@ -31,4 +31,15 @@ pub fn bad_request(message: impl Into<String>) -> Response {
 pub fn internal(message: impl std::fmt::Display) -> Response {
     log::error!("api: {message}");
     error(500, "INTERNAL", "internal error (see the server log)")
+}
+
+/// A request body that could not be read (too large, too slow, malformed framing); the
+/// connection closes, since the rest of the body is still on the wire.
+pub fn body_error(e: BodyError) -> Response {
+    let code = match e.status() {
+        413 => "PAYLOAD_TOO_LARGE",
+        408 => "TIMEOUT",
+        _ => "BAD_REQUEST",
+    };
+    error(e.status(), code, e.to_string()).closing()
 }

@@ -4,28 +4,19 @@
 use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 
-use super::envelope::{bad_request, data, error, internal, not_found, ok};
+use super::envelope::{bad_request, body_error, data, error, internal, not_found, ok};
 use super::tokens::{self, Scope};
 use super::{audit, Api};
 use crate::deploy::{self, DeployError};
 use crate::hosting::{seed::SYSTEM_SITES, valid_site_name};
 use crate::kernel::db::now;
-use crate::kernel::http::{Body, BodyError, Request, Response};
+use crate::kernel::http::{Body, Request, Response};
 use crate::kernel::multipart;
 
 /// Request bodies of ordinary API calls (not uploads).
 const SMALL_BODY: u64 = 1024 * 1024;
 const RESERVED: [&str; 3] = ["admin", "api", "www"];
 const ENV_VALUE_MAX: usize = 32 * 1024;
-
-fn body_error(e: BodyError) -> Response {
-    let code = match e.status() {
-        413 => "PAYLOAD_TOO_LARGE",
-        408 => "TIMEOUT",
-        _ => "BAD_REQUEST",
-    };
-    error(e.status(), code, e.to_string()).closing()
-}
 
 fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.query()
