@@ -68,6 +68,19 @@ pub fn open_db(flag: Option<String>) -> Result<Arc<Db>, CliError> {
     Db::open(&path).map(Arc::new).map_err(CliError::fail)
 }
 
+/// For commands that only read: the database must already exist (opening would create an
+/// empty one). Returns it and its path.
+pub fn open_existing_db(flag: Option<String>) -> Result<(Arc<Db>, PathBuf), CliError> {
+    let path = db_path(flag.clone());
+    if !path.exists() {
+        return Err(CliError::fail(format!(
+            "no database at {} (start `fazt serve` once, or pass --db)",
+            path.display()
+        )));
+    }
+    Ok((open_db(flag)?, path))
+}
+
 /// Logs to stderr at `level`; under systemd (`JOURNAL_STREAM` set) without timestamps,
 /// since journald adds its own.
 pub fn init_logging(level: &str) -> Result<(), CliError> {

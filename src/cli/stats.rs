@@ -4,7 +4,7 @@
 
 use pico_args::Arguments;
 
-use super::common::{finish, open_db, opt, wants_help, CliError};
+use super::common::{finish, open_existing_db, opt, wants_help, CliError};
 use super::status::human;
 use crate::analytics::dates::{day_floor, format_date, format_minute, DAY};
 use crate::analytics::stats::{compute, Granularity, Stats, Top};
@@ -143,14 +143,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             Some(s)
         }
     };
-    let path = super::common::db_path(db_flag.clone());
-    if !path.exists() {
-        return Err(CliError::fail(format!(
-            "no database at {} (start `fazt serve` once, or pass --db)",
-            path.display()
-        )));
-    }
-    let db = open_db(db_flag)?;
+    let (db, path) = open_existing_db(db_flag)?;
     let now = crate::kernel::db::now();
     let from = day_floor(now) - (days - 1) * DAY;
     let stats = db

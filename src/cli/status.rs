@@ -3,7 +3,7 @@
 
 use pico_args::Arguments;
 
-use super::common::{finish, open_db, opt, wants_help, CliError};
+use super::common::{finish, open_existing_db, opt, wants_help, CliError};
 
 const HELP: &str = "\
 fazt status — summarise a fazt database
@@ -21,14 +21,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     }
     let db_flag = opt(&mut args, "--db")?;
     finish(args, "status")?;
-    let path = super::common::db_path(db_flag.clone());
-    if !path.exists() {
-        return Err(CliError::fail(format!(
-            "no database at {} (start `fazt serve` once, or pass --db)",
-            path.display()
-        )));
-    }
-    let db = open_db(db_flag)?;
+    let (db, path) = open_existing_db(db_flag)?;
     let fail = |e: rusqlite::Error| CliError::fail(format!("reading {}: {e}", path.display()));
     let sites: Vec<(String, i64, i64)> = db
         .read(|c| {
