@@ -302,6 +302,9 @@ pub fn read_response(
                     ))
                 }
                 Framing::Length(_) => None,
+                // A chunked body ends with an empty line; decoding only then keeps a long
+                // body linear instead of re-decoding it after every read.
+                Framing::Chunked if !eof && !body.ends_with(b"\r\n\r\n") => None,
                 Framing::Chunked => match dechunk(body) {
                     Dechunked::Complete(b) => Some(b),
                     Dechunked::Malformed => return Err("malformed chunked response".into()),
@@ -512,6 +515,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!((r.status, r.body.as_slice()), (413, &b"x"[..]));
+    }
+
+    /// A server that sends a few bytes at a time and then keeps the connection open: a
+    /// read past its last byte would block forever, so here it fails the test.
+    struct Trickle(Vec<u8>, usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            assert!(self.1 < self.0.len(), "read past a complete response");
+            let n = (self.0.len() - self.1).min(3).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn responses_arriving_in_pieces() {
+        let body: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let mut raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        raw.extend(crate::kernel::http::body::tests::chunked(
+            &body,
+            &[1, 100, 4000],
+        ));
+        let r = read_response(&mut Trickle(raw, 0), false, 1 << 20).unwrap();
+        assert_eq!(r.body, body);
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec();
+        assert_eq!(
+            read_response(&mut Trickle(raw, 0), false, 1 << 20)
+                .unwrap()
+                .body,
+            b"hello"
+        );
     }
 
     #[test]
