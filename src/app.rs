@@ -7,7 +7,7 @@ use std::time::Instant;
 #[cfg(feature = "analytics")]
 use crate::analytics::Analytics;
 use crate::api::Api;
-use crate::hosting::{Hosting, Router, Target};
+use crate::hosting::{paths, Hosting, Router, Target};
 use crate::kernel::db::Db;
 use crate::kernel::http::{Body, Handler, Request, Response};
 use crate::scripts::Scripts;
@@ -69,9 +69,16 @@ impl App {
                 if !info.exists {
                     return self.hosting.not_found_site(req);
                 }
-                let resp = match self.scripts.handle(&site, &info, req, body) {
+                // The one decision on the path: decoded and normalised once, then used for
+                // both script selection and static lookup, so no spelling of a path
+                // (`/%61pi/…`, `//api/…`) reaches one while meaning the other.
+                let path = match paths::clean(req.path()) {
+                    Ok(p) => p,
+                    Err(why) => return crate::hosting::bad_path(why),
+                };
+                let resp = match self.scripts.handle(&site, &info, req, &path, body) {
                     Some(resp) => resp,
-                    None => self.hosting.serve(&site, req),
+                    None => self.hosting.serve_path(&site, req, &path),
                 };
                 #[cfg(feature = "analytics")]
                 self.analytics

@@ -148,9 +148,9 @@ fn auth_scopes_and_rate_limit() {
     assert_eq!(r.status, 404);
     assert!(r.json()["error"]["message"].as_str().is_some());
 
-    // Ten failures per minute per address (the missing token above was the first), then 429
-    // with Retry-After — even for a good token.
-    for _ in 0..9 {
+    // Ten failed credentials per minute per address, then 429 with Retry-After — even for a
+    // good token. The missing token above did not count: it guessed nothing.
+    for _ in 0..10 {
         assert_eq!(
             api(&srv, "fazt_wrong", "GET", "/api/sites", b"").status,
             401

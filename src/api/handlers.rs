@@ -107,8 +107,19 @@ fn site_name(api: &Api, raw: &str) -> Result<String, Response> {
     Ok(n)
 }
 
+/// System sites an admin token may replace with `?force=true`. `admin` is not among them:
+/// it is fazt's own host, and a deployed page there would run with the API's origin.
+const FORCIBLE: [&str; 2] = ["root", "404"];
+
 fn check_reserved(name: &str, scope: Scope, force: bool) -> Result<(), Response> {
     let reserved = RESERVED.contains(&name) || SYSTEM_SITES.contains(&name);
+    if reserved && !FORCIBLE.contains(&name) {
+        return Err(error(
+            403,
+            "RESERVED_SITE_NAME",
+            format!("'{name}' is reserved for fazt itself and cannot be deployed or deleted"),
+        ));
+    }
     if reserved && !(force && scope == Scope::Admin) {
         return Err(error(
             403,
@@ -119,9 +130,42 @@ fn check_reserved(name: &str, scope: Scope, force: bool) -> Result<(), Response>
     Ok(())
 }
 
+/// Holds one of the [`DeployLimits::max_concurrent`](crate::deploy::DeployLimits) upload
+/// places until the deploy is answered.
+struct UploadSlot<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for UploadSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// An upload place, or the 503 to answer before reading a byte of the body.
+fn upload_slot(api: &Api) -> Result<UploadSlot<'_>, Response> {
+    use std::sync::atomic::Ordering;
+    let max = api.deploy_limits.max_concurrent.max(1);
+    let before = api.uploads.fetch_add(1, Ordering::AcqRel);
+    let slot = UploadSlot(&api.uploads);
+    if before >= max {
+        drop(slot);
+        return Err(error(
+            503,
+            "UPLOADS_BUSY",
+            format!("{max} deploys are already being uploaded; try again shortly"),
+        )
+        .header("Retry-After", "5")
+        .closing());
+    }
+    Ok(slot)
+}
+
 fn deploy_multipart(api: &Api, req: &Request, body: &mut Body<'_>) -> Response {
     let p = match api.authenticate(req, Scope::Deploy) {
         Ok(p) => p,
+        Err(r) => return r,
+    };
+    let _slot = match upload_slot(api) {
+        Ok(s) => s,
         Err(r) => return r,
     };
     let Some(boundary) = req.header("content-type").and_then(multipart::boundary) else {
@@ -161,6 +205,10 @@ fn deploy_raw(api: &Api, req: &Request, body: &mut Body<'_>, name: &str) -> Resp
     if let Err(r) = site_name(api, name) {
         return r.closing();
     }
+    let _slot = match upload_slot(api) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let zip = match body.read_all(api.deploy_limits.max_upload) {
         Ok(b) => b,
         Err(e) => return body_error(e),

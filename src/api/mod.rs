@@ -34,6 +34,8 @@ pub struct Api {
     pub limiter: ratelimit::FailureLimiter,
     pub trusted_proxies: Vec<IpAddr>,
     pub deploy_limits: DeployLimits,
+    /// Uploads being received or deployed now (see [`DeployLimits::max_concurrent`]).
+    pub uploads: std::sync::atomic::AtomicUsize,
     pub started: Instant,
     pub site_hooks: Vec<SiteHook>,
     /// Certificates for `/api/system/health` (set when HTTPS is on).
@@ -42,21 +44,8 @@ pub struct Api {
     pub analytics_status: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
 }
 
-/// The client's address: the socket peer, or — only when the peer is a trusted proxy —
-/// the nearest untrusted address in `X-Forwarded-For`.
-pub fn client_ip(req: &Request, trusted_proxies: &[IpAddr]) -> IpAddr {
-    let peer = req.peer.ip();
-    if !trusted_proxies.contains(&peer) {
-        return peer;
-    }
-    req.header("x-forwarded-for")
-        .and_then(|xff| {
-            xff.rsplit(',')
-                .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-                .find(|ip| !trusted_proxies.contains(ip))
-        })
-        .unwrap_or(peer)
-}
+/// The client's address (the kernel's [`client_addr`](crate::kernel::http::client_addr)).
+pub use crate::kernel::http::client_addr as client_ip;
 
 /// Failed authentications allowed per address per minute before 429.
 pub const AUTH_FAILURES_PER_MINUTE: u32 = 10;
@@ -76,6 +65,7 @@ impl Api {
             ),
             trusted_proxies: Vec::new(),
             deploy_limits: DeployLimits::default(),
+            uploads: std::sync::atomic::AtomicUsize::new(0),
             started: Instant::now(),
             site_hooks: Vec::new(),
             cert_status: None,
@@ -106,7 +96,8 @@ impl Api {
             })
             .map(str::trim);
         let Some(token) = token else {
-            self.limiter.record_failure(ip);
+            // Not counted: a request without credentials guesses nothing, and counting it
+            // would let any page the admin visits (`<img src=…/api/sites>`) lock them out.
             return Err(error(
                 401,
                 "UNAUTHORIZED",

@@ -37,11 +37,19 @@ impl FailureLimiter {
 
     pub fn record_failure(&self, ip: IpAddr) {
         let Ok(mut map) = self.map.lock() else { return };
-        if map.len() >= MAX_TRACKED {
+        if map.len() >= MAX_TRACKED && !map.contains_key(&ip) {
             let window = self.window;
             map.retain(|_, (start, _)| start.elapsed() < window);
             if map.len() >= MAX_TRACKED {
-                map.clear();
+                // Forget the address whose window started longest ago — never everyone at
+                // once, which would unblock every attacker together.
+                let oldest = map
+                    .iter()
+                    .min_by_key(|(_, (start, _))| *start)
+                    .map(|(k, _)| *k);
+                if let Some(k) = oldest {
+                    map.remove(&k);
+                }
             }
         }
         let now = Instant::now();
@@ -56,6 +64,24 @@ impl FailureLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_map_evicts_the_oldest_not_everyone() {
+        let l = FailureLimiter::new(1, Duration::from_secs(60));
+        let blocked: IpAddr = "10.9.9.9".parse().unwrap();
+        l.record_failure(blocked);
+        assert!(l.blocked(blocked).is_some());
+        std::thread::sleep(Duration::from_millis(2));
+        for i in 0..MAX_TRACKED as u32 {
+            l.record_failure(IpAddr::from((0x0b00_0000 + i).to_be_bytes()));
+        }
+        // The first address was the oldest and is gone; the newest ones are all still blocked.
+        assert!(l.blocked(blocked).is_none());
+        let newest = IpAddr::from((0x0b00_0000 + MAX_TRACKED as u32 - 1).to_be_bytes());
+        assert!(l.blocked(newest).is_some());
+        let second = IpAddr::from(0x0b00_0001u32.to_be_bytes());
+        assert!(l.blocked(second).is_some());
+    }
 
     #[test]
     fn blocks_after_max_failures() {

@@ -50,6 +50,13 @@ OPTIONS:
     --idle-timeout S     Seconds a keep-alive connection may idle (default 60)
     --body-timeout S     Seconds between two reads of a request body (default 30)
     --max-connections N  Simultaneous connections (default 10000)
+    --max-conns-per-ip N Simultaneous connections from one client address; behind
+                         --trusted-proxy, requests in progress per forwarded address
+                         (default 64, 0 = no cap)
+    --min-body-rate N    Slowest request body accepted, bytes/s after a grace of
+                         --header-timeout; slower gets 408 (default 1024, 0 = off)
+    --max-uploads N      Deploy uploads received at once; more get 503 with
+                         Retry-After (default 2)
     --max-upload-mb N    Largest deploy upload in MiB (default 100)
     --max-zip-entries N  Most entries in a deployed ZIP (default 10000)
     --max-unzipped-mb N  Most bytes a deployed ZIP may inflate to, in MiB (default 1024)
@@ -111,9 +118,18 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if let Some(n) = num::<usize>(&mut args, "--max-connections")? {
         limits.max_connections = n.max(1);
     }
+    if let Some(n) = num::<usize>(&mut args, "--max-conns-per-ip")? {
+        limits.max_connections_per_ip = n;
+    }
+    if let Some(n) = num::<u64>(&mut args, "--min-body-rate")? {
+        limits.min_body_rate = n;
+    }
     let mut deploy_limits = crate::deploy::DeployLimits::default();
     if let Some(n) = num::<u64>(&mut args, "--max-upload-mb")? {
         deploy_limits.max_upload = n.max(1) * 1024 * 1024;
+    }
+    if let Some(n) = num::<usize>(&mut args, "--max-uploads")? {
+        deploy_limits.max_concurrent = n.max(1);
     }
     if let Some(n) = num::<usize>(&mut args, "--max-zip-entries")? {
         deploy_limits.zip.max_entries = n.max(1);
@@ -128,6 +144,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             CliError::usage(format!("--trusted-proxy: '{ip}' is not an IP address"))
         })?);
     }
+    let trusted_proxies_for_edge = trusted_proxies.clone();
     let js_timeout_ms: Option<u64> = num(&mut args, "--js-timeout-ms")?;
     let js_memory_mb: Option<usize> = num(&mut args, "--js-memory-mb")?;
     let js_threads: Option<usize> = num(&mut args, "--js-threads")?;
@@ -232,6 +249,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         .local_addr()
         .map_err(|e| CliError::fail(format!("cannot read the listening address: {e}")))?;
     let life = Arc::new(Lifecycle::default());
+    limits.trusted_proxies = trusted_proxies_for_edge;
     let limits = Arc::new(limits);
     server::serve_http(listener, app.clone(), limits.clone(), life.clone())
         .map_err(|e| CliError::fail(format!("cannot start serving: {e}")))?;

@@ -15,6 +15,9 @@ use crate::kernel::zip::{ZipArchive, ZipError, ZipLimits};
 pub struct DeployLimits {
     /// Largest upload accepted (bytes). Over it: 413.
     pub max_upload: u64,
+    /// Uploads received and deployed at once; one more is refused with 503 before its body
+    /// is read, so memory is bounded by this many uploads whatever clients send.
+    pub max_concurrent: usize,
     pub zip: ZipLimits,
 }
 
@@ -22,6 +25,7 @@ impl Default for DeployLimits {
     fn default() -> Self {
         DeployLimits {
             max_upload: 100 * 1024 * 1024,
+            max_concurrent: 2,
             zip: ZipLimits::default(),
         }
     }

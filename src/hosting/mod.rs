@@ -20,6 +20,11 @@ pub struct Hosting {
     pub sites: Arc<Sites>,
 }
 
+/// 400 for a request path [`paths::clean`] refused.
+pub fn bad_path(why: &str) -> Response {
+    Response::text(400, format!("bad path: {why}\n"))
+}
+
 fn plain_404() -> Response {
     Response::text(404, "404 not found\n")
 }
@@ -27,14 +32,22 @@ fn plain_404() -> Response {
 impl Hosting {
     /// Serves a static file of `site` for `req` (GET/HEAD).
     pub fn serve(&self, site: &str, req: &Request) -> Response {
+        match paths::clean(req.path()) {
+            Ok(p) => self.serve_path(site, req, &p),
+            Err(why) => bad_path(why),
+        }
+    }
+
+    /// Serves a static file of `site` at `path`, already cleaned by [`paths::clean`].
+    pub fn serve_path(&self, site: &str, req: &Request, path: &str) -> Response {
         if req.method() != "GET" && req.method() != "HEAD" {
             return Response::text(405, "method not allowed\n").header("Allow", "GET, HEAD");
         }
-        let path = match paths::clean(req.path()) {
-            Ok(p) => p,
-            Err(why) => return Response::text(400, format!("bad path: {why}\n")),
-        };
+        let path = path.to_string();
         for candidate in paths::candidates(&path) {
+            if paths::never_served(&candidate) {
+                continue;
+            }
             match self.vfs.lookup(site, &candidate) {
                 Ok(Some(found)) => {
                     return static_files::respond(&self.vfs, site, found, req, 200);

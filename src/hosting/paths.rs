@@ -31,7 +31,33 @@ pub fn clean(raw: &str) -> Result<String, &'static str> {
     if path.split('/').any(|seg| seg == ".." || seg == ".") {
         return Err("dot segments in path");
     }
-    Ok(path.trim_start_matches('/').to_string())
+    // Empty segments are collapsed (`//api///main.js` is `api/main.js`): every reader of
+    // the path — script selection, static lookup, the script's `req.path` — must see the
+    // same name, or one of them can be walked around.
+    let trailing = path.len() > 1 && path.ends_with('/');
+    let mut out = String::with_capacity(path.len());
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        if !out.is_empty() {
+            out.push('/');
+        }
+        out.push_str(seg);
+    }
+    if trailing && !out.is_empty() {
+        out.push('/');
+    }
+    Ok(out)
+}
+
+/// Stored paths static serving never answers with, whatever the site holds: the site's
+/// scripts (their source is the site's code, and may hold secrets), and dot-files and
+/// dot-directories (`.env`, `.git/…`) except `.well-known/`, which exists to be public.
+pub fn never_served(path: &str) -> bool {
+    if path == "main.js" || path == "api/main.js" {
+        return true;
+    }
+    path.split('/')
+        .enumerate()
+        .any(|(i, seg)| seg.starts_with('.') && !(i == 0 && seg == ".well-known"))
 }
 
 /// Stored paths to try, in order, for a cleaned request path.
@@ -79,6 +105,34 @@ mod tests {
         assert!(clean("/a\\b").is_err());
         assert!(clean("/%zz").is_err());
         assert!(clean("/%e2%82").is_err());
+        assert_eq!(clean("//api///main.js").unwrap(), "api/main.js");
+        assert_eq!(clean("/%61pi/main.js").unwrap(), "api/main.js");
+        assert_eq!(clean("/api%2fmain.js").unwrap(), "api/main.js");
+        assert_eq!(clean("//docs//").unwrap(), "docs/");
+        assert_eq!(clean("//").unwrap(), "");
+    }
+
+    #[test]
+    fn scripts_and_dot_files_are_never_served() {
+        for p in [
+            "main.js",
+            "api/main.js",
+            ".env",
+            ".git/config",
+            "a/.secret",
+            ".well-known/.x",
+        ] {
+            assert!(never_served(p), "{p}");
+        }
+        for p in [
+            "index.html",
+            ".well-known/security.txt",
+            "lib/main.js",
+            "api/x.js",
+            "a.b/c",
+        ] {
+            assert!(!never_served(p), "{p}");
+        }
     }
 
     #[test]

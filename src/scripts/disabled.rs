@@ -1,5 +1,6 @@
 //! The `--no-default-features` stand-in: no JS runtime in this binary, so a site with a
-//! script is served as static files, and the log says so once per site.
+//! script serves its other files statically (the script's own source never), and the log
+//! says so once per site.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -19,13 +20,14 @@ impl Scripts {
         site: &str,
         info: &SiteInfo,
         _req: &Request,
+        _path: &str,
         _body: &mut Body<'_>,
     ) -> Option<Response> {
         if info.main_js || info.api_main_js {
             if let Ok(mut w) = self.warned.lock() {
                 if w.insert(site.to_string()) {
                     log::warn!(
-                        "site '{site}' has a main.js but this fazt was built without the `js` feature: serving it as static files"
+                        "site '{site}' has a main.js but this fazt was built without the `js` feature: serving its other files as static files (never the script itself)"
                     );
                 }
             }

@@ -90,15 +90,19 @@ impl Scripts {
         }))
     }
 
-    /// Answers the request with the site's script when it has one for this path.
+    /// Answers the request with the site's script when it has one for this path. `path` is
+    /// the request path as [`crate::hosting::paths::clean`] decoded and normalised it
+    /// (no leading `/`): scripts are selected by it and see it as `req.path`.
     pub fn handle(
         &self,
         site: &str,
         info: &SiteInfo,
         req: &Request,
+        path: &str,
         body: &mut Body<'_>,
     ) -> Option<Response> {
-        let kind = select_script(req.path(), info.main_js, info.api_main_js)?;
+        let path = format!("/{path}");
+        let kind = select_script(&path, info.main_js, info.api_main_js)?;
         let script = match self.load(site, kind) {
             Ok(Some(s)) => s,
             Ok(None) => return None, // removed since the site info was cached
@@ -121,7 +125,7 @@ impl Scripts {
         };
         let jreq = JsRequest {
             method: req.method().to_string(),
-            path: req.path().to_string(),
+            path,
             query: req.query().to_string(),
             headers: req
                 .headers()

@@ -70,8 +70,20 @@ impl Server {
         Server::start_on(dir, db, extra)
     }
 
+    /// Starts `fazt serve` under a wrapper command (e.g. `prlimit --nofile=40:40 --`).
+    pub fn start_wrapped(wrapper: &[&str], extra: &[&str]) -> Server {
+        let dir = Arc::new(TempDir::new("srv"));
+        let db = dir.join("fazt.db");
+        let mut cmd = Command::new(wrapper[0]);
+        cmd.args(&wrapper[1..]).arg(bin());
+        Server::spawn(cmd, dir, db, extra)
+    }
+
     pub fn start_on(dir: Arc<TempDir>, db: PathBuf, extra: &[&str]) -> Server {
-        let mut cmd = Command::new(bin());
+        Server::spawn(Command::new(bin()), dir, db, extra)
+    }
+
+    fn spawn(mut cmd: Command, dir: Arc<TempDir>, db: PathBuf, extra: &[&str]) -> Server {
         cmd.arg("serve")
             .arg("--db")
             .arg(&db)

@@ -135,15 +135,17 @@ impl<'a> Body<'a> {
         Ok(out)
     }
 
-    /// Returns the next CRLF- (or LF-) terminated line without its terminator.
+    /// Returns the next CRLF-terminated line without its terminator. A bare LF is refused:
+    /// chunked framing is where request smuggling lives, so it is read strictly (RFC 9112
+    /// §7.1) rather than guessing as a lenient proxy in front of us might not.
     fn read_line(&mut self, max: usize) -> Result<Vec<u8>, BodyError> {
         loop {
             let buf = self.src.buffered();
             if let Some(i) = buf.iter().position(|&b| b == b'\n') {
-                let mut line = buf[..i].to_vec();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
+                if i == 0 || buf[i - 1] != b'\r' {
+                    return Err(BodyError::Malformed("chunk line not ended by CRLF"));
                 }
+                let line = buf[..i - 1].to_vec();
                 self.src.consume(i + 1);
                 return Ok(line);
             }
@@ -189,6 +191,13 @@ impl<'a> Body<'a> {
 }
 
 fn parse_chunk_size(line: &[u8]) -> Option<u64> {
+    // Extensions are ignored, but only visible characters, spaces and tabs may be in them.
+    if !line
+        .iter()
+        .all(|&b| b == b' ' || b == b'\t' || (0x21..0x7f).contains(&b))
+    {
+        return None;
+    }
     let hex = line.split(|&b| b == b';').next()?;
     let hex = std::str::from_utf8(hex).ok()?.trim_matches([' ', '\t']);
     if hex.is_empty() || hex.len() > 15 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -291,6 +300,24 @@ pub(crate) mod tests {
             let mut b = Body::new(&mut f, Framing::Chunked, false);
             assert_eq!(b.read_all(100).unwrap_err().status(), 400);
         }
+    }
+
+    #[test]
+    fn chunk_lines_are_strict() {
+        for bad in [
+            &b"3\nabc\r\n0\r\n\r\n"[..],
+            b"3\r\nabc\n0\r\n\r\n",
+            b"3\r\nabc\r\n0\n\n",
+            b"3;x=\x01\r\nabc\r\n0\r\n\r\n",
+            b"3;x=\x7f\r\nabc\r\n0\r\n\r\n",
+        ] {
+            let mut f = fake(bad, 4);
+            let mut b = Body::new(&mut f, Framing::Chunked, false);
+            assert_eq!(b.read_all(100).unwrap_err().status(), 400, "{bad:?}");
+        }
+        let mut f = fake(b"3;name=\"v a\"\t\r\nabc\r\n0\r\n\r\n", 4);
+        let mut b = Body::new(&mut f, Framing::Chunked, false);
+        assert_eq!(b.read_all(100).unwrap(), b"abc");
     }
 
     proptest::proptest! {

@@ -26,6 +26,19 @@ const READ_CHUNK: usize = 4 * 1024;
 const BIG_READ_CHUNK: usize = 32 * 1024;
 /// The stack buffer an idle connection waits on (see `read_more`).
 const IDLE_READ: usize = 1024;
+/// Empty-line bytes (CR, LF) tolerated before a request line (RFC 9112 §2.2 asks for at
+/// least one CRLF). More is a flood, not a client bug: 400 and close.
+const MAX_EMPTY_LINE_BYTES: usize = 16;
+/// Every this many requests a connection checks whether its client let it wait since;
+/// if not (the next request is already there), it pauses for [`PAUSE`]. may's worker polls
+/// for new I/O events (accepts, other connections' reads) only once its run queue is
+/// empty, and a coroutine whose reads always find data never leaves that queue — a plain
+/// yield puts it straight back — so one client pipelining at loopback speed would starve
+/// everything else on its worker. A client that waits for each answer never pauses.
+const YIELD_EVERY: u32 = 16;
+/// Long enough to take the coroutine off the run queue (it sleeps on may's timer), short
+/// enough that a pipelining client still gets its share of the worker.
+const PAUSE: Duration = Duration::from_micros(100);
 
 fn read_retrying<S: Transport>(s: &mut S, buf: &mut [u8]) -> io::Result<usize> {
     loop {
@@ -66,6 +79,12 @@ struct Wire<S: Transport> {
     body_timeout: Duration,
     /// The socket's read timeout as last set (setting it is a syscall: skip when unchanged).
     read_timeout: Option<Duration>,
+    /// The current body's minimum rate (see [`Limits::min_body_rate`]): when it started,
+    /// how many bytes it has brought, and the rate and grace it is held to.
+    body_started: Instant,
+    body_bytes: u64,
+    min_body_rate: u64,
+    body_grace: Duration,
 }
 
 impl<S: Transport> Wire<S> {
@@ -145,12 +164,32 @@ impl<S: Transport> Source for Wire<S> {
         self.start = (self.start + n).min(self.rbuf.len());
     }
     fn fill(&mut self) -> io::Result<usize> {
-        let t = self.body_timeout;
-        self.read_more(t)
+        let mut timeout = self.body_timeout;
+        if self.min_body_rate > 0 {
+            // By now the client must have sent `rate × (elapsed − grace)` bytes: the bytes
+            // it has sent buy it time until `grace + bytes / rate`.
+            let earned =
+                Duration::from_secs_f64(self.body_bytes as f64 / self.min_body_rate as f64);
+            let allowed = self.body_grace.saturating_add(earned);
+            match allowed.checked_sub(self.body_started.elapsed()) {
+                Some(left) if !left.is_zero() => timeout = timeout.min(left),
+                _ => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "request body slower than the minimum rate",
+                    ))
+                }
+            }
+        }
+        let n = self.read_more(timeout)?;
+        self.body_bytes += n as u64;
+        Ok(n)
     }
     fn send_continue(&mut self) -> io::Result<()> {
         self.wbuf
             .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        // The client starts sending only now: the rate is counted from here.
+        self.body_started = Instant::now();
         self.flush()
     }
 }
@@ -279,6 +318,15 @@ fn send<S: Transport>(
     }
 }
 
+/// Whether a complete head may be in `buf`: an empty line (`\n\r\n` or `\n\n`) occurs
+/// at or after `from`, or three bytes before it (a terminator split across two reads).
+/// Searching only the new bytes keeps a head that trickles in byte by byte linear to
+/// receive instead of re-parsing the whole buffer on every read.
+fn head_may_be_complete(buf: &[u8], from: usize) -> bool {
+    let tail = &buf[from.saturating_sub(3).min(buf.len())..];
+    tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n")
+}
+
 /// Serves one connection until the client leaves, a timeout fires, an error closes it, or the
 /// server stops.
 pub fn serve_connection<S: Transport>(
@@ -297,27 +345,60 @@ pub fn serve_connection<S: Transport>(
         wbuf: Vec::new(),
         body_timeout: limits.body_timeout,
         read_timeout: None,
+        body_started: Instant::now(),
+        body_bytes: 0,
+        min_body_rate: limits.min_body_rate,
+        body_grace: limits.header_timeout,
     };
+    let from_proxy = limits.trusted_proxies.contains(&peer.ip());
     let mut first = true;
+    let mut served: u32 = 0;
     loop {
-        // 1. A complete request head.
+        // 1. A complete request head. Empty lines before it are consumed as they come and
+        //    counted, so they neither grow the buffer nor pass for an idle connection.
         let mut head_started: Option<Instant> = None;
+        let mut empty_line_bytes = 0usize;
+        let mut scanned = 0usize;
         let parsed = loop {
-            if !wire.pending().is_empty() {
-                match parse_head(wire.pending(), limits, peer, secure) {
-                    Ok(Some(x)) => break x,
-                    Ok(None) => {}
-                    Err(e) => {
-                        respond_error(&mut wire, &e);
-                        return;
+            let lead = wire
+                .pending()
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+            if lead > 0 {
+                wire.consume(lead);
+                empty_line_bytes += lead;
+                if empty_line_bytes > MAX_EMPTY_LINE_BYTES {
+                    let resp = error_response(400, "too many empty lines before the request");
+                    send(&mut wire, resp, false, false, 1);
+                    let _ = wire.flush();
+                    return;
+                }
+            }
+            let pending = wire.pending();
+            if !pending.is_empty() {
+                let ready = head_may_be_complete(pending, scanned.min(pending.len()))
+                    || pending.len() > limits.max_head_bytes
+                    || pending.starts_with(b"PRI * HTTP/2");
+                scanned = pending.len();
+                if ready {
+                    match parse_head(pending, limits, peer, secure) {
+                        Ok(Some(x)) => break x,
+                        Ok(None) => {}
+                        Err(e) => {
+                            respond_error(&mut wire, &e);
+                            return;
+                        }
                     }
                 }
+            } else {
+                scanned = 0;
             }
             if wire.flush().is_err() {
                 return;
             }
-            let idle = wire.pending().iter().all(|&b| b == b'\r' || b == b'\n');
-            let timeout = if idle && !first {
+            let between_requests = wire.pending().is_empty() && empty_line_bytes == 0;
+            let timeout = if between_requests && !first {
                 if life.is_stopping() {
                     return;
                 }
@@ -328,7 +409,7 @@ pub fn serve_connection<S: Transport>(
                 match limits.header_timeout.checked_sub(started.elapsed()) {
                     Some(t) if !t.is_zero() => t,
                     _ => {
-                        if !idle {
+                        if !wire.pending().is_empty() {
                             send(
                                 &mut wire,
                                 error_response(408, "timed out reading the request head"),
@@ -355,7 +436,7 @@ pub fn serve_connection<S: Transport>(
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    if !wire.pending().iter().all(|&b| b == b'\r' || b == b'\n') {
+                    if !wire.pending().is_empty() {
                         let resp = error_response(408, "timed out reading the request head");
                         send(&mut wire, resp, false, false, 1);
                         let _ = wire.flush();
@@ -369,8 +450,28 @@ pub fn serve_connection<S: Transport>(
         let (req, n) = parsed;
         wire.consume(n);
 
-        // 2. The handler, with the body read on demand.
+        // Behind a trusted proxy every client shares the proxy's socket address: the
+        // per-client cap counts this request against the forwarded address instead.
+        let _slot = if from_proxy && limits.max_connections_per_ip > 0 {
+            let client = super::client_addr(&req, &limits.trusted_proxies);
+            match life.per_ip.acquire(client, limits.max_connections_per_ip) {
+                Some(slot) => Some(slot),
+                None => {
+                    let resp = error_response(503, "too many connections from this address")
+                        .header("Retry-After", "1");
+                    send(&mut wire, resp, false, req.is_head(), req.minor_version);
+                    let _ = wire.flush();
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+
+        // 2. The handler, with the body read on demand (and held to the minimum rate).
         life.in_flight.fetch_add(1, Ordering::SeqCst);
+        wire.body_started = Instant::now();
+        wire.body_bytes = 0;
         let mut body = Body::new(&mut wire, req.framing, req.expects_continue);
         let result = catch_unwind(AssertUnwindSafe(|| handler.handle(&req, &mut body)));
         let body_done = body.is_finished();
@@ -401,6 +502,16 @@ pub fn serve_connection<S: Transport>(
         }
         if wire.wbuf.len() >= FLUSH_AT && wire.flush().is_err() {
             return;
+        }
+        served += 1;
+        if served >= YIELD_EVERY {
+            served = 0;
+            if !wire.pending().is_empty() || wire.s.input_ready() {
+                if wire.flush().is_err() {
+                    return;
+                }
+                may::coroutine::sleep(PAUSE);
+            }
         }
     }
 }

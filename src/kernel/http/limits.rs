@@ -22,6 +22,18 @@ pub struct Limits {
     pub max_connections: usize,
     /// Default request-body cap for routes that do not choose their own. Over it: 413.
     pub default_body_limit: u64,
+    /// Simultaneous connections from one client address (the socket peer; for a trusted
+    /// proxy, requests in progress per forwarded address). Beyond it new connections from
+    /// that address are closed at once (503 per request behind a proxy), so one client
+    /// cannot take every connection slot. 0 turns the cap off.
+    pub max_connections_per_ip: usize,
+    /// Slowest acceptable request body, in bytes per second averaged from the end of the
+    /// head, after a grace of `header_timeout`. A slower body gets 408 and the connection
+    /// closes, so a trickling upload cannot hold a connection (and its memory) for ever.
+    /// 0 turns the check off (the per-read `body_timeout` still applies).
+    pub min_body_rate: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see [`super::client_addr`]).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Limits {
@@ -35,6 +47,9 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             default_body_limit: 1024 * 1024,
+            max_connections_per_ip: 64,
+            min_body_rate: 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! returns a [`Response`].
 
 pub mod body;
+pub mod client_addr;
 pub mod conn;
 pub mod limits;
 pub mod request;
@@ -16,6 +17,7 @@ pub mod server;
 pub mod transport;
 
 pub use body::{Body, BodyError};
+pub use client_addr::client_addr;
 pub use limits::Limits;
 pub use request::Request;
 pub use response::{Response, ResponseBody};

@@ -99,10 +99,14 @@ pub fn parse_head(
         }
         Err(httparse::Error::Version) => {
             // `HTTP/2.0` is a version we refuse (505); `NOT HTTP` is just garbage (400).
+            // Only a line of exactly three parts has a version to complain about:
+            // `GET /a b HTTP/1.1` is a malformed target, not an HTTP version.
             let line = data.split(|&b| b == b'\n').next().unwrap_or_default();
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let parts = line.split(|&b| b == b' ').count();
             let v = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
-            let v = v.strip_suffix(b"\r").unwrap_or(v);
-            let well_formed = v.len() == 8
+            let well_formed = parts == 3
+                && v.len() == 8
                 && v.starts_with(b"HTTP/")
                 && v[5].is_ascii_digit()
                 && v[6] == b'.'
@@ -178,6 +182,9 @@ impl Request {
                 chunked = true;
             } else if name.eq_ignore_ascii_case("host") {
                 host_count += 1;
+                if !valid_authority(value) {
+                    return Err(HeadError::Malformed("invalid Host header"));
+                }
             } else if name.eq_ignore_ascii_case("expect") {
                 let v = std::str::from_utf8(value).unwrap_or("");
                 if v.trim().eq_ignore_ascii_case("100-continue") && self.minor_version == 1 {
@@ -186,6 +193,13 @@ impl Request {
             }
         }
         self.expects_continue = expects_continue;
+        if let Some(authority) = target_authority(self.target()) {
+            if !valid_authority(authority.as_bytes()) {
+                return Err(HeadError::Malformed(
+                    "invalid authority in the request target",
+                ));
+            }
+        }
         if host_count > 1 {
             return Err(HeadError::Malformed("more than one Host header"));
         }
@@ -233,12 +247,17 @@ impl Request {
     /// (`http://host/path`) are reduced to their path.
     pub fn path(&self) -> &str {
         let t = self.target();
-        let t = match t.find("://") {
-            Some(i) if t.starts_with("http") => {
-                let rest = &t[i + 3..];
-                rest.find('/').map_or("/", |j| &rest[j..])
+        let t = match target_authority(t) {
+            Some(a) => {
+                // The authority is a prefix of the part after `://`.
+                let rest = &t[t.find("://").map_or(0, |i| i + 3) + a.len()..];
+                if rest.starts_with('/') {
+                    rest
+                } else {
+                    "/"
+                }
             }
-            _ => t,
+            None => t,
         };
         t.split(['?', '#']).next().unwrap_or("/")
     }
@@ -287,10 +306,65 @@ impl Request {
         }
     }
 
-    /// Host header, lowercased, port and trailing dot stripped; IPv6 literals keep brackets.
+    /// The host the request is for, lowercased, port and trailing dot stripped; IPv6
+    /// literals keep brackets. An absolute-form target's authority wins over the `Host`
+    /// header (RFC 9112 §3.2.2), so routing and the path always come from the same place.
     pub fn host(&self) -> String {
-        normalize_host(self.header("host").unwrap_or(""))
+        let raw =
+            target_authority(self.target()).unwrap_or_else(|| self.header("host").unwrap_or(""));
+        normalize_host(raw)
     }
+}
+
+/// The authority of an absolute-form target (`http://host:port/path` → `host:port`), `None`
+/// for origin-form (`/path`) and other targets.
+fn target_authority(t: &str) -> Option<&str> {
+    let scheme_len = if t.len() >= 7 && t[..7].eq_ignore_ascii_case("http://") {
+        7
+    } else if t.len() >= 8 && t[..8].eq_ignore_ascii_case("https://") {
+        8
+    } else {
+        return None;
+    };
+    let rest = &t[scheme_len..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// `host[:port]` as a server should accept it: a DNS name or IPv4 address (letters, digits,
+/// `-`, `.`, `_`) or a bracketed IPv6 literal, then at most a numeric port. Refuses what
+/// could make two parsers disagree about the host: userinfo (`a@b`), junk after `]`,
+/// spaces, percent-encoding, a second colon. Empty is allowed (HTTP/1.1 permits an empty
+/// Host; it routes nowhere).
+fn valid_authority(v: &[u8]) -> bool {
+    let (host, port) = if v.first() == Some(&b'[') {
+        let Some(end) = v.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let inner = &v[1..end];
+        if inner.is_empty()
+            || !inner
+                .iter()
+                .all(|b| b.is_ascii_hexdigit() || b":.".contains(b))
+        {
+            return false;
+        }
+        match &v[end + 1..] {
+            [] => return true,
+            [b':', port @ ..] => (&v[..0], port),
+            _ => return false,
+        }
+    } else {
+        match v.iter().position(|&b| b == b':') {
+            Some(i) => (&v[..i], &v[i + 1..]),
+            None => (v, &v[..0]),
+        }
+    };
+    let host_ok = host
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(b));
+    let port_ok = port.len() <= 5 && port.iter().all(u8::is_ascii_digit);
+    host_ok && port_ok
 }
 
 /// `Example.COM:8080` → `example.com`, `[::1]:4698` → `[::1]`, `example.com.` → `example.com`.
@@ -410,6 +484,71 @@ mod tests {
         assert_eq!(normalize_host("[::1]:4698"), "[::1]");
         assert_eq!(normalize_host("Example.COM."), "example.com");
         assert_eq!(normalize_host("127.0.0.1:80"), "127.0.0.1");
+    }
+
+    #[test]
+    fn hosts_that_parsers_could_disagree_on_are_refused() {
+        let bad = |h: &str| {
+            parse(&format!("GET / HTTP/1.1\r\nHost: {h}\r\n\r\n"))
+                .err()
+                .map(|e| e.status())
+        };
+        for h in [
+            "localhost:80@blog.localhost",
+            "[::1]junk",
+            "a b",
+            "blog.localhost:80:81",
+            "[::1",
+            "blog%2elocalhost",
+            "x:123456",
+        ] {
+            assert_eq!(bad(h), Some(400), "{h}");
+        }
+        for h in [
+            "blog.localhost",
+            "blog.localhost:4698",
+            "[::1]:4698",
+            "[::1]",
+            "127.0.0.1",
+            "",
+        ] {
+            assert_eq!(bad(h), None, "{h}");
+        }
+        let bad_target = parse("GET http://a@b/ HTTP/1.1\r\nHost: b\r\n\r\n");
+        assert_eq!(bad_target.err().map(|e| e.status()), Some(400));
+    }
+
+    #[test]
+    fn space_in_target_is_400_not_505() {
+        assert_eq!(
+            parse("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n")
+                .err()
+                .unwrap()
+                .status(),
+            400
+        );
+        assert_eq!(
+            parse("GET / HTTP/2.0\r\nHost: x\r\n\r\n")
+                .err()
+                .unwrap()
+                .status(),
+            505
+        );
+    }
+
+    #[test]
+    fn absolute_form_authority_wins_over_host() {
+        let (r, _) =
+            parse("GET HTTP://Blog.Localhost:4698/api/main.js HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .unwrap()
+                .unwrap();
+        assert_eq!(r.host(), "blog.localhost");
+        assert_eq!(r.path(), "/api/main.js");
+        let (r, _) = parse("GET http://blog.localhost?x=1 HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.path(), "/");
+        assert_eq!(r.query(), "x=1");
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! coroutine per connection, a connection cap, and graceful shutdown (stop accepting, let
 //! in-flight requests finish, then the caller flushes and exits).
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,7 +27,93 @@ pub struct Lifecycle {
     stopping: AtomicBool,
     pub connections: AtomicUsize,
     pub in_flight: AtomicUsize,
+    /// Connections (or, behind a trusted proxy, requests) per client address.
+    pub per_ip: PerIp,
     wake: std::sync::Mutex<Vec<SocketAddr>>,
+}
+
+/// Counts per client address, for [`Limits::max_connections_per_ip`]. An address leaves the
+/// map when its count drops to zero, so the map holds only addresses that are connected.
+#[derive(Default)]
+pub struct PerIp(std::sync::Mutex<HashMap<IpAddr, u32>>);
+
+/// One counted connection or request; uncounted when dropped.
+pub struct IpSlot<'a> {
+    map: &'a PerIp,
+    ip: IpAddr,
+}
+
+impl PerIp {
+    /// Counts one more for `ip` unless it already has `cap`.
+    fn try_add(&self, ip: IpAddr, cap: usize) -> bool {
+        let Ok(mut m) = self.0.lock() else {
+            return true;
+        };
+        let n = m.entry(ip).or_insert(0);
+        if *n as usize >= cap {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn remove(&self, ip: IpAddr) {
+        if let Ok(mut m) = self.0.lock() {
+            if let Some(n) = m.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    m.remove(&ip);
+                }
+            }
+        }
+    }
+
+    /// A slot for `ip`, or `None` when it already holds `cap`.
+    pub fn acquire(&self, ip: IpAddr, cap: usize) -> Option<IpSlot<'_>> {
+        self.try_add(ip, cap).then_some(IpSlot { map: self, ip })
+    }
+
+    /// What `ip` holds now.
+    pub fn count(&self, ip: IpAddr) -> u32 {
+        self.0
+            .lock()
+            .map_or(0, |m| m.get(&ip).copied().unwrap_or(0))
+    }
+}
+
+impl Drop for IpSlot<'_> {
+    fn drop(&mut self) {
+        self.map.remove(self.ip);
+    }
+}
+
+/// Logs a failing accept at most once per interval, with how many were not logged: under
+/// descriptor exhaustion accept fails ten times a second and the log must stay readable.
+struct AcceptErrors {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl AcceptErrors {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn report(&mut self, local: SocketAddr, e: &io::Error) {
+        if self.last.is_some_and(|t| t.elapsed() < Self::EVERY) {
+            self.suppressed += 1;
+            return;
+        }
+        if self.suppressed > 0 {
+            log::warn!(
+                "accept on {local} failed: {e} ({} more failures in the last {} s not logged)",
+                self.suppressed,
+                Self::EVERY.as_secs()
+            );
+        } else {
+            log::warn!("accept on {local} failed: {e}");
+        }
+        self.last = Some(Instant::now());
+        self.suppressed = 0;
+    }
 }
 
 impl Lifecycle {
@@ -81,6 +168,10 @@ where
         w.push(wake_addr(local));
     }
     let on_conn = Arc::new(on_conn);
+    let mut errors = AcceptErrors {
+        last: None,
+        suppressed: 0,
+    };
     may::go!(move || loop {
         match listener.accept() {
             Ok((stream, peer)) => {
@@ -92,18 +183,30 @@ where
                     drop(stream);
                     continue;
                 }
+                // One address may not take every slot. A trusted proxy is counted per
+                // forwarded client instead, request by request (see `conn`).
+                let ip = peer.ip();
+                let per_ip =
+                    limits.max_connections_per_ip > 0 && !limits.trusted_proxies.contains(&ip);
+                if per_ip && !life.per_ip.try_add(ip, limits.max_connections_per_ip) {
+                    drop(stream);
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
                 life.connections.fetch_add(1, Ordering::Relaxed);
                 let life2 = life.clone();
                 let f = on_conn.clone();
                 may::go!(move || {
-                    struct Guard(Arc<Lifecycle>);
+                    struct Guard(Arc<Lifecycle>, Option<IpAddr>);
                     impl Drop for Guard {
                         fn drop(&mut self) {
                             self.0.connections.fetch_sub(1, Ordering::Relaxed);
+                            if let Some(ip) = self.1 {
+                                self.0.per_ip.remove(ip);
+                            }
                         }
                     }
-                    let _g = Guard(life2);
+                    let _g = Guard(life2, per_ip.then_some(ip));
                     f(stream, peer);
                 });
             }
@@ -111,8 +214,8 @@ where
                 if life.is_stopping() {
                     break;
                 }
-                // EMFILE and friends: back off instead of spinning.
-                log::warn!("accept on {local} failed: {e}");
+                // EMFILE and friends: back off instead of spinning, and keep the log short.
+                errors.report(local, &e);
                 may::coroutine::sleep(Duration::from_millis(100));
             }
         }

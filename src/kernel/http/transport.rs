@@ -12,11 +12,21 @@ use std::time::Duration;
 pub trait Transport: Read + Write + Send {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Whether a read would find data without waiting. The connection loop asks this every
+    /// few requests to tell a client that pipelines without pause (and so never lets its
+    /// coroutine wait) from one that waits for each answer. `true` when unknown.
+    fn input_ready(&self) -> bool {
+        true
+    }
 }
 
 impl Transport for may::net::TcpStream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         may::net::TcpStream::set_read_timeout(self, timeout)
+    }
+    fn input_ready(&self) -> bool {
+        // may's sockets are non-blocking underneath: a peek answers at once.
+        matches!(self.inner().peek(&mut [0u8; 1]), Ok(n) if n > 0)
     }
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         may::net::TcpStream::set_write_timeout(self, timeout)

@@ -1,0 +1,499 @@
+//! Hostile clients against the real binary: each test replays one attack from the
+//! adversarial review of issue 12 and checks that the attacker is cut off while a
+//! well-behaved client keeps being served. Attackers that must not share the well-behaved
+//! client's address connect from 127.0.0.2 (all of 127/8 is loopback on Linux).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A connection to `addr` from the loopback address `local` (e.g. 127.0.0.2), or `None`
+/// when it could not be made.
+fn connect_from(local: &str, addr: SocketAddr) -> Option<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).ok()?;
+    let from: SocketAddr = format!("{local}:0").parse().ok()?;
+    sock.bind(&from.into()).ok()?;
+    sock.connect(&addr.into()).ok()?;
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    Some(s)
+}
+
+/// GET /health on a fresh connection; the time it took, or `None` if it failed.
+fn health(srv: &Server) -> Option<Duration> {
+    let t = Instant::now();
+    let mut s = TcpStream::connect(srv.addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let r = read_response(&mut s, false)?;
+    (r.status == 200 && r.text() == "ok").then(|| t.elapsed())
+}
+
+fn closed(s: &mut TcpStream) -> bool {
+    let mut b = [0u8; 64];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) | Err(_) => return true,
+            Ok(_) => continue,
+        }
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+// --- 1. CRLF flood -------------------------------------------------------------------
+
+#[test]
+fn crlf_flood_is_cut_off_and_others_are_served() {
+    let srv = Server::start(&[]);
+    let mut s = srv.connect();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s, false).unwrap().status, 200);
+    // Stream empty lines: the server must refuse them after a few bytes and close,
+    // instead of reading (and buffering) them for ever.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut w = s.try_clone().unwrap();
+    let (stop2, sent2) = (stop.clone(), sent.clone());
+    let flood = std::thread::spawn(move || {
+        let chunk = b"\r\n".repeat(512);
+        let t = Instant::now();
+        while !stop2.load(Ordering::Relaxed) && t.elapsed() < Duration::from_secs(8) {
+            if w.write_all(&chunk).is_err() {
+                return;
+            }
+            sent2.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }
+    });
+    // Others are served meanwhile.
+    for _ in 0..5 {
+        assert!(health(&srv).is_some(), "health failed during a CRLF flood");
+    }
+    let r = read_response(&mut s, false).expect("an answer to the flood");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("empty lines"), "{}", r.text());
+    assert!(closed(&mut s));
+    stop.store(true, Ordering::Relaxed);
+    flood.join().unwrap();
+}
+
+// --- 2. Pipelined starvation -----------------------------------------------------------
+
+#[test]
+fn pipelining_client_does_not_starve_new_connections() {
+    let srv = Server::start(&[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let mut attackers = Vec::new();
+    // One pipelining connection per worker thread (one per core).
+    for _ in 0..2 {
+        let s = srv.connect();
+        let mut w = s.try_clone().unwrap();
+        let mut r = s;
+        let stop_w = stop.clone();
+        attackers.push(std::thread::spawn(move || {
+            let batch = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(256);
+            while !stop_w.load(Ordering::Relaxed) {
+                if w.write_all(&batch).is_err() {
+                    return;
+                }
+            }
+        }));
+        let (stop_r, answered) = (stop.clone(), answered.clone());
+        attackers.push(std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1 << 16];
+            while !stop_r.load(Ordering::Relaxed) {
+                match r.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        answered.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut failures = 0;
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        match health(&srv) {
+            Some(d) => slowest = slowest.max(d),
+            None => failures += 1,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(
+        answered.load(Ordering::Relaxed) > 0,
+        "the pipelining clients were not served at all"
+    );
+    assert_eq!(
+        failures, 0,
+        "{failures} of 20 new connections were not answered within 5 s while one client pipelined (slowest answered: {slowest:?})"
+    );
+    drop(srv);
+    for a in attackers {
+        let _ = a.join();
+    }
+}
+
+// --- 3. Slow bodies and the per-address cap -------------------------------------------
+
+#[test]
+fn one_address_cannot_take_every_connection() {
+    let srv = Server::start(&["--max-conns-per-ip", "8"]);
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..40 {
+        let Some(mut s) = connect_from("127.0.0.2", srv.addr) else {
+            refused += 1;
+            continue;
+        };
+        // A slow POST /track: head sent, body never finished.
+        let _ = s.write_all(
+            b"POST /track HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+        );
+        held.push(s);
+    }
+    // The server closes the ones past the cap at once.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut open = 0;
+    for s in &mut held {
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut b = [0u8; 1];
+        match s.read(&mut b) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => open += 1,
+            _ => refused += 1,
+        }
+    }
+    assert_eq!(open, 8, "connections kept open from one address");
+    assert_eq!(refused, 32);
+    // Another address is not affected.
+    for _ in 0..10 {
+        assert!(health(&srv).is_some());
+    }
+}
+
+#[test]
+fn trickling_body_gets_408_at_the_minimum_rate() {
+    let srv = Server::start(&[
+        "--header-timeout",
+        "1",
+        "--body-timeout",
+        "30",
+        "--min-body-rate",
+        "1000",
+    ]);
+    let mut s = srv.connect();
+    s.write_all(
+        b"POST /track HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 8000\r\n\r\n",
+    )
+    .unwrap();
+    // 20 bytes a second, far below 1000 B/s, but each read well within the 30 s body
+    // timeout: only an overall rate can stop it.
+    let mut w = s.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..100 {
+            if w.write_all(b"aaaa").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let t = Instant::now();
+    let r = read_response(&mut s, false).expect("an answer");
+    assert_eq!(r.status, 408, "{}", r.text());
+    assert!(
+        t.elapsed() < Duration::from_secs(15),
+        "the trickle was held {:?}",
+        t.elapsed()
+    );
+    drop(s);
+    let _ = trickle.join();
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_cap_is_per_forwarded_client() {
+    let srv = Server::start(&["--trusted-proxy", "127.0.0.1", "--max-conns-per-ip", "2"]);
+    let slow = |xff: &str| {
+        let mut s = srv.connect();
+        s.write_all(
+            format!(
+                "POST /track HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: {xff}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        s
+    };
+    let _a = slow("203.0.113.7");
+    let _b = slow("203.0.113.7");
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = slow("203.0.113.7");
+    let r = read_response(&mut third, false).expect("an answer");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("1"));
+    // Another client behind the same proxy, and the proxy's own requests, go through.
+    let mut other = srv.connect();
+    other
+        .write_all(
+            b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 198.51.100.1\r\n\r\n",
+        )
+        .unwrap();
+    assert_eq!(read_response(&mut other, false).unwrap().status, 200);
+    assert!(health(&srv).is_some());
+}
+
+// --- 4. Concurrent uploads -------------------------------------------------------------
+
+#[test]
+fn uploads_past_the_cap_get_503_before_their_body_is_read() {
+    let srv = Server::start(&["--max-uploads", "1"]);
+    let tok = token(&srv, "deploy");
+    let zip = zipbuild::site(&[("index.html", b"<h1>one</h1>".as_slice())]);
+    // Upload A: head and half the body, then hold.
+    let mut a = srv.connect();
+    a.write_all(
+        format!(
+            "PUT /api/sites/one HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {tok}\r\nContent-Length: {}\r\n\r\n",
+            zip.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    a.write_all(&zip[..zip.len() / 2]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let b = put_zip(&srv, &tok, "two", &zip);
+    assert_eq!(b.status, 503, "{}", b.text());
+    assert_eq!(b.json()["error"]["code"], "UPLOADS_BUSY");
+    assert_eq!(b.header("retry-after"), Some("5"));
+    // A finishes; then B's retry goes through.
+    a.write_all(&zip[zip.len() / 2..]).unwrap();
+    assert_eq!(read_response(&mut a, false).unwrap().status, 200);
+    let b = put_zip(&srv, &tok, "two", &zip);
+    assert_eq!(b.status, 200, "{}", b.text());
+}
+
+// --- 5. Source disclosure ---------------------------------------------------------------
+
+#[test]
+fn a_script_is_never_served_as_a_file_whatever_the_path_spelling() {
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    let src = b"/* SECRET-SOURCE */ respond(200, 'from the script')";
+    let r = put_zip(
+        &srv,
+        &tok,
+        "src",
+        &zipbuild::site(&[
+            ("api/main.js", src.as_slice()),
+            ("index.html", b"<h1>home</h1>".as_slice()),
+        ]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let raw = |target: &str, host: &str| {
+        let mut s = srv.connect();
+        s.write_all(
+            format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        read_response(&mut s, false).unwrap()
+    };
+    for (target, host) in [
+        ("/api/main.js", "src.localhost"),
+        ("/%61pi/main.js", "src.localhost"),
+        ("//api/main.js", "src.localhost"),
+        ("/api%2fmain.js", "src.localhost"),
+        ("/api%2Fmain.js", "src.localhost"),
+        ("http://src.localhost/api/main.js", "src.localhost"),
+        ("http://src.localhost//api/main.js", "src.localhost"),
+        ("http://src.localhost/%61pi/main.js", "localhost"),
+        ("/main.js", "src.localhost"),
+    ] {
+        let r = raw(target, host);
+        assert!(
+            !r.text().contains("SECRET-SOURCE"),
+            "{target} (Host {host}) served the script's source: {}",
+            r.status
+        );
+    }
+    // The site itself still works.
+    assert_eq!(srv.get("src.localhost", "/").text(), "<h1>home</h1>");
+}
+
+#[test]
+fn dot_files_already_stored_are_never_served() {
+    let dir = Arc::new(TempDir::new("dotfiles"));
+    let db = dir.join("fazt.db");
+    seed_files(
+        &db,
+        "dots",
+        &[
+            (".env", b"SECRET=1".as_slice()),
+            (".git/config", b"[core]".as_slice()),
+            ("a/.htpasswd", b"x:y".as_slice()),
+            (".well-known/security.txt", b"Contact: x".as_slice()),
+            ("index.html", b"home".as_slice()),
+        ],
+    );
+    let srv = Server::start_on(dir, db, &[]);
+    for p in ["/.env", "/.git/config", "/a/.htpasswd", "/%2eenv"] {
+        let r = srv.get("dots.localhost", p);
+        assert_eq!(r.status, 404, "{p}: {}", r.text());
+        assert!(!r.text().contains("SECRET"));
+    }
+    assert_eq!(
+        srv.get("dots.localhost", "/.well-known/security.txt")
+            .text(),
+        "Contact: x"
+    );
+}
+
+// --- 9. Admin lockout --------------------------------------------------------------------
+
+#[test]
+fn requests_without_a_token_do_not_lock_the_admin_out() {
+    let srv = Server::start(&[]);
+    let admin = token(&srv, "admin");
+    // What an <img src=http://admin…/api/sites> on any page does, many times.
+    for _ in 0..30 {
+        assert_eq!(srv.get("localhost", "/api/sites").status, 401);
+    }
+    assert_eq!(api(&srv, &admin, "GET", "/api/sites", b"").status, 200);
+}
+
+// --- 10. Strictness -------------------------------------------------------------------------
+
+#[test]
+fn force_cannot_replace_the_admin_site() {
+    let srv = Server::start(&[]);
+    let admin = token(&srv, "admin");
+    let zip = zipbuild::site(&[("index.html", b"<h1>mine</h1>".as_slice())]);
+    let auth = format!("Bearer {admin}");
+    let r = srv.req(
+        "PUT",
+        "localhost",
+        "/api/sites/admin?force=true",
+        &[("Authorization", &auth)],
+        &zip,
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(!srv.get("localhost", "/").text().contains("mine"));
+    // root may still be replaced with force.
+    let r = srv.req(
+        "PUT",
+        "localhost",
+        "/api/sites/root?force=true",
+        &[("Authorization", &auth)],
+        &zip,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+fn raw_status(srv: &Server, bytes: &[u8]) -> Option<u16> {
+    let mut s = srv.connect();
+    s.write_all(bytes).ok()?;
+    read_response(&mut s, false).map(|r| r.status)
+}
+
+#[test]
+fn ambiguous_hosts_targets_and_chunks_are_400() {
+    let srv = Server::start(&[]);
+    let bad: [&[u8]; 7] = [
+        b"GET /api/sites HTTP/1.1\r\nHost: localhost:80@blog.localhost\r\n\r\n",
+        b"GET /api/sites HTTP/1.1\r\nHost: [::1]junk\r\n\r\n",
+        b"GET /a b HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"POST /track HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\r\n0\r\n\r\n",
+        b"POST /track HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n2;x=\x01\r\nab\r\n0\r\n\r\n",
+        b"POST /track HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\n0\r\n\r\n",
+        b"GET http://a@localhost/health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    ];
+    for req in bad {
+        assert_eq!(
+            raw_status(&srv, req),
+            Some(400),
+            "{}",
+            String::from_utf8_lossy(req)
+        );
+    }
+}
+
+#[test]
+fn absolute_form_authority_wins_over_host() {
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    let r = put_zip(
+        &srv,
+        &tok,
+        "blog",
+        &zipbuild::site(&[("index.html", b"<h1>blog</h1>".as_slice())]),
+    );
+    assert_eq!(r.status, 200);
+    let mut s = srv.connect();
+    s.write_all(
+        b"GET http://blog.localhost/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        read_response(&mut s, false).unwrap().text(),
+        "<h1>blog</h1>"
+    );
+    // And the other way round: an absolute target for the admin host is the admin host.
+    let mut s = srv.connect();
+    s.write_all(
+        b"GET http://localhost/health HTTP/1.1\r\nHost: blog.localhost\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(read_response(&mut s, false).unwrap().text(), "ok");
+}
+
+// --- 13. Descriptor exhaustion ----------------------------------------------------------------
+
+#[test]
+fn accept_failures_are_logged_at_a_bounded_rate() {
+    let srv = Server::start_wrapped(
+        &["prlimit", "--nofile=40:40", "--"],
+        &["--max-conns-per-ip", "0"],
+    );
+    // Hold more connections than the server has descriptors for, for about 3 s.
+    let mut held = Vec::new();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(3) {
+        if let Ok(s) = TcpStream::connect_timeout(&srv.addr, Duration::from_millis(200)) {
+            held.push(s);
+        }
+        if held.len() > 200 {
+            held.drain(..100);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let logs = srv.logs();
+    let warnings = logs.matches("accept on").count();
+    assert!(
+        (1..=2).contains(&warnings),
+        "{warnings} accept warnings in 3 s:\n{logs}"
+    );
+    drop(held);
+    // Once descriptors are free again the server serves.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(health(&srv).is_some());
+    let _ = rss_kib(srv.child.id());
+}
