@@ -497,3 +497,142 @@ fn accept_failures_are_logged_at_a_bounded_rate() {
     assert!(health(&srv).is_some());
     let _ = rss_kib(srv.child.id());
 }
+
+// --- 6–8. Serverless: time limits across host calls, serialisable KV, quota totals --------
+
+#[cfg(feature = "js")]
+fn deploy_js(srv: &Server, tok: &str, site: &str, js: &str) {
+    let r = put_zip(
+        srv,
+        tok,
+        site,
+        &zipbuild::site(&[("main.js", js.as_bytes())]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[cfg(feature = "js")]
+#[test]
+fn script_bombs_release_their_thread_near_the_time_limit() {
+    let srv = Server::start(&["--js-timeout-ms", "300", "--js-threads", "1"]);
+    let tok = token(&srv, "deploy");
+    let bombs = [
+        // Fills the heap, catches its own out-of-memory errors, and tries again.
+        (
+            "oomloop",
+            "for (;;) { try { var a = []; for (;;) a.push(new Array(100000).fill(1)); } catch (e) {} }",
+        ),
+        // Host calls between two interrupt checks.
+        (
+            "setloop",
+            "var i = 0; for (;;) { try { db.set('k' + (i % 8), 'v' + i); } catch (e) {} i++; }",
+        ),
+        // One native call that runs long.
+        ("join", "res.send(new Array(1e8).join('x'));"),
+    ];
+    deploy_js(&srv, &tok, "ok", "res.send('fine');");
+    for (site, js) in bombs {
+        deploy_js(&srv, &tok, site, js);
+        let t = Instant::now();
+        let r = srv.get(&format!("{site}.localhost"), "/");
+        let took = t.elapsed();
+        assert_eq!(r.status, 503, "{site}: {}", r.text());
+        assert!(
+            took < Duration::from_millis(2500),
+            "{site} held its JS thread {took:?} with a 300 ms limit"
+        );
+        // The only JS thread is free again.
+        assert_eq!(srv.get("ok.localhost", "/").text(), "fine", "after {site}");
+    }
+}
+
+#[cfg(feature = "js")]
+fn hammer(srv: &Server, host: &str, clients: usize, each: usize) -> Vec<String> {
+    let addr = srv.addr;
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let host = host.to_string();
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                for _ in 0..each {
+                    s.write_all(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+                        .unwrap();
+                    let r = read_response(&mut s, false).expect("answer");
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    out.push(r.text());
+                }
+                out
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect()
+}
+
+#[cfg(feature = "js")]
+#[test]
+fn the_readme_counter_never_loses_an_update() {
+    let srv = Server::start(&["--js-threads", "2"]);
+    let tok = token(&srv, "deploy");
+    deploy_js(
+        &srv,
+        &tok,
+        "counter",
+        "var n = (db.get('count') || 0) + 1; db.set('count', n); res.send('<h1>Count: ' + n + '</h1>');",
+    );
+    deploy_js(&srv, &tok, "hits", "res.send(String(db.incr('hits')));");
+    let answers = hammer(&srv, "counter.localhost", 4, 100);
+    let mut seen: Vec<&String> = answers.iter().collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 400, "two requests saw the same count");
+    assert_eq!(
+        srv.get("counter.localhost", "/").text(),
+        "<h1>Count: 401</h1>",
+        "acknowledged increments were lost"
+    );
+    let answers = hammer(&srv, "hits.localhost", 4, 50);
+    let mut nums: Vec<u64> = answers.iter().map(|a| a.parse().unwrap()).collect();
+    nums.sort_unstable();
+    assert_eq!(nums, (1..=200).collect::<Vec<u64>>());
+}
+
+#[cfg(feature = "js")]
+#[test]
+fn kv_quota_is_exact_through_updates_and_deletes() {
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    // Values of 1,000,000 bytes (under the 1 MiB value cap) against the 16 MiB site quota.
+    deploy_js(
+        &srv,
+        &tok,
+        "quota",
+        "var q = req.query.split('=');
+         var big = new Array(1000001).join('x');
+         try {
+           if (q[0] === 'set') db.set(q[1], big);
+           else if (q[0] === 'small') db.set(q[1], 'x');
+           else if (q[0] === 'del') db.delete(q[1]);
+           res.send('ok');
+         } catch (e) { res.send('refused: ' + e.message); }",
+    );
+    let call = |q: &str| srv.get("quota.localhost", &format!("/?{q}")).text();
+    for i in 0..16 {
+        assert_eq!(call(&format!("set=k{i}")), "ok", "key {i}");
+    }
+    // Rewriting an existing key replaces its bytes: no growth, still fits.
+    assert_eq!(call("set=k3"), "ok");
+    assert!(call("set=k16").starts_with("refused"), "over the quota");
+    // Shrinking one key makes room for exactly one more.
+    assert_eq!(call("small=k0"), "ok");
+    assert_eq!(call("set=k16"), "ok");
+    assert!(call("set=k17").starts_with("refused"));
+    // Deleting frees its bytes.
+    assert_eq!(call("del=k1"), "ok");
+    assert_eq!(call("set=k17"), "ok");
+    assert!(call("set=k18").starts_with("refused"));
+}

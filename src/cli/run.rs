@@ -46,10 +46,7 @@ fn execute(
     use std::sync::Arc;
 
     let vfs = Arc::new(crate::kernel::vfs::Vfs::new(db.clone(), 0));
-    let host = Arc::new(DbHost {
-        db: db.clone(),
-        site_kv_bytes: DEFAULT_SITE_KV_BYTES,
-    });
+    let host = Arc::new(DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES));
     let engine = Engine::new(
         host,
         Limits {

@@ -331,10 +331,7 @@ fn build_scripts(
     if let Some(t) = threads {
         limits.threads = t.clamp(1, 64);
     }
-    let host = Arc::new(DbHost {
-        db: db.clone(),
-        site_kv_bytes: DEFAULT_SITE_KV_BYTES,
-    });
+    let host = Arc::new(DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES));
     let engine = crate::serverless::Engine::new(host, limits)
         .map_err(|e| CliError::fail(format!("cannot start the JS engine: {e}")))?;
     Ok(crate::scripts::Scripts::new(

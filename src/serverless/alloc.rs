@@ -13,6 +13,7 @@
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::rc::Rc;
+use std::time::Instant;
 
 use rquickjs::allocator::Allocator;
 
@@ -27,19 +28,58 @@ extern "C" {
 
 /// Bytes in use by one runtime and whether an allocation was refused since the last
 /// [`Budget::reset_refused`].
+///
+/// The budget also enforces the run's time: once its deadline has passed every
+/// allocation is refused, so native loops that allocate as they go (`Array.join`,
+/// string building, `new Array(n).fill`) and allocation bombs that catch their own
+/// out-of-memory errors fail fast until QuickJS's next interrupt check stops the script.
+/// After the interrupt handler fired, a small reserve above the limit is granted so the
+/// uncatchable "interrupted" error itself can be made.
 pub(super) struct Budget {
     limit: usize,
     used: Cell<usize>,
     refused: Cell<bool>,
+    deadline: Rc<Cell<Option<Instant>>>,
+    interrupted: Rc<Cell<bool>>,
+    /// Allocations since the clock was last read (reading it on each one would cost
+    /// ~20 ns a time on the hot path).
+    since_clock: Cell<u32>,
 }
 
+/// Room granted past the limit for the interrupt's own error object.
+const INTERRUPT_RESERVE: usize = 64 * 1024;
+/// Small allocations between two deadline checks; large ones always check.
+const CLOCK_EVERY: u32 = 64;
+const CLOCK_ALWAYS_FROM: usize = 4096;
+
 impl Budget {
-    pub fn new(limit: usize) -> Rc<Budget> {
+    pub fn new(
+        limit: usize,
+        deadline: Rc<Cell<Option<Instant>>>,
+        interrupted: Rc<Cell<bool>>,
+    ) -> Rc<Budget> {
         Rc::new(Budget {
             limit,
             used: Cell::new(0),
             refused: Cell::new(false),
+            deadline,
+            interrupted,
+            since_clock: Cell::new(0),
         })
+    }
+
+    /// Whether the run's deadline has passed (read from the clock only now and then).
+    fn late(&self, size: usize) -> bool {
+        let Some(deadline) = self.deadline.get() else {
+            return false;
+        };
+        let n = self.since_clock.get() + 1;
+        if size < CLOCK_ALWAYS_FROM && n < CLOCK_EVERY {
+            self.since_clock.set(n);
+            return false;
+        }
+        self.since_clock.set(0);
+        Instant::now() >= deadline
     }
 
     pub fn refused(&self) -> bool {
@@ -57,6 +97,16 @@ impl Budget {
 
     /// Whether `extra` more bytes fit; records a refusal when not.
     fn admit(&self, extra: usize) -> bool {
+        if self.interrupted.get() {
+            return self
+                .used
+                .get()
+                .checked_add(extra)
+                .is_some_and(|total| total <= self.limit.saturating_add(INTERRUPT_RESERVE));
+        }
+        if self.late(extra) {
+            return false;
+        }
         let fits = self
             .used
             .get()
@@ -144,7 +194,7 @@ mod tests {
 
     #[test]
     fn enforces_and_accounts() {
-        let budget = Budget::new(4096);
+        let budget = Budget::new(4096, Rc::default(), Rc::default());
         let mut a = LimitedAllocator(budget.clone());
         let p = a.alloc(1000);
         assert!(!p.is_null());
@@ -163,5 +213,25 @@ mod tests {
         }
         assert_eq!(budget.used(), 0);
         assert!(a.calloc(usize::MAX, 2).is_null());
+    }
+
+    #[test]
+    fn nothing_is_granted_after_the_deadline_but_the_interrupt_reserve() {
+        let deadline = Rc::new(Cell::new(Some(Instant::now())));
+        let interrupted = Rc::new(Cell::new(false));
+        let budget = Budget::new(1 << 20, deadline, interrupted.clone());
+        let mut a = LimitedAllocator(budget.clone());
+        assert!(
+            a.alloc(8192).is_null(),
+            "a large allocation checks the clock"
+        );
+        // Small ones are refused too once the clock has been read (within CLOCK_EVERY).
+        let refused = (0..CLOCK_EVERY).filter(|_| a.alloc(16).is_null()).count();
+        assert!(refused >= 1);
+        interrupted.set(true);
+        let p = a.alloc(8192);
+        assert!(!p.is_null(), "the interrupt's error must fit");
+        // SAFETY: p came from this allocator.
+        unsafe { a.dealloc(p) };
     }
 }

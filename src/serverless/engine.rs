@@ -13,12 +13,12 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::bytecode::BytecodeCache;
-use super::worker::{Worker, WORKER_STACK_BYTES};
+use super::pool::{self, Pool};
+use super::site_lock::SiteLocks;
 use super::{Host, JsError, JsRequest, JsResponse, Limits, Script, ScriptKind};
 
 /// How long past its own limits a caller waits for a worker before giving up: host calls
@@ -32,8 +32,11 @@ pub(super) struct Shared {
     pub host: Arc<dyn Host>,
     pub limits: Arc<Limits>,
     pub cache: BytecodeCache,
+    pub locks: Arc<SiteLocks>,
     pending: AtomicUsize,
-    stopping: AtomicBool,
+    pub(super) stopping: AtomicBool,
+    /// The worker threads and the watchdog that replaces the ones stuck in native code.
+    pub(super) pool: Pool,
 }
 
 /// A queued request. Holding it holds one of the `max_pending` slots.
@@ -44,8 +47,8 @@ pub(super) struct Job {
     pub source: Arc<str>,
     pub env: Vec<(String, String)>,
     pub req: JsRequest,
-    enqueued: Instant,
-    reply: may::sync::mpsc::Sender<Result<JsResponse, JsError>>,
+    pub(super) enqueued: Instant,
+    pub(super) reply: may::sync::mpsc::Sender<Result<JsResponse, JsError>>,
     _slot: PendingSlot,
 }
 
@@ -64,7 +67,6 @@ impl Drop for PendingSlot {
 pub struct Engine {
     shared: Arc<Shared>,
     jobs: Option<std_mpsc::Sender<Job>>,
-    workers: Vec<JoinHandle<()>>,
 }
 
 impl Engine {
@@ -72,29 +74,24 @@ impl Engine {
     /// to create a thread.
     pub fn new(host: Arc<dyn Host>, limits: Limits) -> std::io::Result<Engine> {
         let threads = limits.threads.max(1);
+        let (tx, rx) = std_mpsc::channel::<Job>();
         let shared = Arc::new(Shared {
             host,
             limits: Arc::new(limits),
             cache: BytecodeCache::default(),
+            locks: Arc::new(SiteLocks::default()),
             pending: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
+            pool: Pool::new(rx),
         });
-        let (tx, rx) = std_mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        let mut engine = Engine {
-            shared: shared.clone(),
-            jobs: Some(tx),
-            workers: Vec::with_capacity(threads),
-        };
-        for i in 0..threads {
-            let (shared, rx) = (shared.clone(), rx.clone());
-            let handle = std::thread::Builder::new()
-                .name(format!("fazt-js-{i}"))
-                .stack_size(WORKER_STACK_BYTES)
-                .spawn(move || worker_loop(shared, rx))?;
-            engine.workers.push(handle);
+        for _ in 0..threads {
+            pool::spawn_worker(&shared)?;
         }
-        Ok(engine)
+        pool::spawn_watchdog(&shared)?;
+        Ok(Engine {
+            shared,
+            jobs: Some(tx),
+        })
     }
 
     /// Runs `script` for one request and returns its response. Callable from a `may`
@@ -178,43 +175,6 @@ impl Drop for Engine {
         self.shared.stopping.store(true, Ordering::Release);
         // Closing the queue ends each worker's loop once the queue is empty.
         self.jobs = None;
-        for handle in self.workers.drain(..) {
-            if handle.join().is_err() {
-                log::error!("serverless: a JS worker thread panicked");
-            }
-        }
-    }
-}
-
-fn worker_loop(shared: Arc<Shared>, jobs: Arc<Mutex<std_mpsc::Receiver<Job>>>) {
-    // No runtime until the first script runs: a server without script sites keeps its idle
-    // memory (each runtime + context is a few hundred KB); the first request pays ~1 ms.
-    let mut worker = Worker::new(shared.clone());
-    loop {
-        let job = {
-            // Only a panic while *receiving* could poison this lock; the receiver is
-            // still sound then.
-            let rx = jobs.lock().unwrap_or_else(|e| e.into_inner());
-            rx.recv()
-        };
-        let Ok(job) = job else { return };
-        let result = if shared.stopping.load(Ordering::Acquire)
-            || job.enqueued.elapsed() > shared.limits.queue_timeout
-        {
-            Err(JsError::Overloaded)
-        } else {
-            worker.execute(&job)
-        };
-        // Release the pending slot before answering, so a caller that got its answer
-        // sees the slot free.
-        let reply = job.reply.clone();
-        drop(job);
-        // The caller may have given up waiting; nothing to do then.
-        let _ = reply.send(result);
-        // Let the woken caller run before the housekeeping below: on a busy machine it
-        // may be queued on this CPU, and `tidy` takes ~0.15 ms (measured: paced latency
-        // p50 ~270 µs without this, ~70 µs with it, on a loaded 2-core box).
-        std::thread::yield_now();
-        worker.tidy();
+        self.shared.pool.join_all();
     }
 }

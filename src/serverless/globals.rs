@@ -7,10 +7,12 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use rquickjs::{Ctx, Object};
 
 use super::response::ResponseState;
+use super::site_lock::SiteLocks;
 use super::{api, console, kv, response, Host, JsRequest, Limits, ScriptKind};
 
 /// What the native functions of one request share.
@@ -20,16 +22,53 @@ pub(super) struct Scope {
     pub limits: Arc<Limits>,
     log_lines: Cell<usize>,
     logs_dropped: Cell<usize>,
+    /// When the run's time is up (set as the run starts); host calls check it.
+    pub deadline: Cell<Option<Instant>>,
+    locks: Arc<SiteLocks>,
+    /// The site-lock stripe this run holds (from its first `db` call to its end).
+    held: Cell<Option<usize>>,
 }
 
 impl Scope {
-    pub fn new(site: Arc<str>, host: Arc<dyn Host>, limits: Arc<Limits>) -> Scope {
+    pub fn new(
+        site: Arc<str>,
+        host: Arc<dyn Host>,
+        limits: Arc<Limits>,
+        locks: Arc<SiteLocks>,
+    ) -> Scope {
         Scope {
             site,
             host,
             limits,
             log_lines: Cell::new(0),
             logs_dropped: Cell::new(0),
+            deadline: Cell::new(None),
+            locks,
+            held: Cell::new(None),
+        }
+    }
+
+    /// Before every `db` call: refuses once the run's time is up (so a loop of host calls
+    /// cannot outlive its budget between two interrupt checks), and takes the site's lock
+    /// on the first call (see `site_lock.rs`). The error is the message to throw.
+    pub fn kv_ready(&self, what: &str) -> Result<(), String> {
+        let deadline = self.deadline.get();
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(format!("{what}: the script's time is up"));
+        }
+        if self.held.get().is_none() {
+            let stripe = self.locks.acquire(&self.site, deadline).map_err(|_| {
+                format!("{what}: timed out waiting for another request of this site to finish")
+            })?;
+            self.held.set(Some(stripe));
+        }
+        Ok(())
+    }
+
+    /// Ends the run's hold on its site's KV (also done on drop, e.g. after a panic).
+    pub fn release_site_lock(&self) {
+        if let Some(stripe) = self.held.take() {
+            self.locks.release(stripe);
         }
     }
 
@@ -58,6 +97,12 @@ impl Scope {
                 ),
             );
         }
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        self.release_site_lock();
     }
 }
 

@@ -1,5 +1,10 @@
-//! The `db` global: `db.get(key)`, `db.set(key, value)`, `db.delete(key)` on the
-//! site's own KV store, through [`Host`](super::Host) calls that always name the site.
+//! The `db` global: `db.get(key)`, `db.set(key, value)`, `db.delete(key)` and
+//! `db.incr(key, by = 1)` on the site's own KV store, through [`Host`](super::Host) calls
+//! that always name the site. A run's `db` calls are serialisable against every other run
+//! of the same site (the site lock of `site_lock.rs`, taken at the first call), so
+//! `db.get` then `db.set` never loses an update; `db.incr` stores and returns the number
+//! (a missing key counts as 0, a value that is not a number throws a `TypeError`). After
+//! the run's time is up every `db` call throws, so a loop of them stops at once.
 //!
 //! Storage format, kept from fazt's Go runtime so existing data reads the same: a string
 //! value is stored as it is, any other value as `JSON.stringify(value)` (`undefined`,
@@ -27,6 +32,7 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, scope: &Rc<Scope>) -> rquickjs::Resul
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, key: Opt<Value<'js>>| {
             guard(&ctx, "db.get", || {
                 let key = checked_key(&ctx, &s, "db.get", key.0)?;
+                ready(&ctx, &s, "db.get")?;
                 match s.host.kv_get(&s.site, &key) {
                     Ok(Some(raw)) => parse_stored(&ctx, raw),
                     Ok(None) => Ok(Value::new_null(ctx.clone())),
@@ -45,19 +51,7 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, scope: &Rc<Scope>) -> rquickjs::Resul
                 guard(&ctx, "db.set", || {
                     let key = checked_key(&ctx, &s, "db.set", key.0)?;
                     let stored = serialise(&ctx, value.0)?;
-                    let max = s.limits.max_value_bytes;
-                    if stored.len() > max {
-                        return Err(Exception::throw_range(
-                            &ctx,
-                            &format!(
-                                "db.set: value of {} bytes exceeds the limit of {max} bytes",
-                                stored.len()
-                            ),
-                        ));
-                    }
-                    s.host
-                        .kv_set(&s.site, &key, &stored)
-                        .map_err(|e| Exception::throw_message(&ctx, &format!("db.set: {e}")))
+                    store(&ctx, &s, "db.set", &key, &stored)
                 })
             },
         )?,
@@ -69,6 +63,7 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, scope: &Rc<Scope>) -> rquickjs::Resul
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, key: Opt<Value<'js>>| {
             guard(&ctx, "db.delete", || {
                 let key = checked_key(&ctx, &s, "db.delete", key.0)?;
+                ready(&ctx, &s, "db.delete")?;
                 s.host
                     .kv_delete(&s.site, &key)
                     .map_err(|e| Exception::throw_message(&ctx, &format!("db.delete: {e}")))
@@ -76,7 +71,86 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, scope: &Rc<Scope>) -> rquickjs::Resul
         })?,
     )?;
 
+    let s = scope.clone();
+    db.set(
+        "incr",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, key: Opt<Value<'js>>, by: Opt<Value<'js>>| {
+                guard(&ctx, "db.incr", || {
+                    let key = checked_key(&ctx, &s, "db.incr", key.0)?;
+                    let by = match by.0 {
+                        None => 1.0,
+                        Some(v) if v.is_undefined() => 1.0,
+                        Some(v) => v.as_number().filter(|n| n.is_finite()).ok_or_else(|| {
+                            Exception::throw_type(
+                                &ctx,
+                                "db.incr: the increment must be a finite number",
+                            )
+                        })?,
+                    };
+                    ready(&ctx, &s, "db.incr")?;
+                    let current = match s.host.kv_get(&s.site, &key) {
+                        Ok(None) => 0.0,
+                        Ok(Some(raw)) => raw
+                            .trim()
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|n| n.is_finite())
+                            .ok_or_else(|| {
+                            Exception::throw_type(
+                                &ctx,
+                                &format!("db.incr: the value of '{key}' is not a number"),
+                            )
+                        })?,
+                        Err(e) => {
+                            return Err(Exception::throw_message(&ctx, &format!("db.incr: {e}")))
+                        }
+                    };
+                    let next = current + by;
+                    let stored = ctx
+                        .json_stringify(next)?
+                        .map_or(Ok("null".to_owned()), |j| lossy(&j))?;
+                    store(&ctx, &s, "db.incr", &key, &stored)?;
+                    Ok(next)
+                })
+            },
+        )?,
+    )?;
+
     ctx.globals().set("db", db)
+}
+
+/// [`Scope::kv_ready`] as a JS error.
+fn ready(ctx: &Ctx<'_>, scope: &Scope, what: &str) -> rquickjs::Result<()> {
+    scope
+        .kv_ready(what)
+        .map_err(|m| Exception::throw_message(ctx, &m))
+}
+
+/// Checks the value cap, then stores `stored` under `key`.
+fn store(
+    ctx: &Ctx<'_>,
+    scope: &Scope,
+    what: &str,
+    key: &str,
+    stored: &str,
+) -> rquickjs::Result<()> {
+    let max = scope.limits.max_value_bytes;
+    if stored.len() > max {
+        return Err(Exception::throw_range(
+            ctx,
+            &format!(
+                "{what}: value of {} bytes exceeds the limit of {max} bytes",
+                stored.len()
+            ),
+        ));
+    }
+    ready(ctx, scope, what)?;
+    scope
+        .host
+        .kv_set(&scope.site, key, stored)
+        .map_err(|e| Exception::throw_message(ctx, &format!("{what}: {e}")))
 }
 
 fn checked_key<'js>(

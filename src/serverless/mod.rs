@@ -71,8 +71,10 @@ mod error;
 mod globals;
 mod headers;
 mod kv;
+mod pool;
 mod response;
 mod routing;
+mod site_lock;
 mod types;
 mod worker;
 

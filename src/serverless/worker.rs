@@ -57,15 +57,18 @@ struct Vm {
 
 impl Vm {
     fn new(memory_bytes: usize) -> Result<Vm, JsError> {
-        let budget = Budget::new(memory_bytes);
+        let deadline = Rc::new(Cell::new(None::<Instant>));
+        let interrupted = Rc::new(Cell::new(false));
+        let budget = Budget::new(memory_bytes, deadline.clone(), interrupted.clone());
         let rt = Runtime::new_with_alloc(LimitedAllocator(budget.clone()))
             .map_err(|e| JsError::Internal(format!("cannot create a QuickJS runtime: {e}")))?;
         rt.set_max_stack_size(JS_STACK_BYTES);
-        let deadline = Rc::new(Cell::new(None::<Instant>));
-        let interrupted = Rc::new(Cell::new(false));
         let (d, i) = (deadline.clone(), interrupted.clone());
         rt.set_interrupt_handler(Some(Box::new(move || {
-            let stop = d.get().is_some_and(|d| Instant::now() >= d);
+            // Once set, `interrupted` also opens the allocator's small reserve, so the
+            // uncatchable "interrupted" error can be allocated even in a full heap (were it
+            // not, QuickJS would throw a catchable `null` and the script could go on).
+            let stop = i.get() || d.get().is_some_and(|d| Instant::now() >= d);
             if stop {
                 i.set(true);
             }
@@ -175,6 +178,7 @@ impl Worker {
             job.site.clone(),
             self.shared.host.clone(),
             limits.clone(),
+            self.shared.locks.clone(),
         ));
         vm.interrupted.set(false);
         vm.budget.reset_refused();
@@ -189,18 +193,28 @@ impl Worker {
                     // SAFETY: the runtime is alive (we hold it) and used on this thread only.
                     unsafe { qjs::JS_UpdateStackTop(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
                     // `None` (no deadline) only for a cpu_time too large to add.
-                    vm.deadline.set(Instant::now().checked_add(limits.cpu_time));
+                    let deadline = Instant::now().checked_add(limits.cpu_time);
+                    vm.deadline.set(deadline);
+                    scope.deadline.set(deadline);
                     let outcome = self.run_in(&ctx, &scope, job);
                     vm.deadline.set(None);
-                    outcome
+                    // A run that ended past its deadline (say, an out-of-memory error from
+                    // the allocator's late refusals, before any interrupt check) ran out of
+                    // time, whatever it threw.
+                    let late = deadline.is_some_and(|d| Instant::now() >= d);
+                    (outcome, late)
                 });
+                let (outcome, late) = outcome;
+                // The run's KV writes are committed (each `db` call waits for its write):
+                // the next run of this site may go.
+                scope.release_site_lock();
                 self.spent = Some(context);
                 if vm.rt.is_job_pending() {
                     // The run failed with promise jobs still queued: they belong to this
                     // request's context and must never run during a later request.
                     stale_jobs = true;
                 }
-                if vm.interrupted.get() {
+                if vm.interrupted.get() || (late && outcome.is_err()) {
                     Err(Failure::Timeout)
                 } else {
                     outcome
