@@ -190,6 +190,13 @@ impl Server {
         }
     }
 
+    /// `kill -9`: SIGKILL (what `Child::kill` sends on Unix), no chance to flush or clean up;
+    /// waits until the process is gone. The server can be started again on the same `db`.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Runs another `fazt` command against this server's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(bin())

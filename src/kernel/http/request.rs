@@ -82,6 +82,9 @@ pub fn parse_head(
     secure: bool,
 ) -> Result<Option<(Request, usize)>, HeadError> {
     // Tolerate the stray CRLFs some clients send between pipelined requests (RFC 9112 §2.2).
+    // They count toward `max_head_bytes`: otherwise a flood of empty lines is buffered without
+    // bound (and re-scanned on every read) on a keep-alive connection, whose idle timeout each
+    // new line re-arms.
     let skip = buf
         .iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
@@ -121,14 +124,14 @@ pub fn parse_head(
     };
     let len = match status {
         httparse::Status::Partial => {
-            if data.len() > limits.max_head_bytes {
+            if buf.len() > limits.max_head_bytes {
                 return Err(HeadError::TooLarge("request head too large"));
             }
             return Ok(None);
         }
         httparse::Status::Complete(n) => n,
     };
-    if len > limits.max_head_bytes {
+    if skip + len > limits.max_head_bytes {
         return Err(HeadError::TooLarge("request head too large"));
     }
     let head = data[..len].to_vec();
@@ -424,6 +427,19 @@ mod tests {
         assert!(parse("GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
         let big = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(40_000));
         assert_eq!(parse(&big).err().unwrap().status(), 431);
+    }
+
+    #[test]
+    fn stray_crlfs_count_toward_the_head_cap() {
+        let (r, n) = parse("\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!((r.path(), n), ("/", 4 + 27));
+        assert!(parse(&"\r\n".repeat(1000)).unwrap().is_none());
+        let flood = "\r\n".repeat(20_000);
+        assert_eq!(parse(&flood).err().unwrap().status(), 431);
+        let late = format!("{flood}GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(parse(&late).err().unwrap().status(), 431);
     }
 
     #[test]
