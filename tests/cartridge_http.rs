@@ -83,17 +83,6 @@ fn oversized_and_malformed_heads() {
     s.write_all(many.as_bytes()).unwrap();
     assert_eq!(read_response(&mut s, false).unwrap().status, 431);
 
-    // Stray empty lines between keep-alive requests count toward the head cap: a flood of
-    // them is refused with 431, not buffered for as long as it keeps coming.
-    let mut s = srv.connect();
-    s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n\r\n\r\n")
-        .unwrap();
-    assert_eq!(read_response(&mut s, false).unwrap().text(), "ok");
-    let _ = s.write_all("\r\n".repeat(40_000).as_bytes());
-    let r = read_response(&mut s, false).unwrap();
-    assert_eq!(r.status, 431);
-    assert!(closed(&mut s));
-
     // A browser-like request with 20 headers is fine (may_minihttp drops those).
     let mut s = srv.connect();
     let mut ok = String::from("GET /health HTTP/1.1\r\nHost: localhost\r\n");
