@@ -636,3 +636,221 @@ fn kv_quota_is_exact_through_updates_and_deletes() {
     assert_eq!(call("set=k17"), "ok");
     assert!(call("set=k18").starts_with("refused"));
 }
+
+// --- 11. WAL and disk ----------------------------------------------------------------------
+
+/// Deterministic incompressible bytes.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn file_len(p: &std::path::Path) -> u64 {
+    std::fs::metadata(p).map_or(0, |m| m.len())
+}
+
+#[test]
+fn a_slow_download_does_not_pin_the_wal() {
+    let srv = Server::start(&["--max-upload-mb", "64"]);
+    let tok = token(&srv, "deploy");
+    let big = noise(1, 10 << 20);
+    let r = put_zip(
+        &srv,
+        &tok,
+        "big",
+        &zipbuild::site(&[("big.bin", big.as_slice())]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A client that reads the 10 MiB file at ~80 KB/s (a two-minute download).
+    let mut s = srv.connect();
+    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: big.localhost\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(3) {
+        let n = s.read(&mut buf).unwrap();
+        got.extend_from_slice(&buf[..n]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Meanwhile, twelve deploys of 2 MiB each. A reader holding one transaction for the
+    // whole download would keep all of them in the WAL (24 MiB and growing).
+    let wal = srv.db.with_extension("db-wal");
+    let mut peak = 0;
+    for i in 0..12 {
+        let r = put_zip(
+            &srv,
+            &tok,
+            "churn",
+            &zipbuild::site(&[("blob.bin", noise(100 + i, 2 << 20).as_slice())]),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        for _ in 0..2 {
+            let n = s.read(&mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        peak = peak.max(file_len(&wal));
+    }
+    assert!(
+        peak < 14 << 20,
+        "the WAL grew to {} MiB under a slow download",
+        peak >> 20
+    );
+    // The download itself is intact.
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut body = got.split_off(head_end);
+    while body.len() < big.len() {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "download cut short at {}", body.len());
+        body.extend_from_slice(&buf[..n]);
+    }
+    assert!(body == big, "the slow download's bytes differ");
+}
+
+#[test]
+fn freed_pages_go_back_to_the_disk() {
+    let srv = Server::start(&["--max-upload-mb", "64"]);
+    let tok = token(&srv, "deploy");
+    let r = put_zip(
+        &srv,
+        &tok,
+        "huge",
+        &zipbuild::site(&[("a.bin", noise(7, 12 << 20).as_slice())]),
+    );
+    assert_eq!(r.status, 200);
+    let grown = file_len(&srv.db) + file_len(&srv.db.with_extension("db-wal"));
+    assert!(grown > 12 << 20);
+    let r = put_zip(
+        &srv,
+        &tok,
+        "huge",
+        &zipbuild::site(&[("index.html", b"small now".as_slice())]),
+    );
+    assert_eq!(r.status, 200);
+    let t = Instant::now();
+    loop {
+        let size = file_len(&srv.db);
+        if size < 4 << 20 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "fazt.db is still {} MiB after the 12 MiB site was replaced",
+            size >> 20
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(srv.get("huge.localhost", "/").text(), "small now");
+}
+
+#[test]
+fn fazt_vacuum_compacts_an_older_database() {
+    let dir = Arc::new(TempDir::new("vacuum"));
+    let db = dir.join("fazt.db");
+    {
+        // A database made without incremental auto-vacuum, as fazt before it did.
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("CREATE TABLE IF NOT EXISTS old_marker (x INTEGER);")
+            .unwrap();
+    }
+    seed_files(&db, "old", &[("a.bin", noise(3, 6 << 20).as_slice())]);
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute("DELETE FROM files WHERE site_id = 'old'", [])
+            .unwrap();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        let mode: i64 = c.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, 0);
+    }
+    let before = file_len(&db);
+    assert!(before > 6 << 20);
+    let out = std::process::Command::new(bin())
+        .args(["vacuum", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("→"));
+    assert!(
+        file_len(&db) < 1 << 20,
+        "{} bytes after vacuum",
+        file_len(&db)
+    );
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let mode: i64 = c.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, 2, "now incremental");
+}
+
+// --- 12. Memory after load -----------------------------------------------------------------
+
+#[test]
+fn memory_goes_back_after_a_burst_of_uploads() {
+    let srv = Server::start(&["--max-upload-mb", "64", "--max-uploads", "4"]);
+    let tok = token(&srv, "deploy");
+    for _ in 0..3 {
+        health(&srv);
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = rss_kib(srv.child.id());
+    let zips: Vec<Vec<u8>> = (0..4)
+        .map(|i| zipbuild::site(&[("f.bin", noise(50 + i, 24 << 20).as_slice())]))
+        .collect();
+    let addr = srv.addr;
+    let ups: Vec<_> = zips
+        .into_iter()
+        .enumerate()
+        .map(|(i, zip)| {
+            let tok = tok.clone();
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                let head = format!(
+                    "PUT /api/sites/up{i} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {tok}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    zip.len()
+                );
+                s.write_all(head.as_bytes()).unwrap();
+                s.write_all(&zip).unwrap();
+                read_response(&mut s, false).unwrap().status
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    let watch = Instant::now();
+    while ups.iter().any(|u| !u.is_finished()) && watch.elapsed() < Duration::from_secs(60) {
+        peak = peak.max(rss_kib(srv.child.id()));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for u in ups {
+        assert_eq!(u.join().unwrap(), 200);
+    }
+    // Idle again: within a few housekeeping rounds the memory is returned.
+    let t = Instant::now();
+    let mut now = rss_kib(srv.child.id());
+    while now > idle + 16 * 1024 && t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(500));
+        now = rss_kib(srv.child.id());
+    }
+    assert!(
+        now <= idle + 16 * 1024,
+        "RSS {} MiB after the uploads (idle before {} MiB, peak {} MiB)",
+        now / 1024,
+        idle / 1024,
+        peak / 1024
+    );
+    eprintln!(
+        "rss: idle {} KiB, peak {} KiB, after {} KiB",
+        idle, peak, now
+    );
+}

@@ -13,6 +13,7 @@ mod service;
 mod stats;
 mod status;
 mod token;
+mod vacuum;
 
 pub use common::CliError;
 
@@ -51,6 +52,7 @@ COMMANDS:
     logs SITE [-f]     A site's script logs
     run SITE           Execute a site's main.js once and print the response
     service            Install as a hardened systemd service (install|uninstall|status|logs)
+    vacuum             Compact the database file (give freed space back to the disk)
 
 CLIENT COMMANDS (from your laptop, over the API):
     deploy [DIR]       Zip a folder and publish it as a site
@@ -113,6 +115,7 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         "stats" => stats::run(args),
         "healthcheck" => healthcheck::run(args),
         "token" => token::run(args),
+        "vacuum" => vacuum::run(args),
         "logs" => logs::run(args),
         "service" => service::run(args),
         "run" => run::run(args),

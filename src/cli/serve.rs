@@ -273,17 +273,25 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     }
 
     {
-        // Housekeeping off the request path: token last-use times, written in batches.
+        // Housekeeping off the request path: token last-use times written in batches,
+        // freed database pages given back to the disk, freed memory to the system.
         let app = app.clone();
+        let life = life.clone();
         std::thread::Builder::new()
             .name("fazt-housekeeping".into())
             .spawn(move || {
                 let mut ticks = 0u64;
                 loop {
-                    std::thread::sleep(Duration::from_secs(30));
-                    app.api.flush();
+                    std::thread::sleep(Duration::from_secs(5));
                     ticks += 1;
-                    if ticks % 120 == 0 {
+                    if life.in_flight.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+                        crate::kernel::memory::trim();
+                    }
+                    if ticks % 6 == 0 {
+                        app.api.flush();
+                        app.db.reclaim_free_pages();
+                    }
+                    if ticks % 720 == 0 {
                         // Hourly: keep each site's newest script log lines only.
                         crate::scripts::trim_logs(&app.db, 1000);
                     }

@@ -7,6 +7,7 @@ pub mod compress;
 pub mod db;
 pub mod http;
 pub mod http_client;
+pub mod memory;
 pub mod mime;
 pub mod multipart;
 pub mod provision;

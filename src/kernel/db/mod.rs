@@ -6,7 +6,8 @@ pub mod migrate;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -19,6 +20,12 @@ pub fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Bytes a reset WAL is truncated to (see `pragmas`).
+const JOURNAL_SIZE_LIMIT: i64 = 8 << 20;
+/// Free pages handed back to the filesystem per writer job by [`Db::reclaim_free_pages`]
+/// (4 KiB pages: 16 MiB), so other writes interleave with a large reclaim.
+const RECLAIM_STEP: i64 = 4096;
+
 /// Readers kept open between uses; more may be opened briefly under load. Each keeps a
 /// small page cache, so this bounds what a burst of concurrent reads leaves resident.
 const MAX_IDLE_READERS: usize = 4;
@@ -28,6 +35,7 @@ pub struct Db {
     readers: Mutex<Vec<Connection>>,
     writer: Writer,
     schema_version: u32,
+    reclaiming: AtomicBool,
 }
 
 fn pragmas(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
@@ -35,6 +43,9 @@ fn pragmas(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     if writer {
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // After a checkpoint resets the WAL, cut the file back to this size: one large
+        // deploy must not leave a WAL as big as itself on the SD card for ever.
+        conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
     }
     // Page cache: 512 KiB for the writer, 128 KiB per reader (hot files live in the VFS
     // cache; SQLite's own cache mostly holds index pages).
@@ -71,9 +82,16 @@ impl Db {
                 return Err(format!("directory {} does not exist", dir.display()));
             }
         }
+        let fresh = !path.exists() || std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
         create_private(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         let mut conn =
             Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        if fresh {
+            // Only settable before the first table exists (older databases switch with
+            // `fazt vacuum`): lets freed pages be given back without a full VACUUM.
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+                .map_err(|e| format!("cannot configure {}: {e}", path.display()))?;
+        }
         pragmas(&conn, true).map_err(|e| format!("cannot configure {}: {e}", path.display()))?;
         let schema_version = migrate::migrate(&mut conn)?;
         let writer = Writer::start(conn).map_err(|e| format!("cannot start writer: {e}"))?;
@@ -82,6 +100,7 @@ impl Db {
             readers: Mutex::new(Vec::new()),
             writer,
             schema_version,
+            reclaiming: AtomicBool::new(false),
         })
     }
 
@@ -149,6 +168,77 @@ impl Db {
     /// Folds the WAL back into the main file (at shutdown, so a copied fazt.db is complete).
     pub fn checkpoint(&self) {
         let _ = self.write(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"));
+    }
+
+    /// Gives free pages back to the filesystem in steps of [`RECLAIM_STEP`], each its own
+    /// writer job, when the database is in incremental auto-vacuum mode (every database
+    /// fazt created, and any after `fazt vacuum`); returns the pages reclaimed. Called by
+    /// the server's housekeeping, so a replaced 1 GB site does not leave a 1 GB file.
+    pub fn reclaim_free_pages(&self) -> u64 {
+        // One reclaim at a time (housekeeping and the after-deploy one may meet).
+        if self.reclaiming.swap(true, Ordering::AcqRel) {
+            return 0;
+        }
+        let total = self.reclaim_steps();
+        self.reclaiming.store(false, Ordering::Release);
+        if total > 0 {
+            // In WAL mode the file itself only shrinks when a checkpoint copies the
+            // truncation back; a passive one never waits for readers or writers.
+            let _ = self.write(|c| c.execute_batch("PRAGMA wal_checkpoint(PASSIVE);"));
+            log::info!(
+                "gave {total} free pages of {} back to the disk",
+                self.path.display()
+            );
+        }
+        total
+    }
+
+    /// [`Db::reclaim_free_pages`] on its own thread, for callers on the request path (after
+    /// a deploy replaced or a delete removed a site).
+    pub fn reclaim_in_background(self: &Arc<Self>) {
+        let db = self.clone();
+        let _ = std::thread::Builder::new()
+            .name("fazt-db-reclaim".into())
+            .stack_size(256 * 1024)
+            .spawn(move || db.reclaim_free_pages());
+    }
+
+    fn reclaim_steps(&self) -> u64 {
+        let mut total = 0u64;
+        loop {
+            let step = self.write(|c| -> rusqlite::Result<i64> {
+                let mode: i64 = c.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+                let free: i64 = c.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+                if mode != 2 || free == 0 {
+                    return Ok(0);
+                }
+                let n = free.min(RECLAIM_STEP);
+                c.execute_batch(&format!("PRAGMA incremental_vacuum({n});"))?;
+                Ok(n)
+            });
+            match step {
+                Ok(Ok(n)) if n > 0 => total += n as u64,
+                Ok(Err(e)) => {
+                    log::warn!("reclaiming free pages of {}: {e}", self.path.display());
+                    return total;
+                }
+                _ => return total,
+            }
+        }
+    }
+
+    /// `VACUUM`: rewrites the whole file without free pages and switches it to incremental
+    /// auto-vacuum. Needs free disk of about the database's size; takes the write lock for
+    /// its duration. Returns the file size (with WAL) before and after.
+    pub fn vacuum(&self) -> Result<(u64, u64), String> {
+        let before = self.file_size();
+        self.write(|c| {
+            c.execute_batch(
+                "PRAGMA auto_vacuum = INCREMENTAL; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
+            )
+        })?
+        .map_err(|e| format!("VACUUM of {} failed: {e}", self.path.display()))?;
+        Ok((before, self.file_size()))
     }
 
     /// A stored setting from `configurations`.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::body::{Body, Source};
 use super::request::{parse_head, HeadError};
-use super::response::{bodiless, reason, Response, ResponseBody};
+use super::response::{bodiless, reason, BodySink, Response, ResponseBody};
 use super::server::{Handler, Lifecycle};
 use super::transport::Transport;
 use super::Limits;
@@ -68,6 +68,21 @@ impl<S: Transport> std::io::Write for Bounded<'_, S> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+impl<S: Transport> BodySink for Bounded<'_, S> {
+    fn write_now(&mut self, buf: &[u8]) -> io::Result<Option<usize>> {
+        if buf.len() as u64 > self.left {
+            return Err(io::Error::other(
+                "streamed body longer than its Content-Length",
+            ));
+        }
+        let n = self.inner.write_now(buf)?;
+        if let Some(n) = n {
+            self.left -= n as u64;
+        }
+        Ok(n)
     }
 }
 

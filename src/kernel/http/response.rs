@@ -9,7 +9,24 @@ use std::sync::Arc;
 /// Writes a streamed body into the connection, chunk by chunk. It must write exactly the
 /// declared length; anything else closes the connection (the only honest signal left once
 /// the head is sent).
-pub type Producer = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send>;
+pub type Producer = Box<dyn FnOnce(&mut dyn BodySink) -> std::io::Result<()> + Send>;
+
+/// Where a streamed body goes: the connection's blocking writes, plus one that never waits,
+/// for a producer that must not hold a resource (a database read transaction) while a slow
+/// client keeps it waiting.
+pub trait BodySink: Write {
+    /// Writes what the connection takes at once, without waiting for the client:
+    /// `Ok(Some(n))` with `n` possibly 0, or `Ok(None)` when the transport cannot tell
+    /// (then only the blocking `write` is available).
+    fn write_now(&mut self, buf: &[u8]) -> std::io::Result<Option<usize>>;
+}
+
+impl BodySink for Vec<u8> {
+    fn write_now(&mut self, buf: &[u8]) -> std::io::Result<Option<usize>> {
+        self.extend_from_slice(buf);
+        Ok(Some(buf.len()))
+    }
+}
 
 pub enum ResponseBody {
     Empty,

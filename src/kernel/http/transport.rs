@@ -18,6 +18,12 @@ pub trait Transport: Read + Write + Send {
     fn input_ready(&self) -> bool {
         true
     }
+    /// Writes what the socket takes without waiting (see
+    /// [`BodySink::write_now`](super::response::BodySink::write_now)); `Ok(None)` when the
+    /// transport cannot write without possibly waiting.
+    fn write_now(&mut self, _buf: &[u8]) -> io::Result<Option<usize>> {
+        Ok(None)
+    }
 }
 
 impl Transport for may::net::TcpStream {
@@ -27,6 +33,22 @@ impl Transport for may::net::TcpStream {
     fn input_ready(&self) -> bool {
         // may's sockets are non-blocking underneath: a peek answers at once.
         matches!(self.inner().peek(&mut [0u8; 1]), Ok(n) if n > 0)
+    }
+    fn write_now(&mut self, buf: &[u8]) -> io::Result<Option<usize>> {
+        // The same non-blocking socket, written directly: what fits goes, nothing waits.
+        let mut sock: &std::net::TcpStream = self.inner();
+        match sock.write(buf) {
+            Ok(n) => Ok(Some(n)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(Some(0))
+            }
+            Err(e) => Err(e),
+        }
     }
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         may::net::TcpStream::set_write_timeout(self, timeout)
