@@ -10,7 +10,10 @@
 //!
 //! - [`kernel`] — plumbing:
 //!   - [`kernel::http`]: the HTTP/1.1 edge on `may` coroutines (limits, timeouts, pipelining,
-//!     streaming, graceful shutdown), generic over the transport so TLS slots underneath.
+//!     streaming, graceful shutdown), generic over the transport so TLS slots underneath;
+//!     the caps that keep one hostile client from freezing it (empty-line floods, fair
+//!     turns for pipelining clients, per-address connections, minimum body rate) and the
+//!     client address behind a trusted proxy ([`kernel::http::client_addr()`]).
 //!   - [`kernel::db`]: `fazt.db` — pragmas for small boards, the single writer thread, pooled
 //!     readers, and Evolutionary Database Design over the embedded `schema.sql`.
 //!   - [`kernel::http_client`]: a small blocking HTTP/1.1 client (one request per
@@ -19,6 +22,7 @@
 //!   - [`kernel::zip`], [`kernel::multipart`]: hardened parsers for uploads.
 //!   - [`kernel::provision`]: `fazt service install` (systemd unit, state dir) and sd_notify.
 //!   - [`kernel::civil`]: calendar arithmetic shared by certificates and analytics.
+//!   - [`kernel::memory`]: handing freed heap memory back to the system when idle.
 //!   - `kernel::tls` (feature `acme`): rustls edge with SNI, static PEM certificates, ACME
 //!     (instant-acme on a short-lived Tokio thread, over `kernel::http_client`) with renewal, behind storage/policy traits.
 //!   - [`kernel::vfs`]: files as rows keyed by (site, path), sha256 and gzip on write, a hot

@@ -44,7 +44,7 @@ pub struct Api {
     pub analytics_status: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
 }
 
-/// The client's address (the kernel's [`client_addr`](crate::kernel::http::client_addr)).
+/// The client's address (the kernel's [`client_addr`](crate::kernel::http::client_addr())).
 pub use crate::kernel::http::client_addr as client_ip;
 
 /// Failed authentications allowed per address per minute before 429.
@@ -73,7 +73,7 @@ impl Api {
         }
     }
 
-    /// The client's address (see [`client_ip`]).
+    /// The client's address (see [`client_ip()`]).
     pub fn client_ip(&self, req: &Request) -> IpAddr {
         client_ip(req, &self.trusted_proxies)
     }

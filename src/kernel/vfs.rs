@@ -259,8 +259,8 @@ impl Vfs {
     /// chunks are only written with [`BodySink::write_now`], which never waits: a fast
     /// client gets the whole file through one handle, and once the client's socket is full
     /// the rest of the chunk is written after the transaction has ended. A transport that
-    /// cannot write without waiting (TLS) gets windows of [`COPY_WINDOW`] copied out per
-    /// transaction instead. Either way no transaction lasts longer than [`HOLD_READ`].
+    /// cannot write without waiting (TLS) gets windows of 1 MiB copied out per
+    /// transaction instead. Either way no transaction lasts longer than a second (`HOLD_READ`).
     pub fn stream(
         &self,
         site: &str,

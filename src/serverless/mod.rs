@@ -23,9 +23,10 @@
 //! envelope (what `respond` returns) honoured; exact rules in `api.rs`.
 //!
 //! Both get:
-//! - `db.get(key)`, `db.set(key, value)`, `db.delete(key)` on the site's own KV: strings
-//!   stored raw, other values as JSON; `get` parses JSON when it can, else returns the raw
-//!   string, `null` when missing (details and caps in `kv.rs`). So the Counter example
+//! - `db.get(key)`, `db.set(key, value)`, `db.delete(key)`, `db.incr(key, by)` on the
+//!   site's own KV: strings stored raw, other values as JSON; `get` parses JSON when it
+//!   can, else returns the raw string, `null` when missing (details and caps in `kv.rs`).
+//!   A run's `db` calls are serialisable against the site's other runs (`site_lock.rs`). So the Counter example
 //!   `var n = (db.get('count') || 0) + 1; db.set('count', n); res.send('<h1>Count: ' + n + '</h1>');`
 //!   counts up.
 //! - `process.env`: the site's env vars (strings), nothing from fazt's own environment.
@@ -43,7 +44,10 @@
 //! past [`Limits::memory_bytes`] → a catchable error inside the script (`InternalError:
 //! out of memory`, or `null` when even that object does not fit — QuickJS's convention),
 //! [`JsError::OutOfMemory`] (500) if uncaught; recursion past QuickJS's 2 MiB stack
-//! budget → a catchable `RangeError: Maximum call stack size exceeded`. All of these are
+//! budget → a catchable `RangeError: Maximum call stack size exceeded`. The time limit
+//! also holds across host calls (`db` throws once it has passed), allocations (refused
+//! once it has passed), and native calls QuickJS cannot interrupt (the watchdog of
+//! `pool.rs` answers 503 and replaces the worker 20% past the limit). All of these are
 //! written to the site's logs (level `error`, with the stack) through [`Host::log`] before
 //! [`Engine::run`] returns, so the HTTP layer only answers with
 //! [`JsError::http_status`] and the short [`Display`](std::fmt::Display) text, which never

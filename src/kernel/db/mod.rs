@@ -170,7 +170,7 @@ impl Db {
         let _ = self.write(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"));
     }
 
-    /// Gives free pages back to the filesystem in steps of [`RECLAIM_STEP`], each its own
+    /// Gives free pages back to the filesystem in steps of 16 MiB (`RECLAIM_STEP`), each its own
     /// writer job, when the database is in incremental auto-vacuum mode (every database
     /// fazt created, and any after `fazt vacuum`); returns the pages reclaimed. Called by
     /// the server's housekeeping, so a replaced 1 GB site does not leave a 1 GB file.

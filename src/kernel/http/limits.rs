@@ -32,7 +32,7 @@ pub struct Limits {
     /// closes, so a trickling upload cannot hold a connection (and its memory) for ever.
     /// 0 turns the check off (the per-read `body_timeout` still applies).
     pub min_body_rate: u64,
-    /// Reverse proxies whose `X-Forwarded-For` names the client (see [`super::client_addr`]).
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see [`super::client_addr()`]).
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 

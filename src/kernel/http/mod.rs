@@ -8,17 +8,17 @@
 //! returns a [`Response`].
 
 pub mod body;
-pub mod client_addr;
 pub mod conn;
 pub mod limits;
+pub mod proxy;
 pub mod request;
 pub mod response;
 pub mod server;
 pub mod transport;
 
 pub use body::{Body, BodyError};
-pub use client_addr::client_addr;
 pub use limits::Limits;
+pub use proxy::client_addr;
 pub use request::Request;
 pub use response::{Response, ResponseBody};
 pub use server::{Handler, Lifecycle};
