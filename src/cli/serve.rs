@@ -191,6 +191,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     }
 
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    crate::kernel::memory::configure();
     server::configure_runtime(stack_kb * 1024, workers);
 
     let vfs = Arc::new(Vfs::new(db.clone(), cache_mb * 1024 * 1024));
