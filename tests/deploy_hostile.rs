@@ -278,3 +278,45 @@ fn deploy_interrupted_by_kill_leaves_old_site() {
     assert_eq!(srv.get("live.localhost", "/").text(), "<h1>before</h1>");
     assert_eq!(srv.get("live.localhost", "/big.bin").status, 404);
 }
+
+#[test]
+fn many_small_entries_over_the_archive_ratio_are_refused() {
+    // 1,000 entries of 1 MiB of zeros: each one alone is under the per-entry ratio floor,
+    // all together they inflate ~1,000 times the ~1.1 MB upload. Default limits.
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    let good = zipbuild::site(&[("index.html", b"<h1>live</h1>")]);
+    assert_eq!(put_zip(&srv, &tok, "live", &good).status, 200);
+
+    let zeros = vec![0u8; 1 << 20];
+    let deflated = miniz_oxide::deflate::compress_to_vec(&zeros, 6);
+    let crc = crc32fast::hash(&zeros);
+    let mut entries = vec![Entry::file("index.html", b"<h1>bomb</h1>")];
+    entries.extend(
+        (0..1000).map(|i| Entry::precompressed(&format!("z/{i}.bin"), &deflated, crc, 1 << 20)),
+    );
+    let zip = build(&entries, false);
+    assert!(zip.len() < 1_200_000, "{}", zip.len());
+    let r = put_zip(&srv, &tok, "live", &zip);
+    assert_eq!(r.status, 413, "{}", r.text());
+    let err = &r.json()["error"];
+    assert_eq!(err["code"], "ZIP_LIMIT");
+    let msg = err["message"].as_str().unwrap();
+    assert!(
+        msg.contains("max_ratio") && msg.contains("200 times"),
+        "{msg}"
+    );
+    assert_eq!(srv.get("live.localhost", "/").text(), "<h1>live</h1>");
+    assert_eq!(srv.get("live.localhost", "/z/0.bin").status, 404);
+
+    // The same files in an archive that is honest about its size (stored, not deflated)
+    // are over no ratio: only the total cap applies to them.
+    let few: Vec<Entry> = (0..3)
+        .map(|i| Entry::precompressed(&format!("z/{i}.bin"), &deflated, crc, 1 << 20))
+        .chain((0..3).map(|i| Entry::file(&format!("s/{i}.bin"), &zeros)))
+        .chain([Entry::file("index.html", b"<h1>ok</h1>")])
+        .collect();
+    let r = put_zip(&srv, &tok, "live", &build(&few, false));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(srv.get("live.localhost", "/z/2.bin").body, zeros);
+}

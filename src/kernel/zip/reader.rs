@@ -10,6 +10,11 @@
 //! entry while counting the bytes it produces, so a lying header or a zip bomb is stopped as soon
 //! as a cap is crossed, long before its output is allocated, and checks size and CRC-32.
 //!
+//! The compression ratio is capped twice: per entry (once it passes [`RATIO_FLOOR`]) and for the
+//! whole archive (the sum of all entries against the upload's length, once it passes
+//! [`ARCHIVE_RATIO_FLOOR`]), so that a thousand entries each just under the per-entry floor are
+//! refused like one big bomb.
+//!
 //! Peak memory during a deploy is therefore the upload plus one entry.
 
 use std::borrow::Cow;
@@ -56,9 +61,15 @@ const S_IFLNK: u32 = 0o120_000;
 /// name checks use (10,000 entries × 3 copies × this).
 pub const MAX_NAME_BYTES: usize = 1024;
 
-/// The compression ratio cap only applies once an entry has inflated past this many bytes, so
-/// small, very compressible files (a 1 MiB run of spaces) stay fine.
+/// The per-entry compression ratio cap only applies once an entry has inflated past this many
+/// bytes, so small, very compressible files (a 1 MiB run of spaces) stay fine.
 pub const RATIO_FLOOR: u64 = 1 << 20;
+
+/// The whole archive may always inflate to this many bytes, whatever its own size, so a tiny
+/// archive of compressible text stays fine. Past it, all entries together may inflate to at
+/// most [`ZipLimits::max_ratio`] times the archive's byte length: many entries each under
+/// [`RATIO_FLOOR`] cannot add up to a zip bomb.
+pub const ARCHIVE_RATIO_FLOOR: u64 = 1 << 20;
 
 /// Size of the buffer inflate writes into before the bytes are counted and kept.
 const INFLATE_CHUNK: usize = 32 * 1024;
@@ -75,7 +86,9 @@ pub struct ZipLimits {
     pub max_total_uncompressed: u64,
     /// Most bytes one entry may inflate to.
     pub max_entry_uncompressed: u64,
-    /// Highest inflated/compressed ratio of one entry, checked once it passes [`RATIO_FLOOR`].
+    /// Highest inflated/compressed ratio of one entry, checked once it passes [`RATIO_FLOOR`],
+    /// and of the whole archive (all entries inflated / the archive's byte length), checked
+    /// once the total passes [`ARCHIVE_RATIO_FLOOR`].
     pub max_ratio: u64,
 }
 
@@ -165,6 +178,9 @@ pub enum ZipError {
     EntryTooLarge { entry: String, limit: u64 },
     /// Over [`ZipLimits::max_ratio`].
     RatioTooHigh { entry: String, limit: u64 },
+    /// All entries together inflate to more than `cap` = [`ZipLimits::max_ratio`] (`limit`)
+    /// times the archive's size (or [`ARCHIVE_RATIO_FLOOR`]); `entry` is where it was crossed.
+    ArchiveRatioTooHigh { entry: String, limit: u64, cap: u64 },
     /// The machine could not allocate memory for the entry's inflated bytes.
     OutOfMemory { entry: String },
 }
@@ -178,6 +194,7 @@ impl ZipError {
                 | ZipError::TotalTooLarge { .. }
                 | ZipError::EntryTooLarge { .. }
                 | ZipError::RatioTooHigh { .. }
+                | ZipError::ArchiveRatioTooHigh { .. }
                 | ZipError::OutOfMemory { .. }
         )
     }
@@ -284,6 +301,12 @@ impl fmt::Display for ZipError {
             RatioTooHigh { entry, limit } => write!(
                 f,
                 "entry {} expands more than {limit} times its compressed size (max_ratio); possible zip bomb",
+                Quoted(entry)
+            ),
+            ArchiveRatioTooHigh { entry, limit, cap } => write!(
+                f,
+                "archive expands to more than {limit} times its own size (over {}) at entry {} (max_ratio); possible zip bomb",
+                Bytes(*cap),
                 Quoted(entry)
             ),
             OutOfMemory { entry } => write!(
@@ -882,11 +905,12 @@ impl<'a> ZipArchive<'a> {
         let mut entries = Vec::with_capacity(count);
         let mut spans: Vec<(u64, u64, usize)> = Vec::with_capacity(count);
         let mut declared_total: u64 = 0;
+        let archive_cap = archive_cap(limits, data.len());
         let mut c = Cursor::new(cd);
         for index in 0..count {
             let raw = read_central(&mut c, index)?;
             let mut entry = validate_central(&raw, index)?;
-            check_declared(&entry, limits, &mut declared_total)?;
+            check_declared(&entry, limits, archive_cap, &mut declared_total)?;
             let (start, end) = check_local(data, &raw, &entry, dir.offset)?;
             entry.data_start = usize::try_from(start).map_err(|_| ZipError::OutOfBounds {
                 entry: entry.name.clone(),
@@ -1001,6 +1025,14 @@ impl<'a> ZipArchive<'a> {
                 limit: limits.max_ratio,
             });
         }
+        let cap = archive_cap(limits, self.data.len());
+        if so_far.saturating_add(produced) > cap {
+            return Err(ZipError::ArchiveRatioTooHigh {
+                entry: name(),
+                limit: limits.max_ratio,
+                cap,
+            });
+        }
         if produced > entry.uncompressed_size {
             return Err(ZipError::SizeMismatch {
                 entry: name(),
@@ -1066,8 +1098,23 @@ impl<'a> ZipArchive<'a> {
     }
 }
 
-/// Checks one entry's declared size against the caps while parsing.
-fn check_declared(entry: &ZipEntry, limits: &ZipLimits, total: &mut u64) -> Result<(), ZipError> {
+/// Most bytes all entries of an archive of `archive_len` bytes may inflate to under
+/// [`ZipLimits::max_ratio`].
+fn archive_cap(limits: &ZipLimits, archive_len: usize) -> u64 {
+    limits
+        .max_ratio
+        .saturating_mul(archive_len as u64)
+        .max(ARCHIVE_RATIO_FLOOR)
+}
+
+/// Checks one entry's declared size against the caps while parsing (`archive_cap` is
+/// [`archive_cap`] of the upload).
+fn check_declared(
+    entry: &ZipEntry,
+    limits: &ZipLimits,
+    archive_cap: u64,
+    total: &mut u64,
+) -> Result<(), ZipError> {
     let size = entry.uncompressed_size;
     if size > limits.max_entry_uncompressed {
         return Err(ZipError::EntryTooLarge {
@@ -1086,6 +1133,13 @@ fn check_declared(entry: &ZipEntry, limits: &ZipLimits, total: &mut u64) -> Resu
         return Err(ZipError::RatioTooHigh {
             entry: entry.name.clone(),
             limit: limits.max_ratio,
+        });
+    }
+    if *total > archive_cap {
+        return Err(ZipError::ArchiveRatioTooHigh {
+            entry: entry.name.clone(),
+            limit: limits.max_ratio,
+            cap: archive_cap,
         });
     }
     Ok(())
@@ -2010,8 +2064,9 @@ mod tests {
     #[test]
     fn bomb_stopped_by_caps_while_counting() {
         let data = zeros_bomb(10 << 20);
+        // A ratio high enough that the whole-archive cap (ratio × ~10 KiB) is over 1 GiB.
         let relaxed = ZipLimits {
-            max_ratio: 10_000,
+            max_ratio: 1_000_000,
             ..limits()
         };
         let mut archive = ZipArchive::parse(&data, &relaxed).unwrap();
@@ -2045,6 +2100,77 @@ mod tests {
         let err = archive.inflate_into(&entry, raw, 0, &mut out).unwrap_err();
         assert!(matches!(err, ZipError::EntryTooLarge { limit, .. } if limit == 3 << 20));
         assert!(out.len() <= 3 << 20 && out.capacity() <= 4 << 20);
+    }
+
+    /// `count` entries of 1 MiB of zeros each (~1 KiB deflated): every entry under the
+    /// per-entry ratio floor, the archive ~1,000 times smaller than its contents.
+    fn many_small_bombs(count: usize) -> Vec<u8> {
+        let zeros = vec![0u8; 1 << 20];
+        let one = Raw::deflated("z", &zeros);
+        let entries: Vec<Raw> = (0..count)
+            .map(|i| {
+                one.clone()
+                    .with(|r| r.name = format!("z/{i:04}.bin").into_bytes())
+            })
+            .collect();
+        build(&entries)
+    }
+
+    #[test]
+    fn many_small_bombs_refused_by_archive_ratio() {
+        let data = many_small_bombs(1000);
+        assert!(data.len() < 1_200_000, "{}", data.len());
+        // Refused at parse, from the declared sizes, before anything is inflated; at the entry
+        // where the total first exceeds max_ratio times the archive's size.
+        let err = ZipArchive::parse(&data, &limits()).unwrap_err();
+        let cap = 200 * data.len() as u64;
+        let crossed = (cap >> 20) as usize; // the first entry that goes past the cap
+        assert_eq!(
+            err,
+            ZipError::ArchiveRatioTooHigh {
+                entry: format!("z/{crossed:04}.bin"),
+                limit: 200,
+                cap,
+            }
+        );
+        assert!(err.is_limit());
+        let msg = err.to_string();
+        assert!(
+            msg.contains("max_ratio") && msg.contains("200 times"),
+            "{msg}"
+        );
+        names(&err, &format!("z/{crossed:04}.bin"));
+
+        // While inflating too, should declared sizes ever slip through: counting stops at
+        // the cap, whatever the entries claim.
+        let relaxed = ZipLimits {
+            max_ratio: 10_000,
+            ..limits()
+        };
+        let mut archive = ZipArchive::parse(&data, &relaxed).unwrap();
+        archive.limits.max_ratio = 200;
+        let mut total = 0;
+        let err = (0..1000)
+            .map(|i| archive.read(i, &mut total))
+            .find_map(Result::err)
+            .unwrap();
+        assert!(
+            matches!(&err, ZipError::ArchiveRatioTooHigh { entry, cap: c, .. } if *entry == format!("z/{crossed:04}.bin") && *c == cap),
+            "{err}"
+        );
+        assert!(total <= cap, "{total} > {cap}");
+    }
+
+    #[test]
+    fn archive_ratio_has_a_floor() {
+        // A tiny archive of compressible text: ~1,000 times smaller than its 1 MiB content,
+        // but under the whole-archive floor.
+        let data = many_small_bombs(1);
+        assert!(data.len() < 2000);
+        assert_eq!(read_all(&data, &limits()).unwrap().len(), 1);
+        // Twice that is over the floor and over the ratio.
+        let err = ZipArchive::parse(&many_small_bombs(2), &limits()).unwrap_err();
+        assert!(matches!(err, ZipError::ArchiveRatioTooHigh { .. }), "{err}");
     }
 
     #[test]
