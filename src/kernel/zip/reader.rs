@@ -4,7 +4,8 @@
 //! then, one entry at a time, into bytes. [`ZipArchive::parse`] validates everything that can be
 //! checked without inflating: the end records (zip64 included), the central directory, every
 //! local header, entry names (no absolute paths, `..`, backslashes, drive letters, control
-//! characters, invalid UTF-8, duplicates after case folding, file/directory clashes), symlinks
+//! characters, invalid UTF-8, duplicates after case folding and Unicode normalisation,
+//! file/directory clashes), symlinks
 //! and other special files, encryption, compression methods, overlapping or out-of-bounds entry
 //! data and the declared sizes against [`ZipLimits`]. [`ZipArchive::read`] then inflates a single
 //! entry while counting the bytes it produces, so a lying header or a zip bomb is stopped as soon
@@ -22,6 +23,7 @@ use std::fmt;
 
 use miniz_oxide::inflate::stream::{inflate, InflateState};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+use unicode_normalization::char::{canonical_combining_class, decompose_canonical};
 
 const LOCAL_SIG: u32 = 0x0403_4b50;
 const CENTRAL_SIG: u32 = 0x0201_4b50;
@@ -150,7 +152,7 @@ pub enum ZipError {
     Symlink { entry: String },
     /// The entry is a device, FIFO or socket (its Unix mode is given).
     SpecialFile { entry: String, mode: u32 },
-    /// Two names are equal after case folding (`other` came first).
+    /// Two names are equal after case folding and Unicode normalisation (`other` came first).
     Duplicate { entry: String, other: String },
     /// `entry` lives under `file`, which is a file, not a directory.
     FileDirConflict { entry: String, file: String },
@@ -240,7 +242,7 @@ impl fmt::Display for ZipError {
             ),
             Duplicate { entry, other } => write!(
                 f,
-                "entry {} duplicates entry {} (names are compared ignoring case)",
+                "entry {} duplicates entry {} (names are compared ignoring case and Unicode normalization)",
                 Quoted(entry),
                 Quoted(other)
             ),
@@ -417,6 +419,42 @@ pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// The form two names are compared in: lower case and, for names that are not ASCII,
+/// canonically decomposed (NFD), so that names equal after Unicode normalisation (`café`
+/// precomposed and `cafe` + U+0301, as macOS writes it) are one name. Canonical equivalence
+/// under NFD is the same as equality under NFC. ASCII names need no normalisation.
+pub(crate) fn fold_name(name: &str) -> String {
+    if name.is_ascii() {
+        return name.to_ascii_lowercase();
+    }
+    nfd(&name.to_lowercase())
+}
+
+/// Canonical decomposition (Unicode NFD): every character fully decomposed, then each run of
+/// combining marks stably sorted by combining class. Written over the crate's per-character
+/// functions rather than its `nfd()` iterator, which picks canonical or compatibility
+/// decomposition at run time and so links both tables (the compatibility one is ~70 KB).
+fn nfd(s: &str) -> String {
+    let mut chars: Vec<(u8, char)> = Vec::with_capacity(s.len());
+    for c in s.chars() {
+        decompose_canonical(c, |d| chars.push((canonical_combining_class(d), d)));
+    }
+    let mut start = 0;
+    while start < chars.len() {
+        let run = chars
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|(class, _)| *class != 0)
+            .count();
+        if let Some(marks) = chars.get_mut(start..start + run) {
+            marks.sort_by_key(|(class, _)| *class);
+        }
+        start += run.max(1);
+    }
+    chars.into_iter().map(|(_, c)| c).collect()
 }
 
 /// Little-endian reads over a slice that fail (`None`) instead of panicking when short.
@@ -835,7 +873,7 @@ fn check_local(
     Ok((data_start, data_end))
 }
 
-/// Refuses duplicate names (after lowercase folding, ignoring a directory's trailing `/`) and
+/// Refuses duplicate names (after [`fold_name`], ignoring a directory's trailing `/`) and
 /// files that other entries need as directories.
 fn check_names(entries: &[ZipEntry]) -> Result<(), ZipError> {
     // Keys use NUL (refused in names) as separator: sorted, every path then directly follows
@@ -844,7 +882,7 @@ fn check_names(entries: &[ZipEntry]) -> Result<(), ZipError> {
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let folded = e.name.strip_suffix('/').unwrap_or(&e.name).to_lowercase();
+            let folded = fold_name(e.name.strip_suffix('/').unwrap_or(&e.name));
             (folded.replace('/', "\0"), i)
         })
         .collect();
@@ -1709,6 +1747,60 @@ mod tests {
         assert!(matches!(err, ZipError::Duplicate { .. }), "{err}");
         // Twice the same directory.
         let err = parse_err(&[Raw::stored("d/", b""), Raw::stored("D/", b"")]);
+        assert!(matches!(err, ZipError::Duplicate { .. }), "{err}");
+    }
+
+    #[test]
+    fn refuses_unicode_equal_names() {
+        // "café.html" precomposed (U+00E9, macOS-made archives) and decomposed (e + U+0301):
+        // one name to a user, to a browser's normalised URL and to some file systems.
+        let composed = "caf\u{e9}.html";
+        let decomposed = "cafe\u{301}.html";
+        let err = parse_err(&[
+            Raw::stored(composed, b"1"),
+            Raw::stored("x", b""),
+            Raw::stored(decomposed, b"2"),
+        ]);
+        assert_eq!(
+            err,
+            ZipError::Duplicate {
+                entry: decomposed.into(),
+                other: composed.into()
+            }
+        );
+        // Both named, told apart: the combining mark is shown escaped.
+        assert_eq!(
+            err.to_string(),
+            "entry 'cafe\\u{301}.html' duplicates entry 'caf\u{e9}.html' (names are compared ignoring case and Unicode normalization)"
+        );
+        // With case folding and in a directory part, and as a file/directory clash.
+        let err = parse_err(&[
+            Raw::stored("D\u{c9}J\u{c0}/a.txt", b"1"),
+            Raw::stored("de\u{301}ja\u{300}/A.TXT", b"2"),
+        ]);
+        assert!(matches!(err, ZipError::Duplicate { .. }), "{err}");
+        let err = parse_err(&[
+            Raw::stored("\u{c5}ngstr\u{f6}m", b"file"),
+            Raw::stored("A\u{30a}ngstro\u{308}m/x", b"2"),
+        ]);
+        assert!(matches!(err, ZipError::FileDirConflict { .. }), "{err}");
+        // Canonically different names stay different (compatibility forms are not folded:
+        // "ﬁ" is not "fi"), and the same order of combining marks is not needed twice.
+        let data = build(&[
+            Raw::stored("\u{fb01}le.txt", b"1"),
+            Raw::stored("file.txt", b"2"),
+            Raw::stored("caf\u{e9}.html", b"3"),
+            Raw::stored("cafe.html", b"4"),
+        ]);
+        assert_eq!(
+            ZipArchive::parse(&data, &limits()).unwrap().entries().len(),
+            4
+        );
+        // Combining marks in another order are canonically equal too.
+        let err = parse_err(&[
+            Raw::stored("q\u{307}\u{323}.txt", b"1"),
+            Raw::stored("q\u{323}\u{307}.txt", b"2"),
+        ]);
         assert!(matches!(err, ZipError::Duplicate { .. }), "{err}");
     }
 
