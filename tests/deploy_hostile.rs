@@ -320,3 +320,57 @@ fn many_small_entries_over_the_archive_ratio_are_refused() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(srv.get("live.localhost", "/z/2.bin").body, zeros);
 }
+
+#[test]
+fn dot_files_are_not_deployed() {
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    let zip = zipbuild::site(&[
+        (".env", b"SECRET=1"),
+        (".git/config", b"[core]"),
+        ("sub/.secret", b"hidden"),
+        ("sub/page.html", b"<p>page</p>"),
+        (".well-known/security.txt", b"Contact: mailto:a@b.c"),
+        ("index.html", b"<h1>dots</h1>"),
+    ]);
+    let r = put_zip(&srv, &tok, "dots", &zip);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["file_count"], 3);
+    for path in ["/.env", "/.git/config", "/sub/.secret"] {
+        assert_eq!(srv.get("dots.localhost", path).status, 404, "{path}");
+    }
+    let r = srv.get("dots.localhost", "/.well-known/security.txt");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "Contact: mailto:a@b.c");
+    assert_eq!(srv.get("dots.localhost", "/").text(), "<h1>dots</h1>");
+
+    let files = api(&srv, &tok, "GET", "/api/sites/dots/files", b"").json();
+    let mut paths: Vec<&str> = files["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [".well-known/security.txt", "index.html", "sub/page.html"]
+    );
+
+    // Inside a single top-level folder (unwrapped) the same rules apply to the site's paths.
+    let zip = zipbuild::site(&[
+        ("dist/.env", b"SECRET=1"),
+        ("dist/.well-known/security.txt", b"Contact: x"),
+        ("dist/index.html", b"<h1>dist</h1>"),
+    ]);
+    let r = put_zip(&srv, &tok, "dist", &zip);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["file_count"], 2);
+    assert_eq!(srv.get("dist.localhost", "/").text(), "<h1>dist</h1>");
+    assert_eq!(
+        srv.get("dist.localhost", "/.well-known/security.txt")
+            .status,
+        200
+    );
+    assert_eq!(srv.get("dist.localhost", "/.env").status, 404);
+}
