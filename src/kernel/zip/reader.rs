@@ -2416,4 +2416,105 @@ mod tests {
             prop_assert_eq!(got, expected);
         }
     }
+
+    /// Reads what `parse` accepts of a damaged archive: every entry that reads without error
+    /// must have exactly the bytes the original archive had under that name.
+    fn check_consistent(
+        data: &[u8],
+        original: &[(String, Vec<u8>, bool)],
+    ) -> Result<(), TestCaseError> {
+        let Ok(archive) = ZipArchive::parse(data, &limits()) else {
+            return Ok(());
+        };
+        let mut total = 0;
+        for (i, entry) in archive.entries().iter().enumerate() {
+            if let Ok(bytes) = archive.read(i, &mut total) {
+                if let Some((_, want, _)) = original.iter().find(|(n, _, _)| *n == entry.name) {
+                    prop_assert_eq!(
+                        &bytes[..],
+                        &want[..],
+                        "entry {:?} read wrong bytes",
+                        entry.name
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(crate::kernel::proptest_config(96))]
+
+        /// Up to three flipped bits anywhere (headers, names, sizes, CRCs, data, end records),
+        /// then maybe a cut: refused, or read with the original bytes. CRC-32 catches any three
+        /// bit errors in the stored data, so no "different but accepted" bytes can come out.
+        #[test]
+        fn flipped_or_truncated_archives_are_refused_or_read_exactly(
+            files in site(),
+            zip64 in any::<bool>(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), 0u8..8), 1..=3),
+            cut in prop::option::of(any::<prop::sample::Index>()),
+        ) {
+            let mut w = ZipWriter::new(Vec::new());
+            if zip64 {
+                w.force_zip64();
+            }
+            for (name, data, deflate) in &files {
+                w.add_file(name, data, *deflate).unwrap();
+            }
+            let mut data = w.finish().unwrap();
+            for (at, bit) in flips {
+                let i = at.index(data.len());
+                data[i] ^= 1 << bit;
+            }
+            if let Some(cut) = cut {
+                data.truncate(cut.index(data.len()));
+            }
+            check_consistent(&data, &files)?;
+            exercise(&data);
+        }
+
+        /// A bit flipped inside one entry's data is always a CRC (or deflate) error for that
+        /// entry, never wrong bytes, and leaves the other entries readable.
+        #[test]
+        fn flipped_data_bit_is_an_error(
+            files in site(),
+            which in any::<prop::sample::Index>(),
+            at in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let data = write_site(&files);
+            let archive = ZipArchive::parse(&data, &limits()).unwrap();
+            let with_data: Vec<usize> = (0..archive.entries().len())
+                .filter(|&i| archive.entries()[i].compressed_size > 0)
+                .collect();
+            prop_assume!(!with_data.is_empty());
+            let target = with_data[which.index(with_data.len())];
+            let entry = archive.entries()[target].clone();
+            let mut bad = data.clone();
+            bad[entry.data_start + at.index(entry.compressed_size as usize)] ^= 1 << bit;
+            let archive = ZipArchive::parse(&bad, &limits()).unwrap();
+            let mut total = 0;
+            for i in 0..archive.entries().len() {
+                let got = archive.read(i, &mut total);
+                if i == target {
+                    match got {
+                        // Unused bits at the end of a deflate stream: the same bytes.
+                        Ok(bytes) => prop_assert_eq!(&bytes[..], &files[i].1[..]),
+                        Err(e) => prop_assert!(
+                            matches!(e, ZipError::CrcMismatch { .. } | ZipError::CorruptEntry { .. } | ZipError::SizeMismatch { .. }),
+                            "{}", e
+                        ),
+                    }
+                } else {
+                    prop_assert_eq!(&got.unwrap()[..], &files[i].1[..]);
+                }
+            }
+            // Stored data has no slack: one flipped bit is always a CRC mismatch.
+            if entry.method == METHOD_STORED {
+                let err = archive.read(target, &mut 0).unwrap_err();
+                prop_assert!(matches!(err, ZipError::CrcMismatch { .. }), "{}", err);
+            }
+        }
+    }
 }
