@@ -21,9 +21,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::nfd::nfd;
 use miniz_oxide::inflate::stream::{inflate, InflateState};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
-use unicode_normalization::char::{canonical_combining_class, decompose_canonical};
 
 const LOCAL_SIG: u32 = 0x0403_4b50;
 const CENTRAL_SIG: u32 = 0x0201_4b50;
@@ -430,31 +430,6 @@ pub(crate) fn fold_name(name: &str) -> String {
         return name.to_ascii_lowercase();
     }
     nfd(&name.to_lowercase())
-}
-
-/// Canonical decomposition (Unicode NFD): every character fully decomposed, then each run of
-/// combining marks stably sorted by combining class. Written over the crate's per-character
-/// functions rather than its `nfd()` iterator, which picks canonical or compatibility
-/// decomposition at run time and so links both tables (the compatibility one is ~70 KB).
-fn nfd(s: &str) -> String {
-    let mut chars: Vec<(u8, char)> = Vec::with_capacity(s.len());
-    for c in s.chars() {
-        decompose_canonical(c, |d| chars.push((canonical_combining_class(d), d)));
-    }
-    let mut start = 0;
-    while start < chars.len() {
-        let run = chars
-            .get(start..)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|(class, _)| *class != 0)
-            .count();
-        if let Some(marks) = chars.get_mut(start..start + run) {
-            marks.sort_by_key(|(class, _)| *class);
-        }
-        start += run.max(1);
-    }
-    chars.into_iter().map(|(_, c)| c).collect()
 }
 
 /// Little-endian reads over a slice that fail (`None`) instead of panicking when short.
@@ -2488,7 +2463,9 @@ mod tests {
             let with_data: Vec<usize> = (0..archive.entries().len())
                 .filter(|&i| archive.entries()[i].compressed_size > 0)
                 .collect();
-            prop_assume!(!with_data.is_empty());
+            if with_data.is_empty() {
+                return Ok(()); // nothing to flip (not a reject: empty sites are common)
+            }
             let target = with_data[which.index(with_data.len())];
             let entry = archive.entries()[target].clone();
             let mut bad = data.clone();
