@@ -101,7 +101,14 @@ fn deploy_a_folder_and_serve_identical_bytes() {
         ],
     );
     assert!(o.status.success(), "{}", err(&o));
-    assert_eq!(srv.get("everything.localhost", "/.env").text(), "SECRET=1");
+    assert_eq!(
+        srv.get("everything.localhost", "/node_modules/x/i.js")
+            .text(),
+        "x"
+    );
+    assert_eq!(srv.get("everything.localhost", "/debug.log").text(), "x");
+    // Dot-files are uploaded but the server never publishes them (only `.well-known/`).
+    assert_eq!(srv.get("everything.localhost", "/.env").status, 404);
 
     let o = fazt(&cfg, &["sites"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("my-blog"));
