@@ -3,12 +3,13 @@
 //! Owns one question: are two names canonically equivalent (equal after NFC, or NFD,
 //! normalisation)? The `unicode-normalization` crate answers it too, but its tables cost
 //! ~47 KB of the binary (its `nfd()` iterator also links the compatibility table: ~110 KB);
-//! these cost ~12 KB: the full canonical decomposition of every character of the Basic
-//! Multilingual Plane, Hangul syllables computed, and the canonical combining classes as runs.
-//! Characters outside the BMP with a decomposition (CJK compatibility ideographs supplement,
-//! a few Brahmic vowel signs and musical symbols), and the handful of BMP CJK compatibility
-//! ideographs that decompose to one, are left as written: such names are compared exactly. The tables are generated from, and tested exhaustively against, the crate
-//! (a dev-dependency): see `print_tables` below.
+//! this costs ~18 KB (x86_64 release, ~13 KB of it tables): the full canonical decomposition
+//! of every character of the Basic Multilingual Plane, Hangul syllables computed, and the
+//! canonical combining classes as runs. Characters outside the BMP with a decomposition (CJK
+//! compatibility ideographs supplement, a few Brahmic vowel signs and musical symbols), and
+//! the handful of BMP CJK compatibility ideographs that decompose to one, are left as
+//! written: such names are compared exactly. The tables are generated from, and tested
+//! exhaustively against, the crate (a dev-dependency): see `print_tables` below.
 
 use super::nfd_tables::{CCC_LENS, CCC_STARTS, DECOMP, POOL};
 
