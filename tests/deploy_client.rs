@@ -101,13 +101,13 @@ fn deploy_a_folder_and_serve_identical_bytes() {
         ],
     );
     assert!(o.status.success(), "{}", err(&o));
-    assert_eq!(srv.get("everything.localhost", "/debug.log").text(), "x");
     assert_eq!(
         srv.get("everything.localhost", "/node_modules/x/i.js")
             .text(),
         "x"
     );
-    // Dot-files are uploaded, but the server never publishes them.
+    assert_eq!(srv.get("everything.localhost", "/debug.log").text(), "x");
+    // Dot-files are uploaded but the server never publishes them (only `.well-known/`).
     assert_eq!(srv.get("everything.localhost", "/.env").status, 404);
 
     let o = fazt(&cfg, &["sites"]);

@@ -278,3 +278,99 @@ fn deploy_interrupted_by_kill_leaves_old_site() {
     assert_eq!(srv.get("live.localhost", "/").text(), "<h1>before</h1>");
     assert_eq!(srv.get("live.localhost", "/big.bin").status, 404);
 }
+
+#[test]
+fn many_small_entries_over_the_archive_ratio_are_refused() {
+    // 1,000 entries of 1 MiB of zeros: each one alone is under the per-entry ratio floor,
+    // all together they inflate ~1,000 times the ~1.1 MB upload. Default limits.
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    let good = zipbuild::site(&[("index.html", b"<h1>live</h1>")]);
+    assert_eq!(put_zip(&srv, &tok, "live", &good).status, 200);
+
+    let zeros = vec![0u8; 1 << 20];
+    let deflated = miniz_oxide::deflate::compress_to_vec(&zeros, 6);
+    let crc = crc32fast::hash(&zeros);
+    let mut entries = vec![Entry::file("index.html", b"<h1>bomb</h1>")];
+    entries.extend(
+        (0..1000).map(|i| Entry::precompressed(&format!("z/{i}.bin"), &deflated, crc, 1 << 20)),
+    );
+    let zip = build(&entries, false);
+    assert!(zip.len() < 1_200_000, "{}", zip.len());
+    let r = put_zip(&srv, &tok, "live", &zip);
+    assert_eq!(r.status, 413, "{}", r.text());
+    let err = &r.json()["error"];
+    assert_eq!(err["code"], "ZIP_LIMIT");
+    let msg = err["message"].as_str().unwrap();
+    assert!(
+        msg.contains("max_ratio") && msg.contains("200 times"),
+        "{msg}"
+    );
+    assert_eq!(srv.get("live.localhost", "/").text(), "<h1>live</h1>");
+    assert_eq!(srv.get("live.localhost", "/z/0.bin").status, 404);
+
+    // The same files in an archive that is honest about its size (stored, not deflated)
+    // are over no ratio: only the total cap applies to them.
+    let few: Vec<Entry> = (0..3)
+        .map(|i| Entry::precompressed(&format!("z/{i}.bin"), &deflated, crc, 1 << 20))
+        .chain((0..3).map(|i| Entry::file(&format!("s/{i}.bin"), &zeros)))
+        .chain([Entry::file("index.html", b"<h1>ok</h1>")])
+        .collect();
+    let r = put_zip(&srv, &tok, "live", &build(&few, false));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(srv.get("live.localhost", "/z/2.bin").body, zeros);
+}
+
+#[test]
+fn dot_files_are_not_deployed() {
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    let zip = zipbuild::site(&[
+        (".env", b"SECRET=1"),
+        (".git/config", b"[core]"),
+        ("sub/.secret", b"hidden"),
+        ("sub/page.html", b"<p>page</p>"),
+        (".well-known/security.txt", b"Contact: mailto:a@b.c"),
+        ("index.html", b"<h1>dots</h1>"),
+    ]);
+    let r = put_zip(&srv, &tok, "dots", &zip);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["file_count"], 3);
+    for path in ["/.env", "/.git/config", "/sub/.secret"] {
+        assert_eq!(srv.get("dots.localhost", path).status, 404, "{path}");
+    }
+    let r = srv.get("dots.localhost", "/.well-known/security.txt");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "Contact: mailto:a@b.c");
+    assert_eq!(srv.get("dots.localhost", "/").text(), "<h1>dots</h1>");
+
+    let files = api(&srv, &tok, "GET", "/api/sites/dots/files", b"").json();
+    let mut paths: Vec<&str> = files["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [".well-known/security.txt", "index.html", "sub/page.html"]
+    );
+
+    // Inside a single top-level folder (unwrapped) the same rules apply to the site's paths.
+    let zip = zipbuild::site(&[
+        ("dist/.env", b"SECRET=1"),
+        ("dist/.well-known/security.txt", b"Contact: x"),
+        ("dist/index.html", b"<h1>dist</h1>"),
+    ]);
+    let r = put_zip(&srv, &tok, "dist", &zip);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["file_count"], 2);
+    assert_eq!(srv.get("dist.localhost", "/").text(), "<h1>dist</h1>");
+    assert_eq!(
+        srv.get("dist.localhost", "/.well-known/security.txt")
+            .status,
+        200
+    );
+    assert_eq!(srv.get("dist.localhost", "/.env").status, 404);
+}

@@ -26,7 +26,8 @@ OPTIONS:
     --server URL        Server's admin URL, e.g. https://admin.example.com
                         (env FAZT_SERVER, then the saved default, then http://localhost:4698)
     --token T           API token (env FAZT_TOKEN, then the one saved for the server)
-    --include-all       Also upload dot-files, node_modules and .gitignore'd files
+    --include-all       Also upload dot-files, node_modules and .gitignore'd files (the
+                        server publishes no dot-files but .well-known/)
     --force             Replace a reserved/system site (root, 404, …; needs an admin token)
     --insecure          Accept any HTTPS certificate (self-signed servers)
 ";

@@ -3,6 +3,13 @@
 //! (an OS thread with room for deflate's stack), the site's files are replaced in ONE
 //! transaction, inflating one entry at a time, so memory stays near the upload plus one entry
 //! and readers see the old site until the commit and the new one after it.
+//!
+//! Not every entry becomes a file: junk that tools add (`__MACOSX/`, `.DS_Store`) and every
+//! dot-file — any path with a segment starting with `.`, such as `.env`, `.git/config`,
+//! `.htpasswd` or `sub/.secret` — are skipped, as they hold secrets and tool state, not
+//! content. The one exception is `.well-known/` at the site's root (RFC 8615:
+//! `security.txt`, app links), which is kept, though dot-segments inside it are still skipped.
+//! A single top-level folder is unwrapped first, so `dist/.well-known/x` is kept too.
 
 use std::sync::Arc;
 
@@ -72,8 +79,17 @@ fn skipped(name: &str) -> bool {
     name.starts_with("__MACOSX/") || name.rsplit('/').next() == Some(".DS_Store")
 }
 
-/// Which entries become which stored paths: skips junk, and unwraps a single top-level
-/// folder (`dist/index.html` → `index.html`) as many tools zip that way.
+/// A site path that must not be published: a segment starts with `.`, other than a leading
+/// `.well-known`.
+fn hidden(path: &str) -> bool {
+    let rest = path.strip_prefix(".well-known/").unwrap_or(path);
+    rest.split('/').any(|segment| segment.starts_with('.'))
+}
+
+/// Which entries become which stored paths: skips junk and dot-files (see the module doc),
+/// and unwraps a single top-level folder (`dist/index.html` → `index.html`) as many tools
+/// zip that way. Whether to unwrap is decided on the entries that are published either way;
+/// a top-level folder whose own name starts with `.` is never unwrapped.
 pub fn plan(archive: &ZipArchive<'_>) -> Vec<(usize, String)> {
     let files: Vec<(usize, &str)> = archive
         .entries()
@@ -82,25 +98,25 @@ pub fn plan(archive: &ZipArchive<'_>) -> Vec<(usize, String)> {
         .filter(|(_, e)| !e.is_dir && !skipped(&e.name))
         .map(|(i, e)| (i, e.name.as_str()))
         .collect();
-    let top = files
-        .first()
+    let mut visible = files.iter().filter(|(_, n)| !hidden(n));
+    let top = visible
+        .clone()
+        .next()
         .and_then(|(_, n)| n.split_once('/'))
-        .map(|(t, _)| t);
+        .map(|(t, _)| t)
+        .filter(|t| !t.starts_with('.'));
     let unwrap = match top {
-        Some(t) => files
-            .iter()
-            .all(|(_, n)| n.split_once('/').is_some_and(|(x, _)| x == t)),
+        Some(t) => visible.all(|(_, n)| n.split_once('/').is_some_and(|(x, _)| x == t)),
         None => false,
     };
     files
         .into_iter()
-        .map(|(i, n)| {
-            let path = if unwrap {
-                n.split_once('/').map_or(n, |(_, rest)| rest)
-            } else {
-                n
+        .filter_map(|(i, n)| {
+            let path = match (unwrap, top) {
+                (true, Some(t)) => n.strip_prefix(t)?.strip_prefix('/')?,
+                _ => n,
             };
-            (i, path.to_string())
+            (!hidden(path)).then(|| (i, path.to_string()))
         })
         .collect()
 }
@@ -161,4 +177,52 @@ pub fn deploy(
         })
     })
     .map_err(DeployError::Internal)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::zip::ZipWriter;
+
+    fn planned(names: &[&str]) -> Vec<String> {
+        let mut w = ZipWriter::new(Vec::new());
+        for n in names {
+            w.add_file(n, b"x", false).unwrap();
+        }
+        let data = w.finish().unwrap();
+        let archive = ZipArchive::parse(&data, &ZipLimits::default()).unwrap();
+        plan(&archive).into_iter().map(|(_, p)| p).collect()
+    }
+
+    #[test]
+    fn plan_skips_dot_files_but_keeps_well_known() {
+        assert_eq!(
+            planned(&[
+                ".env",
+                ".git/config",
+                ".htpasswd",
+                "sub/.secret",
+                "a/.b/c.txt",
+                ".well-known/security.txt",
+                ".well-known/.hidden",
+                "sub/.well-known/x",
+                "index.html",
+                "sub/x.y",
+                "__MACOSX/._index.html",
+                ".DS_Store",
+            ]),
+            [".well-known/security.txt", "index.html", "sub/x.y"]
+        );
+        // Unwrapping a single top-level folder, decided on what is published.
+        assert_eq!(
+            planned(&[".env", "dist/.env", "dist/.well-known/a", "dist/index.html"]),
+            [".well-known/a", "index.html"]
+        );
+        // A dot-folder alone is not unwrapped into the site's root.
+        assert_eq!(
+            planned(&[".well-known/a", ".well-known/b"]),
+            [".well-known/a", ".well-known/b"]
+        );
+        assert!(planned(&[".env", ".git/HEAD"]).is_empty());
+    }
 }

@@ -587,6 +587,9 @@ mod tests {
     }
 
     proptest! {
+        // Each case decodes every prefix of up to 4 KB: quadratic, so fewer cases by default.
+        #![proptest_config(crate::kernel::proptest_config(64))]
+
         #[test]
         fn dechunk_round_trips(body in proptest::collection::vec(any::<u8>(), 0..2000),
                                sizes in proptest::collection::vec(1usize..300, 0..20)) {
@@ -606,6 +609,209 @@ mod tests {
             r.extend_from_slice(&raw);
             let _ = parse(&r, head);
             let _ = parse(&raw, head);
+        }
+    }
+
+    /// Serves `data` in pieces of the given sizes (cycled), then end of stream; records
+    /// whether the parser asked for more than `data`.
+    struct Pieces {
+        data: Vec<u8>,
+        pos: usize,
+        sizes: Vec<usize>,
+        turn: usize,
+        starved: bool,
+    }
+
+    impl Pieces {
+        fn new(data: &[u8], sizes: &[usize]) -> Pieces {
+            Pieces {
+                data: data.to_vec(),
+                pos: 0,
+                sizes: sizes.to_vec(),
+                turn: 0,
+                starved: false,
+            }
+        }
+    }
+
+    impl Read for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.pos == self.data.len() {
+                self.starved = true;
+                return Ok(0);
+            }
+            let size = self
+                .sizes
+                .get(self.turn % self.sizes.len().max(1))
+                .copied()
+                .unwrap_or(7);
+            self.turn += 1;
+            let n = size.max(1).min(self.data.len() - self.pos).min(buf.len());
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    /// How a generated response frames its body.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Gen {
+        Length,
+        Chunked,
+        UntilClose,
+    }
+
+    /// A generated response: its bytes, where the head ends, and what must be read back.
+    struct Generated {
+        raw: Vec<u8>,
+        head_len: usize,
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn generate(
+        status: u16,
+        reason: &str,
+        headers: &[(String, String)],
+        framing: Gen,
+        body: &[u8],
+        sizes: &[usize],
+        interim: bool,
+    ) -> Generated {
+        let mut raw = Vec::new();
+        if interim {
+            raw.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        raw.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());
+        let mut expected: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect();
+        let mut all: Vec<(String, String)> = headers.to_vec();
+        match framing {
+            Gen::Length => all.push(("Content-Length".into(), body.len().to_string())),
+            Gen::Chunked => all.push(("Transfer-Encoding".into(), "chunked".into())),
+            Gen::UntilClose => {}
+        }
+        expected.extend(
+            all[headers.len()..]
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
+        );
+        for (k, v) in &all {
+            raw.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        }
+        raw.extend_from_slice(b"\r\n");
+        let head_len = raw.len();
+        match framing {
+            Gen::Chunked => raw.extend(crate::kernel::http::body::tests::chunked(body, sizes)),
+            _ => raw.extend_from_slice(body),
+        }
+        Generated {
+            raw,
+            head_len,
+            status,
+            headers: expected,
+            body: body.to_vec(),
+        }
+    }
+
+    fn response() -> impl Strategy<Value = (Generated, Gen, Vec<usize>)> {
+        (
+            (200u16..600).prop_filter("no body by definition", |s| *s != 204 && *s != 304),
+            "[A-Za-z][A-Za-z ]{0,15}",
+            prop::collection::vec(
+                ("[A-Za-z][A-Za-z0-9-]{0,12}", "([!-~]([ -~]{0,20}[!-~])?)?"),
+                0..6,
+            ),
+            prop_oneof![Just(Gen::Length), Just(Gen::Chunked), Just(Gen::UntilClose)],
+            prop::collection::vec(any::<u8>(), 0..400),
+            prop::collection::vec(1usize..100, 0..8),
+            any::<bool>(),
+            prop::collection::vec(1usize..64, 1..8),
+        )
+            .prop_map(
+                |(status, reason, headers, framing, body, sizes, interim, pieces)| {
+                    let headers: Vec<(String, String)> = headers
+                        .into_iter()
+                        .filter(|(k, _)| {
+                            !k.eq_ignore_ascii_case("content-length")
+                                && !k.eq_ignore_ascii_case("transfer-encoding")
+                        })
+                        .collect();
+                    let g = generate(status, &reason, &headers, framing, &body, &sizes, interim);
+                    (g, framing, pieces)
+                },
+            )
+    }
+
+    impl std::fmt::Debug for Generated {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{:?}", String::from_utf8_lossy(&self.raw))
+        }
+    }
+
+    proptest! {
+        #![proptest_config(crate::kernel::proptest_config(64))]
+
+        /// A generated response reads back exactly, whole or in pieces, and with
+        /// Content-Length or chunked framing nothing past its end is ever read (a server
+        /// that keeps the connection open would stall the client).
+        #[test]
+        fn generated_responses_round_trip((g, framing, pieces) in response()) {
+            let whole = parse(&g.raw, false).unwrap();
+            let mut stream = Pieces::new(&g.raw, &pieces);
+            let piecewise = read_response(&mut stream, false, 1 << 20).unwrap();
+            for r in [&whole, &piecewise] {
+                prop_assert_eq!(r.status, g.status);
+                prop_assert_eq!(&r.headers, &g.headers);
+                prop_assert_eq!(&r.body, &g.body);
+            }
+            prop_assert_eq!(stream.starved, framing == Gen::UntilClose);
+            // A HEAD request reads the head only.
+            let mut stream = Pieces::new(&g.raw[..g.head_len], &pieces);
+            let head = read_response(&mut stream, true, 1 << 20).unwrap();
+            prop_assert!(head.body.is_empty());
+            prop_assert_eq!(head.status, g.status);
+        }
+
+        /// Every strict prefix of a response is incomplete: the parser asks for more bytes,
+        /// and when the stream ends there it is an error, never an answer. (A body framed by
+        /// the end of the stream has no prefixes but its head's.)
+        #[test]
+        fn every_prefix_is_incomplete((g, framing, pieces) in response()) {
+            let end = if framing == Gen::UntilClose { g.head_len } else { g.raw.len() };
+            for cut in 0..end {
+                let mut stream = Pieces::new(&g.raw[..cut], &pieces);
+                let r = read_response(&mut stream, false, 1 << 20);
+                prop_assert!(stream.starved, "decided after {} of {} bytes", cut, g.raw.len());
+                prop_assert!(r.is_err(), "prefix of {} bytes read as {:?}", cut, r);
+            }
+        }
+
+        /// Arbitrary bytes after a valid status line, arriving in arbitrary pieces under an
+        /// arbitrary size cap: an answer or an error, never a panic.
+        #[test]
+        fn arbitrary_bytes_in_pieces_never_panic(
+            raw in prop::collection::vec(any::<u8>(), 0..800),
+            prefix in prop_oneof![
+                Just(&b""[..]),
+                Just(&b"HTTP/1.1 200 OK\r\n"[..]),
+                Just(&b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"[..]),
+                Just(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]),
+            ],
+            pieces in prop::collection::vec(1usize..64, 1..8),
+            max in 0usize..2000,
+            head in any::<bool>(),
+        ) {
+            let mut data = prefix.to_vec();
+            data.extend_from_slice(&raw);
+            let mut stream = Pieces::new(&data, &pieces);
+            if let Ok(r) = read_response(&mut stream, head, max) {
+                prop_assert!(r.body.len() <= data.len());
+            }
         }
     }
 }

@@ -15,3 +15,16 @@ pub mod provision;
 pub mod tls;
 pub mod vfs;
 pub mod zip;
+
+/// Settings for the property tests of the hand-written parsers: `default_cases` cases, kept
+/// modest because the lib tests run on every push, unless `PROPTEST_CASES` asks for more (a
+/// long fuzzing run: `PROPTEST_CASES=100000 cargo test --lib`). Failures are saved under
+/// `proptest-regressions/` next to the source and replayed first on every run: commit them.
+#[cfg(test)]
+pub(crate) fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {
+    let mut config = proptest::test_runner::Config::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = default_cases;
+    }
+    config
+}

@@ -671,4 +671,141 @@ mod tests {
             }
         }
     }
+
+    /// Like [`encode`], with bare LF line ends (as some scripts send).
+    fn encode_lf(boundary: &str, parts: &[GenPart]) -> Vec<u8> {
+        // Only the framing's line ends change, never the data's.
+        let mut out = Vec::new();
+        for (name, filename, content_type, data) in parts {
+            out.extend_from_slice(format!("--{boundary}\n").as_bytes());
+            out.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"").as_bytes(),
+            );
+            if let Some(f) = filename {
+                out.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
+            }
+            out.push(b'\n');
+            if let Some(t) = content_type {
+                out.extend_from_slice(format!("Content-Type: {t}\n").as_bytes());
+            }
+            out.push(b'\n');
+            out.extend_from_slice(data);
+            out.push(b'\n');
+        }
+        out.extend_from_slice(format!("--{boundary}--\n").as_bytes());
+        out
+    }
+
+    fn gen_parts() -> impl Strategy<Value = Vec<GenPart>> {
+        prop::collection::vec(
+            (
+                "[a-z_]{1,10}",
+                prop::option::of("[a-zA-Z0-9 ._-]{1,12}"),
+                prop::option::of("[a-z]{1,8}/[a-z0-9.+-]{1,12}"),
+                syntax_heavy_bytes(120),
+            ),
+            0..6,
+        )
+    }
+
+    /// Every part of a successful parse borrows its bytes from inside the body.
+    fn inside(parts: &[Part<'_>], body: &[u8]) -> bool {
+        let range = body.as_ptr_range();
+        parts.iter().all(|p| {
+            p.data.is_empty()
+                || (range.contains(&p.data.as_ptr()) && p.data.as_ptr_range().end <= range.end)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(crate::kernel::proptest_config(128))]
+
+        /// Any bytes, any boundary string: an answer, never a panic.
+        #[test]
+        fn never_panics_on_arbitrary_input(
+            body in prop::collection::vec(any::<u8>(), 0..800),
+            boundary in ".{0,80}",
+        ) {
+            if let Ok(parts) = parse(&body, &boundary) {
+                prop_assert!(parts.len() <= MAX_PARTS);
+                prop_assert!(inside(&parts, &body));
+            }
+            let _ = super::boundary(&boundary);
+            let _ = super::boundary(&format!("multipart/form-data; boundary={boundary}"));
+        }
+
+        /// Generated bodies with bytes overwritten, inserted and removed, then maybe cut.
+        #[test]
+        fn never_panics_on_mutated_generated_bodies(
+            boundary in "[a-zA-Z0-9'()+_,./:=?-]{1,20}",
+            parts in gen_parts(),
+            lf in any::<bool>(),
+            edits in prop::collection::vec((0u8..3, any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in prop::option::of(any::<prop::sample::Index>()),
+        ) {
+            let mut body = if lf { encode_lf(&boundary, &parts) } else { encode(&boundary, &parts) };
+            for (kind, at, byte) in edits {
+                let i = at.index(body.len() + 1);
+                match kind {
+                    0 if i < body.len() => body[i] = byte,
+                    1 => body.insert(i, byte),
+                    _ if i < body.len() => {
+                        body.remove(i);
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(cut) = cut {
+                body.truncate(cut.index(body.len() + 1));
+            }
+            if let Ok(got) = parse(&body, &boundary) {
+                prop_assert!(got.len() <= MAX_PARTS);
+                prop_assert!(inside(&got, &body));
+            }
+        }
+
+        /// Bare-LF bodies round-trip too (data not ending in CR, which LF framing cannot
+        /// tell from a CRLF line end).
+        #[test]
+        fn round_trips_bare_lf_bodies(
+            boundary in "[a-zA-Z0-9'()+_,./:=?-]{1,70}",
+            mut parts in gen_parts(),
+        ) {
+            for part in &mut parts {
+                while part.3.last() == Some(&b'\r') {
+                    part.3.pop();
+                }
+            }
+            let delimiter = format!("\n--{boundary}");
+            prop_assume!(parts.iter().all(|p| !contains(&p.3, delimiter.as_bytes())
+                && !p.3.starts_with(format!("--{boundary}").as_bytes())));
+            let body = encode_lf(&boundary, &parts);
+            let got = parse(&body, &boundary).unwrap();
+            prop_assert_eq!(got.len(), parts.len());
+            for (g, (name, filename, content_type, data)) in got.iter().zip(&parts) {
+                prop_assert_eq!(&g.name, name);
+                prop_assert_eq!(&g.filename, filename);
+                prop_assert_eq!(&g.content_type, content_type);
+                prop_assert_eq!(g.data, &data[..]);
+            }
+        }
+
+        /// Every strict prefix of a generated body is refused (it lacks its closing
+        /// boundary), never read as a shorter form.
+        #[test]
+        fn prefixes_are_refused(
+            boundary in "[a-zA-Z0-9_-]{1,20}",
+            parts in gen_parts(),
+        ) {
+            let delimiter = format!("\n--{boundary}");
+            prop_assume!(parts.iter().all(|p| !contains(&p.3, delimiter.as_bytes())
+                && !p.3.starts_with(format!("--{boundary}").as_bytes())));
+            let body = encode(&boundary, &parts);
+            // The closing line is "--boundary--\r\n": cut before its second pair of dashes.
+            let closing = body.len() - 4;
+            for cut in 0..closing {
+                prop_assert!(parse(&body[..cut], &boundary).is_err(), "prefix of {} bytes parsed", cut);
+            }
+        }
+    }
 }

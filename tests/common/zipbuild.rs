@@ -12,6 +12,8 @@ pub struct Entry {
     /// Unix mode in the external attributes (upper 16 bits), made-by host Unix.
     pub unix_mode: Option<u32>,
     pub crc: Option<u32>,
+    /// Uncompressed size written to the headers; `None` = `data.len()`.
+    pub size: Option<u32>,
 }
 
 impl Entry {
@@ -25,12 +27,23 @@ impl Entry {
             flags: 0x0800,
             unix_mode: None,
             crc: None,
+            size: None,
         }
     }
     pub fn deflated(name: &str, data: &[u8]) -> Entry {
         let mut e = Entry::file(name, data);
         e.stored = Some(miniz_oxide::deflate::compress_to_vec(data, 6));
         e.method = 8;
+        e
+    }
+    /// A deflated entry from already compressed bytes, so that many entries can share one
+    /// compression of a large input without holding its inflated bytes each.
+    pub fn precompressed(name: &str, deflated: &[u8], crc: u32, size: u32) -> Entry {
+        let mut e = Entry::file(name, b"");
+        e.stored = Some(deflated.to_vec());
+        e.method = 8;
+        e.crc = Some(crc);
+        e.size = Some(size);
         e
     }
 }
@@ -49,6 +62,7 @@ pub fn build(entries: &[Entry], descriptors: bool) -> Vec<u8> {
     for e in entries {
         let payload = e.stored.clone().unwrap_or_else(|| e.data.clone());
         let crc = e.crc.unwrap_or_else(|| crc32fast::hash(&e.data));
+        let size = e.size.unwrap_or(e.data.len() as u32);
         let flags = e.flags | if descriptors { 0x0008 } else { 0 };
         let offset = out.len() as u32;
         let lname = e.local_name.clone().unwrap_or_else(|| e.name.clone());
@@ -61,7 +75,7 @@ pub fn build(entries: &[Entry], descriptors: bool) -> Vec<u8> {
         let (c, cs, us) = if descriptors {
             (0, 0, 0)
         } else {
-            (crc, payload.len() as u32, e.data.len() as u32)
+            (crc, payload.len() as u32, size)
         };
         u32le(&mut out, c);
         u32le(&mut out, cs);
@@ -74,7 +88,7 @@ pub fn build(entries: &[Entry], descriptors: bool) -> Vec<u8> {
             u32le(&mut out, 0x08074b50);
             u32le(&mut out, crc);
             u32le(&mut out, payload.len() as u32);
-            u32le(&mut out, e.data.len() as u32);
+            u32le(&mut out, size);
         }
         u32le(&mut central, 0x02014b50);
         u16le(
@@ -88,7 +102,7 @@ pub fn build(entries: &[Entry], descriptors: bool) -> Vec<u8> {
         u16le(&mut central, 0x21);
         u32le(&mut central, crc);
         u32le(&mut central, payload.len() as u32);
-        u32le(&mut central, e.data.len() as u32);
+        u32le(&mut central, size);
         u16le(&mut central, e.name.len() as u16);
         u16le(&mut central, 0);
         u16le(&mut central, 0);

@@ -1,6 +1,9 @@
 //! ZIP archives: the hardened reader that unpacks deploy uploads on the server
 //! ([`reader`]) and the small writer the `fazt deploy` client packs a folder with ([`writer`]).
 
+mod nfd;
+#[rustfmt::skip]
+mod nfd_tables;
 pub mod reader;
 pub mod writer;
 

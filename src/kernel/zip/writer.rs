@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
 
-use super::reader::{check_name, METHOD_DEFLATE, METHOD_STORED};
+use super::reader::{check_name, fold_name, METHOD_DEFLATE, METHOD_STORED};
 
 const LOCAL_SIG: u32 = 0x0403_4b50;
 const CENTRAL_SIG: u32 = 0x0201_4b50;
@@ -50,7 +50,7 @@ pub enum ZipWriteError {
     Io(io::Error),
     /// The name would be refused by the server's reader.
     BadName { name: String, reason: &'static str },
-    /// The name was already added (names are compared ignoring case).
+    /// The name was already added (names are compared ignoring case and Unicode normalization).
     Duplicate { name: String },
     /// One of the two names is a file the other needs as a directory (ignoring case).
     FileDirConflict { name: String, other: String },
@@ -65,7 +65,7 @@ impl fmt::Display for ZipWriteError {
             }
             ZipWriteError::Duplicate { name } => write!(
                 f,
-                "cannot add {name:?} to the ZIP archive: a file with that name (ignoring case) was already added"
+                "cannot add {name:?} to the ZIP archive: a file with that name (ignoring case and Unicode normalization) was already added"
             ),
             ZipWriteError::FileDirConflict { name, other } => write!(
                 f,
@@ -270,7 +270,7 @@ impl<W: Write> ZipWriter<W> {
     /// Records `name`, refusing what the reader would refuse as duplicate or file/directory
     /// clash, so the user hears about it before uploading.
     fn claim_name(&mut self, name: &str) -> Result<(), ZipWriteError> {
-        let folded = name.to_lowercase();
+        let folded = fold_name(name);
         if self.files.contains_key(&folded) {
             return Err(ZipWriteError::Duplicate {
                 name: name.to_owned(),
@@ -445,6 +445,10 @@ mod tests {
             matches!(err, ZipWriteError::FileDirConflict { .. }),
             "{err}"
         );
+        // Unicode-equal names (precomposed and decomposed é), as the reader compares them.
+        w.add_file("caf\u{e9}.html", b"x", true).unwrap();
+        let err = w.add_file("cafe\u{301}.html", b"y", true).unwrap_err();
+        assert!(matches!(err, ZipWriteError::Duplicate { .. }), "{err}");
         w.add_file("d/e/f", b"z", true).unwrap();
         let err = w.add_file("D/e", b"y", true).unwrap_err();
         assert!(
@@ -454,7 +458,7 @@ mod tests {
         // The refused files left no trace: the archive is still valid.
         let data = w.finish().unwrap();
         let archive = ZipArchive::parse(&data, &ZipLimits::default()).unwrap();
-        assert_eq!(archive.entries().len(), 2);
+        assert_eq!(archive.entries().len(), 3);
     }
 
     #[test]
