@@ -1,4 +1,5 @@
-//! Packing a folder for deploy: walk it (sorted, no symlinks followed), skip dot-files,
+//! Packing a folder for deploy: walk it (sorted, no symlinks followed), skip dot-files
+//! (but not a top-level `.well-known/`),
 //! `node_modules` and what the folder's own `.gitignore` names (unless told to include
 //! everything), and zip the rest in memory.
 
@@ -161,9 +162,10 @@ fn walk(
             continue; // never follow links out of the folder
         }
         let is_dir = ft.is_dir();
-        if !all
-            && (name.starts_with('.') || name == "node_modules" || ignore.ignored(&path, is_dir))
-        {
+        // `.well-known/` at the top is meant to be public (security.txt, ACME, app links):
+        // the server publishes it, so the client sends it.
+        let dot = name.starts_with('.') && !(rel.is_empty() && is_dir && name == ".well-known");
+        if !all && (dot || name == "node_modules" || ignore.ignored(&path, is_dir)) {
             continue;
         }
         if is_dir {
@@ -191,6 +193,27 @@ mod tests {
         assert!(ig.ignored("docs/a.tmp", false));
         assert!(!ig.ignored("docs/sub/a.tmp", false));
         assert!(!ig.ignored("index.html", false));
+    }
+
+    #[test]
+    fn dot_files_are_skipped_but_not_the_top_well_known() {
+        let root = std::env::temp_dir().join(format!("fazt-pack-{}", std::process::id()));
+        for (p, body) in [
+            ("index.html", "x"),
+            (".env", "SECRET"),
+            (".well-known/security.txt", "Contact: x"),
+            ("sub/.well-known/x", "x"),
+            (".git/config", "x"),
+        ] {
+            let f = root.join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, body).unwrap();
+        }
+        let mut files = Vec::new();
+        walk(&root, "", false, &Ignore::default(), &mut files).unwrap();
+        files.sort();
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(files, [".well-known/security.txt", "index.html"]);
     }
 
     #[test]
