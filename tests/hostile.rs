@@ -284,6 +284,14 @@ fn uploads_past_the_cap_get_503_before_their_body_is_read() {
     assert_eq!(b.status, 503, "{}", b.text());
     assert_eq!(b.json()["error"]["code"], "UPLOADS_BUSY");
     assert_eq!(b.header("retry-after"), Some("5"));
+    // A client that sends a whole 8 MiB body before it reads still gets the 503 (the
+    // server drains instead of resetting the connection under it).
+    let big = zipbuild::build(
+        &[zipbuild::Entry::file("big.bin", &noise(9, 8 << 20))],
+        false,
+    );
+    let c = put_zip(&srv, &tok, "three", &big);
+    assert_eq!(c.status, 503, "{}", c.text());
     // A finishes; then B's retry goes through.
     a.write_all(&zip[zip.len() / 2..]).unwrap();
     assert_eq!(read_response(&mut a, false).unwrap().status, 200);

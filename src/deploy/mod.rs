@@ -158,7 +158,7 @@ pub fn deploy(
             // An error here (CRC, zip bomb, cap) drops `tx`: a rollback, the old site stays.
             let data = archive.read(*index, &mut inflated)?;
             size_bytes += data.len() as u64;
-            let file = PreparedFile::new(path, data.into_owned());
+            let file = PreparedFile::new(path, data);
             vfs::put(&tx, &site, &file).map_err(internal)?;
         }
         Sites::register(&tx, &site, false).map_err(internal)?;

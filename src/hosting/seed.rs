@@ -36,11 +36,7 @@ pub fn seed_system_sites(db: &Arc<Db>) -> Result<Vec<String>, String> {
             if has_files {
                 continue;
             }
-            vfs::put(
-                &tx,
-                site,
-                &PreparedFile::new(path, body.as_bytes().to_vec()),
-            )?;
+            vfs::put(&tx, site, &PreparedFile::new(path, body.as_bytes()))?;
             Sites::register(&tx, site, true)?;
             seeded.push(site.to_string());
         }

@@ -3,6 +3,7 @@
 //! from a bounded in-memory cache that every write to a site invalidates; large files are
 //! streamed in chunks with SQLite incremental BLOB I/O and never sit whole in memory.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -121,16 +122,19 @@ pub struct Vfs {
 }
 
 /// A file prepared for storage: hash and gzip computed (CPU work, done on the writer thread).
-pub struct PreparedFile {
+/// The content may be borrowed — a stored (uncompressed) ZIP entry is a slice of the upload —
+/// so a deploy does not hold a second copy of every file.
+pub struct PreparedFile<'a> {
     pub path: String,
-    pub content: Vec<u8>,
+    pub content: Cow<'a, [u8]>,
     pub mime: &'static str,
     pub hash: String,
     pub gzip: Option<Vec<u8>>,
 }
 
-impl PreparedFile {
-    pub fn new(path: &str, content: Vec<u8>) -> Self {
+impl<'a> PreparedFile<'a> {
+    pub fn new(path: &str, content: impl Into<Cow<'a, [u8]>>) -> Self {
+        let content = content.into();
         let mime = mime::for_path(path);
         let hash = hex(&Sha256::digest(&content));
         let gzip = compress::gzip_if_smaller(&content, mime);
@@ -157,7 +161,7 @@ pub fn put(conn: &Connection, site: &str, f: &PreparedFile) -> rusqlite::Result<
     .execute(params![
         site,
         f.path,
-        f.content,
+        f.content.as_ref(),
         f.content.len() as i64,
         f.mime,
         f.hash,

@@ -512,7 +512,9 @@ pub fn serve_connection<S: Transport>(
         let ok = send(&mut wire, resp, keep, req.is_head(), req.minor_version);
         life.in_flight.fetch_sub(1, Ordering::SeqCst);
         if !ok || !keep {
-            let _ = wire.flush();
+            if wire.flush().is_ok() && ok && !body_done {
+                linger(&mut wire);
+            }
             return;
         }
         if wire.wbuf.len() >= FLUSH_AT && wire.flush().is_err() {
@@ -527,6 +529,32 @@ pub fn serve_connection<S: Transport>(
                 }
                 may::coroutine::sleep(PAUSE);
             }
+        }
+    }
+}
+
+/// How long a connection that answered without reading the request's body (a 413, a 503
+/// for a busy upload slot, a 401) keeps reading and dropping what the client still sends.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Closes gently after an early answer. Closing a socket with unread input makes the kernel
+/// send a reset, which can destroy the answer before the client reads it — so a client that
+/// sends its whole body before reading (most do, without `Expect: 100-continue`) would see
+/// "connection reset" instead of the 503 and its `Retry-After`. Signal the end of our
+/// side, then discard the client's bytes for at most [`LINGER`]; nothing is buffered.
+fn linger<S: Transport>(wire: &mut Wire<S>) {
+    if wire.s.shutdown_write().is_err() {
+        return;
+    }
+    let until = Instant::now() + LINGER;
+    let mut sink = [0u8; 8 * 1024];
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        if left.is_zero() || wire.s.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match wire.s.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
         }
     }
 }

@@ -24,6 +24,11 @@ pub trait Transport: Read + Write + Send {
     fn write_now(&mut self, _buf: &[u8]) -> io::Result<Option<usize>> {
         Ok(None)
     }
+    /// Ends our direction of the stream (TCP FIN) while still reading the client's; a no-op
+    /// where the transport has no such thing.
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Transport for may::net::TcpStream {
@@ -33,6 +38,9 @@ impl Transport for may::net::TcpStream {
     fn input_ready(&self) -> bool {
         // may's sockets are non-blocking underneath: a peek answers at once.
         matches!(self.inner().peek(&mut [0u8; 1]), Ok(n) if n > 0)
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.inner().shutdown(std::net::Shutdown::Write)
     }
     fn write_now(&mut self, buf: &[u8]) -> io::Result<Option<usize>> {
         // The same non-blocking socket, written directly: what fits goes, nothing waits.
