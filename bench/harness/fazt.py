@@ -3,7 +3,7 @@
 The contract used (and nothing else):
 - `fazt serve --db DB --listen 127.0.0.1:PORT` serves sites by Host header
   (`NAME.localhost`);
-- `fazt token create --name bench --scope admin --db DB` prints a token;
+- `fazt token create --name bench --scope admin|deploy --db DB` prints a token;
 - `curl -T site.zip -H 'Authorization: Bearer T' -H 'Host: localhost'
   http://127.0.0.1:PORT/api/sites/NAME` deploys a site (curl is used as-is,
   `Expect: 100-continue` included, because that is what users run);
@@ -39,9 +39,9 @@ def _version(binary: Path) -> str:
     return line[0] if out.returncode == 0 and line else "unknown (no --version)"
 
 
-def create_token(binary: Path, db: Path) -> str:
+def create_token(binary: Path, db: Path, scope: str = "admin", name: str = "bench") -> str:
     out = subprocess.run(
-        [str(binary), "token", "create", "--name", "bench", "--scope", "admin", "--db", str(db)],
+        [str(binary), "token", "create", "--name", name, "--scope", scope, "--db", str(db)],
         capture_output=True,
         text=True,
         timeout=30,
