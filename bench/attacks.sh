@@ -56,20 +56,10 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 12000 ] ||
     say "warning: open-file limit $(ulimit -n): the slow-bodies attack cannot hold 10,000 connections"
 
-# The servers' process group ids are recorded here so that this trap stops them even
-# if the harness dies.
-PIDFILE=$(mktemp "${TMPDIR:-/tmp}/fazt-attacks-pids.XXXXXX")
-cleanup() {
-    local pgid
-    for sig in TERM KILL; do
-        while read -r pgid; do
-            if [ -n "$pgid" ]; then kill -"$sig" -- "-$pgid" 2>/dev/null || true; fi
-        done <"$PIDFILE"
-        [ "$sig" = KILL ] || sleep 0.5
-    done
-    rm -f "$PIDFILE"
-}
-trap cleanup EXIT
+# Stops every server the harness started, whatever happens (bench/lib.sh).
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+bench_pidfile attacks
 
 cd "$HERE"
 export PYTHONDONTWRITEBYTECODE=1  # leave no __pycache__ in the work tree

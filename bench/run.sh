@@ -103,20 +103,10 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 2200 ] \
     || die "open-file limit $(ulimit -n) is below 2,200 (needed for 1,000 connections)"
 
-# Every server the harness starts is recorded here (one process group id a
-# line) so that this trap stops them even if the harness dies.
-PIDFILE=$(mktemp "${TMPDIR:-/tmp}/fazt-bench-pids.XXXXXX")
-cleanup() {
-    local pgid
-    for sig in TERM KILL; do
-        while read -r pgid; do
-            if [ -n "$pgid" ]; then kill -"$sig" -- "-$pgid" 2>/dev/null || true; fi
-        done <"$PIDFILE"
-        [ "$sig" = KILL ] || sleep 0.5
-    done
-    rm -f "$PIDFILE"
-}
-trap cleanup EXIT
+# Stops every server the harness started, whatever happens (bench/lib.sh).
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+bench_pidfile bench
 
 ARGS=(--cache "$CACHE" --out "$HERE/results")
 if [ -n "$FAZT_BIN" ]; then ARGS+=(--fazt-bin "$FAZT_BIN"); else ARGS+=(--fazt-missing "$FAZT_MISSING"); fi

@@ -44,20 +44,10 @@ fi
 # The slow-drip and flood clients hold many sockets.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-# The server's process group id is recorded here so that this trap stops it
-# even if the harness dies.
-PIDFILE=$(mktemp "${TMPDIR:-/tmp}/fazt-soak-pids.XXXXXX")
-cleanup() {
-    local pgid
-    for sig in TERM KILL; do
-        while read -r pgid; do
-            if [ -n "$pgid" ]; then kill -"$sig" -- "-$pgid" 2>/dev/null || true; fi
-        done <"$PIDFILE"
-        [ "$sig" = KILL ] || sleep 0.5
-    done
-    rm -f "$PIDFILE"
-}
-trap cleanup EXIT
+# Stops every server the harness started, whatever happens (bench/lib.sh).
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+bench_pidfile soak
 
 cd "$HERE"
 export PYTHONDONTWRITEBYTECODE=1  # leave no __pycache__ in the work tree
