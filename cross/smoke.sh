@@ -12,7 +12,8 @@
 # an OS-chosen port (read back from the "listening on" log line); /health;
 # `token create --scope admin`; deploy a static site with `curl -T` (PUT
 # /api/sites/smoke) and GET it by Host; deploy a `main.js` site and check the
-# script's answer (without the `js` feature: that it is served as a file); SIGTERM. Then, with the `acme` feature (`--version` lists
+# script's answer (without the `js` feature: that the site's other files are served and
+# the script itself never is); SIGTERM. Then, with the `acme` feature (`--version` lists
 # the features), the same database served over HTTPS with a self-signed
 # `--tls-cert/--tls-key` (rustls and ring's assembly for that CPU): the site by
 # SNI, verified by curl against that certificate. Any failure prints what was
@@ -186,6 +187,7 @@ smoke_one() {
     expect "GET smoke.localhost/" 200 "<h1>smoke $current</h1>"
 
     printf "res.send('hello from js')\n" >"$work/js/main.js"
+    printf 'static beside the script\n' >"$work/js/static.txt"
     make_zip "$work/js.zip" "$work/js"
     http PUT localhost /api/sites/smokejs -T "$work/js.zip" -H "Authorization: Bearer $token" \
         -H 'Content-Type: application/zip'
@@ -196,9 +198,11 @@ smoke_one() {
         expect "GET smokejs.localhost/ runs main.js" 200 "hello from js"
         log "   first script run took $((($(date +%s%N) - t0) / 1000000)) ms"
     else
-        # Without the `js` feature a script is just a file.
+        # Without the `js` feature the site's other files are served, its script never is.
+        http GET smokejs.localhost /static.txt
+        expect "GET smokejs.localhost/static.txt (no js feature: static files)" 200 "static beside"
         http GET smokejs.localhost /main.js
-        expect "GET smokejs.localhost/main.js (no js feature: served as a file)" 200 "res.send"
+        expect "GET smokejs.localhost/main.js (no js feature: the script is never served)" 404 ""
     fi
 
     stop_serve serve
