@@ -573,6 +573,21 @@ mod tests {
     /// (name, filename, content type, data) of a generated part.
     type GenPart = (String, Option<String>, Option<String>, Vec<u8>);
 
+    /// Whether the parsed parts are the generated ones, field by field.
+    fn same_parts(
+        got: &[Part<'_>],
+        parts: &[GenPart],
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        proptest::prop_assert_eq!(got.len(), parts.len());
+        for (g, (name, filename, content_type, data)) in got.iter().zip(parts) {
+            proptest::prop_assert_eq!(&g.name, name);
+            proptest::prop_assert_eq!(&g.filename, filename);
+            proptest::prop_assert_eq!(&g.content_type, content_type);
+            proptest::prop_assert_eq!(g.data, &data[..]);
+        }
+        Ok(())
+    }
+
     /// Builds a body the way curl and Go do.
     fn encode(boundary: &str, parts: &[GenPart]) -> Vec<u8> {
         let mut body = Vec::new();
@@ -638,14 +653,7 @@ mod tests {
             let body = encode(&boundary, &parts);
             let content_type = format!("multipart/form-data; boundary=\"{boundary}\"");
             prop_assert_eq!(super::boundary(&content_type), Some(boundary.clone()));
-            let got = parse(&body, &boundary).unwrap();
-            prop_assert_eq!(got.len(), parts.len());
-            for (g, (name, filename, content_type, data)) in got.iter().zip(&parts) {
-                prop_assert_eq!(&g.name, name);
-                prop_assert_eq!(&g.filename, filename);
-                prop_assert_eq!(&g.content_type, content_type);
-                prop_assert_eq!(g.data, &data[..]);
-            }
+            same_parts(&parse(&body, &boundary).unwrap(), &parts)?;
         }
 
         #[test]
@@ -780,14 +788,7 @@ mod tests {
             prop_assume!(parts.iter().all(|p| !contains(&p.3, delimiter.as_bytes())
                 && !p.3.starts_with(format!("--{boundary}").as_bytes())));
             let body = encode_lf(&boundary, &parts);
-            let got = parse(&body, &boundary).unwrap();
-            prop_assert_eq!(got.len(), parts.len());
-            for (g, (name, filename, content_type, data)) in got.iter().zip(&parts) {
-                prop_assert_eq!(&g.name, name);
-                prop_assert_eq!(&g.filename, filename);
-                prop_assert_eq!(&g.content_type, content_type);
-                prop_assert_eq!(g.data, &data[..]);
-            }
+            same_parts(&parse(&body, &boundary).unwrap(), &parts)?;
         }
 
         /// Every strict prefix of a generated body is refused (it lacks its closing

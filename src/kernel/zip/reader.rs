@@ -2264,6 +2264,18 @@ mod tests {
     }
 
     /// Random small sites for the property tests.
+    /// `files` (name, data, deflate?) zipped by fazt's own writer.
+    fn written(files: &[(String, Vec<u8>, bool)], zip64: bool) -> Vec<u8> {
+        let mut w = ZipWriter::new(Vec::new());
+        if zip64 {
+            w.force_zip64();
+        }
+        for (name, data, deflate) in files {
+            w.add_file(name, data, *deflate).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
     fn site() -> impl Strategy<Value = Vec<(String, Vec<u8>, bool)>> {
         prop::collection::vec(
             (
@@ -2353,14 +2365,7 @@ mod tests {
             cut in any::<prop::sample::Index>(),
             truncate in any::<bool>(),
         ) {
-            let mut w = ZipWriter::new(Vec::new());
-            if zip64 {
-                w.force_zip64();
-            }
-            for (name, data, deflate) in &files {
-                w.add_file(name, data, *deflate).unwrap();
-            }
-            let mut data = w.finish().unwrap();
+            let mut data = written(&files, zip64);
             for (at, byte) in mutations {
                 let i = at.index(data.len());
                 data[i] = byte;
@@ -2430,14 +2435,7 @@ mod tests {
             flips in prop::collection::vec((any::<prop::sample::Index>(), 0u8..8), 1..=3),
             cut in prop::option::of(any::<prop::sample::Index>()),
         ) {
-            let mut w = ZipWriter::new(Vec::new());
-            if zip64 {
-                w.force_zip64();
-            }
-            for (name, data, deflate) in &files {
-                w.add_file(name, data, *deflate).unwrap();
-            }
-            let mut data = w.finish().unwrap();
+            let mut data = written(&files, zip64);
             for (at, bit) in flips {
                 let i = at.index(data.len());
                 data[i] ^= 1 << bit;
