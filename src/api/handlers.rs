@@ -239,6 +239,8 @@ fn run_deploy(
     match deploy::deploy(&api.db, &name, zip, &api.deploy_limits, &p.name, &ip) {
         Ok(d) => {
             api.notify_site_changed(&name);
+            // The replaced or deleted files left free pages: give them back to the disk.
+            api.db.reclaim_in_background();
             audit::record(
                 &api.db,
                 &p.name,
@@ -364,6 +366,8 @@ fn delete_site(api: &Api, req: &Request, raw: &str, actor: &str) -> Response {
     match r {
         Ok(Ok(files)) => {
             api.notify_site_changed(&name);
+            // The replaced or deleted files left free pages: give them back to the disk.
+            api.db.reclaim_in_background();
             audit::record(
                 &api.db,
                 actor,

@@ -126,8 +126,6 @@ impl Api {
     }
 
     pub fn notify_site_changed(&self, site: &str) {
-        // A replaced or deleted site leaves free pages: give them back to the disk.
-        self.db.reclaim_in_background();
         self.vfs.invalidate(site);
         self.sites.invalidate(site);
         for hook in &self.site_hooks {
