@@ -57,7 +57,9 @@ pub mod deploy;
 pub mod hosting;
 #[cfg(feature = "acme")]
 pub mod https;
-pub mod kernel;
 pub mod scripts;
 #[cfg(feature = "js")]
 pub mod serverless;
+
+/// The kernel crate, under the name the verticals use for it.
+pub use fazt_kernel as kernel;

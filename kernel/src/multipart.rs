@@ -726,7 +726,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(crate::kernel::proptest_config(128))]
+        #![proptest_config(crate::proptest_config(128))]
 
         /// Any bytes, any boundary string: an answer, never a panic.
         #[test]

@@ -145,7 +145,7 @@ pub(crate) fn effective_uid() -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::provision::testutil::TempDir;
+    use crate::provision::testutil::TempDir;
 
     #[test]
     fn write_if_changed_writes_once_and_fixes_mode() {

@@ -26,7 +26,7 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A byte stream whose timeouts can be set: what TLS runs over. The HTTP edge's own
 /// transport trait (implemented for `may` and `std` TCP streams), so TLS sits under the
 /// same loop as plain HTTP.
-pub use crate::kernel::http::Transport as Socket;
+pub use crate::http::Transport as Socket;
 
 /// Asked at the first handshake for a name that has no certificate yet: returns
 /// true when a certificate is being obtained (so the handshake may wait for it).

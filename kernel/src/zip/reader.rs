@@ -1161,7 +1161,7 @@ fn check_declared(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::zip::writer::ZipWriter;
+    use crate::zip::writer::ZipWriter;
     use proptest::prelude::*;
 
     // Archives made by the real tools (see the comment on each), embedded so that the tests
@@ -2423,7 +2423,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(crate::kernel::proptest_config(96))]
+        #![proptest_config(crate::proptest_config(96))]
 
         /// Up to three flipped bits anywhere (headers, names, sizes, CRCs, data, end records),
         /// then maybe a cut: refused, or read with the original bytes. CRC-32 catches any three

@@ -300,7 +300,7 @@ fn require_root() -> Result<(), ProvisionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::provision::testutil::{snapshot, TempDir};
+    use crate::provision::testutil::{snapshot, TempDir};
     use std::cell::Cell;
     use std::os::unix::fs::MetadataExt;
 

@@ -72,12 +72,12 @@ impl Transport for std::net::TcpStream {
     }
 }
 
-#[cfg(feature = "acme")]
-impl<S: crate::kernel::tls::Socket> Transport for crate::kernel::tls::TlsStream<S> {
+#[cfg(feature = "tls")]
+impl<S: crate::tls::Socket> Transport for crate::tls::TlsStream<S> {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        crate::kernel::tls::TlsStream::set_read_timeout(self, timeout)
+        crate::tls::TlsStream::set_read_timeout(self, timeout)
     }
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        crate::kernel::tls::TlsStream::set_write_timeout(self, timeout)
+        crate::tls::TlsStream::set_write_timeout(self, timeout)
     }
 }

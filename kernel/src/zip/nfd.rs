@@ -146,7 +146,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(crate::kernel::proptest_config(256))]
+        #![proptest_config(crate::proptest_config(256))]
 
         /// Strings mixing starters, composed letters and combining marks in any order
         /// normalise exactly as the crate does (outside the BMP only where nothing

@@ -21,7 +21,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 
 use super::TlsError;
-use crate::kernel::http_client::{self as httpc, Outgoing, Stream, Url};
+use crate::http_client::{self as httpc, Outgoing, Stream, Url};
 
 /// Timeouts for talking to the CA, and the largest answer accepted (a certificate chain
 /// is a few KiB; a directory or an order less).

@@ -535,7 +535,7 @@ mod tests {
     fn responses_arriving_in_pieces() {
         let body: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
         let mut raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
-        raw.extend(crate::kernel::http::body::tests::chunked(
+        raw.extend(crate::http::body::tests::chunked(
             &body,
             &[1, 100, 4000],
         ));
@@ -588,12 +588,12 @@ mod tests {
 
     proptest! {
         // Each case decodes every prefix of up to 4 KB: quadratic, so fewer cases by default.
-        #![proptest_config(crate::kernel::proptest_config(64))]
+        #![proptest_config(crate::proptest_config(64))]
 
         #[test]
         fn dechunk_round_trips(body in proptest::collection::vec(any::<u8>(), 0..2000),
                                sizes in proptest::collection::vec(1usize..300, 0..20)) {
-            let enc = crate::kernel::http::body::tests::chunked(&body, &sizes);
+            let enc = crate::http::body::tests::chunked(&body, &sizes);
             prop_assert_eq!(dechunk(&enc), Dechunked::Complete(body));
             // Every strict prefix is incomplete, never malformed or complete.
             for cut in 0..enc.len() {
@@ -706,7 +706,7 @@ mod tests {
         raw.extend_from_slice(b"\r\n");
         let head_len = raw.len();
         match framing {
-            Gen::Chunked => raw.extend(crate::kernel::http::body::tests::chunked(body, sizes)),
+            Gen::Chunked => raw.extend(crate::http::body::tests::chunked(body, sizes)),
             _ => raw.extend_from_slice(body),
         }
         Generated {
@@ -754,7 +754,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(crate::kernel::proptest_config(64))]
+        #![proptest_config(crate::proptest_config(64))]
 
         /// A generated response reads back exactly, whole or in pieces, and with
         /// Content-Length or chunked framing nothing past its end is ever read (a server

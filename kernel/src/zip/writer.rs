@@ -350,7 +350,7 @@ impl<W: Write> ZipWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::zip::reader::{ZipArchive, ZipLimits};
+    use crate::zip::reader::{ZipArchive, ZipLimits};
 
     fn u16_at(b: &[u8], at: usize) -> u16 {
         u16::from_le_bytes([b[at], b[at + 1]])

@@ -11,7 +11,7 @@ pub mod memory;
 pub mod mime;
 pub mod multipart;
 pub mod provision;
-#[cfg(feature = "acme")]
+#[cfg(feature = "tls")]
 pub mod tls;
 pub mod vfs;
 pub mod zip;

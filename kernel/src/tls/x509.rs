@@ -6,7 +6,7 @@
 //! untrusted (a PEM file from the user, a chain from the CA, a store row): every
 //! length is checked and nothing here can panic.
 
-use crate::kernel::civil::days_from_civil;
+use crate::civil::days_from_civil;
 
 use std::fmt;
 
