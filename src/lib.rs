@@ -53,6 +53,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod database;
 pub mod deploy;
 pub mod hosting;
 #[cfg(feature = "acme")]

@@ -225,8 +225,7 @@ fn status_reports_sites_and_schema() {
     let out = srv.cli(&["status"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    let steps =
-        fazt::kernel::db::migrate::parse_steps(fazt::kernel::db::migrate::SCHEMA_SQL).unwrap();
+    let steps = fazt::kernel::db::migrate::parse_steps(fazt::database::SCHEMA_SQL).unwrap();
     assert!(
         text.contains(&format!("schema version: {}", steps.len())),
         "{text}"

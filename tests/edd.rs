@@ -8,144 +8,28 @@
 mod common;
 use common::*;
 
-use fazt::kernel::db::migrate::{parse_steps, SCHEMA_SQL};
+use fazt::database::SCHEMA_SQL;
+use fazt::kernel::db::edd;
 use std::sync::Arc;
 
 const LOCK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schema.lock");
 
 #[test]
 fn released_steps_are_pinned_and_unchanged() {
-    let steps = parse_steps(SCHEMA_SQL).unwrap();
-    let lock = std::fs::read_to_string(LOCK).unwrap_or_default();
-    let pinned: Vec<(u32, String)> = lock
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let mut w = l.split_whitespace();
-            let n = w.next().unwrap().parse().unwrap();
-            let h = w.last().unwrap().to_string();
-            (n, h)
-        })
-        .collect();
-    assert!(
-        pinned.len() <= steps.len(),
-        "schema.lock pins {} steps but schema.sql has {}: a released step was removed",
-        pinned.len(),
-        steps.len()
-    );
-    for (i, (n, h)) in pinned.iter().enumerate() {
-        let step = &steps[i];
-        assert_eq!(
-            *n,
-            step.number,
-            "schema.lock out of order at line {}",
-            i + 1
-        );
-        assert_eq!(
-            &step.hash(),
-            h,
-            "released schema step {} ({}) was changed: add a new step instead",
-            step.number,
-            step.name
-        );
-    }
-    let unpinned: Vec<String> = steps[pinned.len()..]
-        .iter()
-        .map(|s| format!("{} {} {}", s.number, s.name.replace(' ', "_"), s.hash()))
-        .collect();
-    if !unpinned.is_empty() {
-        if std::env::var_os("FAZT_PIN_SCHEMA").is_some() {
-            let mut text = lock;
-            for l in &unpinned {
-                text.push_str(l);
-                text.push('\n');
-            }
-            std::fs::write(LOCK, text).unwrap();
-        } else {
-            panic!(
-                "schema steps not pinned in tests/schema.lock (run with FAZT_PIN_SCHEMA=1):\n{}",
-                unpinned.join("\n")
-            );
-        }
-    }
+    let pin = std::env::var_os("FAZT_PIN_SCHEMA").is_some();
+    edd::assert_kept(edd::pinned(SCHEMA_SQL, std::path::Path::new(LOCK), pin));
 }
 
 #[test]
 fn steps_only_add() {
-    for step in parse_steps(SCHEMA_SQL).unwrap() {
-        for stmt in step.statements() {
-            let up = stmt.to_ascii_uppercase();
-            for banned in [
-                "DROP ",
-                "RENAME",
-                "FOREIGN KEY",
-                "REFERENCES",
-                "DELETE ",
-                "UPDATE ",
-            ] {
-                assert!(
-                    !up.contains(banned),
-                    "step {} uses {banned}: {stmt}",
-                    step.number
-                );
-            }
-            for line in up.lines() {
-                if line.contains("NOT NULL") {
-                    assert!(
-                        line.contains("DEFAULT"),
-                        "step {}: NOT NULL without DEFAULT: {line}",
-                        step.number
-                    );
-                }
-            }
-            if up.trim_start().starts_with("ALTER TABLE") {
-                assert!(
-                    up.contains("ADD COLUMN"),
-                    "step {}: only ADD COLUMN: {stmt}",
-                    step.number
-                );
-            }
-            if up.trim_start().starts_with("CREATE TABLE")
-                || up.trim_start().starts_with("CREATE INDEX")
-            {
-                assert!(
-                    up.contains("IF NOT EXISTS"),
-                    "step {}: CREATE without IF NOT EXISTS",
-                    step.number
-                );
-            }
-        }
-    }
-}
-
-fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
+    edd::assert_kept(edd::steps_only_add(SCHEMA_SQL));
 }
 
 #[test]
 fn code_names_its_columns() {
-    let mut files = Vec::new();
-    rust_files(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut files,
-    );
-    assert!(files.len() > 10);
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap().to_ascii_uppercase();
-        let squeezed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(
-            !squeezed.contains("SELECT *") && !squeezed.contains(".* FROM"),
-            "{} uses SELECT *: name the columns instead",
-            f.display()
-        );
-    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    edd::assert_kept(edd::names_its_columns(&root.join("src")));
+    edd::assert_kept(edd::names_its_columns(&root.join("kernel/src")));
 }
 
 /// A database written by a newer fazt: extra tables, extra columns everywhere, a schema step
@@ -159,30 +43,7 @@ fn runs_on_a_newer_database() {
         "blog",
         &[("index.html", b"<h1>old binary, new db</h1>")],
     );
-    {
-        let c = rusqlite::Connection::open(&db).unwrap();
-        let tables: Vec<String> = c
-            .prepare(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            )
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        for t in &tables {
-            c.execute_batch(&format!(
-                "ALTER TABLE {t} ADD COLUMN future_col TEXT DEFAULT 'from the future';"
-            ))
-            .unwrap();
-        }
-        c.execute_batch(
-            "CREATE TABLE future_things (id INTEGER PRIMARY KEY, payload BLOB);
-             INSERT INTO future_things (payload) VALUES (x'00');
-             INSERT INTO schema_steps (step, name, hash, applied_at) VALUES (999, 'future', 'x', 0);",
-        )
-        .unwrap();
-    }
+    edd::extend_as_newer(&db).unwrap();
     let srv = Server::start_on(dir, db, &[]);
     assert_eq!(
         srv.get("blog.localhost", "/").text(),

@@ -2,7 +2,7 @@
 # The test command: installs what the integration tests use when it is missing (Info-ZIP and
 # Python to build real ZIPs, curl, and Let's Encrypt's test CA `pebble` for the HTTPS tests;
 # Debian packages, needs root or sudo), then runs `cargo test` with any arguments given
-# (e.g. `bash tests/run.sh --no-default-features`).
+# (e.g. `bash tests/run.sh --no-default-features`), for the whole workspace (fazt and its kernel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,4 +16,4 @@ if [ ${#need[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-exec cargo test "$@"
+exec cargo test --workspace "$@"

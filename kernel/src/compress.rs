@@ -50,7 +50,7 @@ mod tests {
 
     #[test]
     fn compresses_text_and_round_trips() {
-        let text = "hello fazt ".repeat(200);
+        let text = "hello kernel ".repeat(200);
         let gz = gzip_if_smaller(text.as_bytes(), "text/html").unwrap();
         assert!(gz.len() < text.len() / 4);
         assert_eq!(&gz[..2], &[0x1f, 0x8b]);

@@ -4,7 +4,7 @@
 //! in the kernel and knows no TLS library: the caller passes a function that wraps the TCP
 //! socket for `https://` URLs.
 //!
-//! Why not hyper: fazt makes a handful of requests a day (a deploy, an ACME order), so a
+//! Why not hyper: a small server makes a handful of requests a day (a deploy, an ACME order), so a
 //! connection pool, HTTP/2 and an async executor buy nothing, and they cost ~0.5 MB of the
 //! binary on a board where the budget is 4 MiB.
 
@@ -117,6 +117,9 @@ pub struct Options {
     pub write_timeout: Duration,
     /// Largest response (head and body) accepted; more is an error.
     pub max_response: usize,
+    /// `User-Agent` sent when the request has none (the product's `name/version`); empty
+    /// sends none.
+    pub user_agent: &'static str,
 }
 
 /// One request to send.
@@ -221,11 +224,9 @@ pub fn request(
         agent |= k.eq_ignore_ascii_case("user-agent");
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !agent {
-        head.push_str(&format!(
-            "User-Agent: fazt/{}\r\n",
-            env!("CARGO_PKG_VERSION")
-        ));
+    if !agent && !opts.user_agent.is_empty() {
+        check_header("User-Agent", opts.user_agent)?;
+        head.push_str(&format!("User-Agent: {}\r\n", opts.user_agent));
     }
     head.push_str("\r\n");
 
@@ -535,10 +536,7 @@ mod tests {
     fn responses_arriving_in_pieces() {
         let body: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
         let mut raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
-        raw.extend(crate::http::body::tests::chunked(
-            &body,
-            &[1, 100, 4000],
-        ));
+        raw.extend(crate::http::body::tests::chunked(&body, &[1, 100, 4000]));
         let r = read_response(&mut Trickle(raw, 0), false, 1 << 20).unwrap();
         assert_eq!(r.body, body);
         let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec();

@@ -1,6 +1,8 @@
-//! The kernel: reusable plumbing that knows nothing of fazt's own features. HTTP edge (and
-//! TLS and ACME with the `acme` feature), a small blocking HTTP client, the cartridge database with EDD, the VFS, compression, MIME
-//! types, ZIP and multipart parsing, provisioning. Nothing in here imports a vertical.
+//! The cartridge kernel: reusable plumbing that knows nothing of the product built on it.
+//! HTTP edge (and TLS and ACME with the `tls`/`acme` features), a small blocking HTTP
+//! client, the cartridge database with EDD, the VFS, compression, MIME types, ZIP and
+//! multipart parsing, provisioning. The product passes in everything that is its own: the
+//! schema, table names, the `Server` header, the service's name and unit template.
 
 pub mod civil;
 pub mod compress;

@@ -1,7 +1,18 @@
-//! The VFS: every file of every site is a row of `files`, keyed by (site, path), with its
-//! sha256, MIME type and a gzip variant computed once on write. Reads of small hot files come
-//! from a bounded in-memory cache that every write to a site invalidates; large files are
-//! streamed in chunks with SQLite incremental BLOB I/O and never sit whole in memory.
+//! The VFS: every file of every site is a row of one table (its name is the caller's, see
+//! [`FileTable`]), keyed by (site, path), with its sha256, MIME type and a gzip variant
+//! computed once on write. Reads of small hot files come from a bounded in-memory cache that
+//! every write to a site invalidates; large files are streamed in chunks with SQLite
+//! incremental BLOB I/O and never sit whole in memory. The VFS is the one owner of its
+//! table: other code asks it (usage per site, existence) instead of querying the table.
+//!
+//! The table needs these columns (more are allowed):
+//! ```sql
+//! CREATE TABLE IF NOT EXISTS site_files (
+//!     id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT, path TEXT, content BLOB,
+//!     size_bytes INTEGER, mime_type TEXT, hash TEXT, created_at INTEGER, updated_at INTEGER,
+//!     gzip BLOB, gzip_size INTEGER, UNIQUE(site_id, path)
+//! );
+//! ```
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -12,7 +23,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use super::compress;
-use super::db::{migrate::hex, now, Db};
+use super::db::{migrate::hex, now, Db, DbError};
 use super::http::response::{BodySink, Producer};
 use super::mime;
 
@@ -26,31 +37,83 @@ const HOLD_READ: Duration = Duration::from_secs(1);
 /// waiting (see [`Vfs::stream`]).
 const COPY_WINDOW: usize = 1024 * 1024;
 
+/// The name of the table the VFS keeps its rows in: a constant of the product (a plain SQL
+/// identifier, never user input), with the columns listed in the module docs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileTable(&'static str);
+
+impl FileTable {
+    /// The table called `name`.
+    ///
+    /// # Panics
+    /// When `name` is not a plain identifier (ASCII letters, digits, `_`): it is spliced
+    /// into SQL, so this is checked once, where the product names its table.
+    pub const fn named(name: &'static str) -> FileTable {
+        let b = name.as_bytes();
+        assert!(!b.is_empty(), "empty table name");
+        let mut i = 0;
+        while i < b.len() {
+            assert!(
+                b[i].is_ascii_alphanumeric() || b[i] == b'_',
+                "a table name is a plain identifier"
+            );
+            i += 1;
+        }
+        FileTable(name)
+    }
+
+    /// The table's name.
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+/// What the VFS knows of a stored file without reading its content.
 #[derive(Clone, Debug)]
 pub struct FileMeta {
+    /// The file's path inside its site (no leading `/`).
     pub path: String,
+    /// Bytes of content.
     pub size: u64,
+    /// MIME type chosen from the path on write.
     pub mime: String,
+    /// sha256 of the content, hex.
     pub hash: String,
+    /// Unix seconds of the last write.
     pub updated_at: i64,
+    /// Bytes of the stored gzip variant, when one was worth keeping.
     pub gzip_size: Option<u64>,
+}
+
+/// Files and bytes stored for one site.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Number of files.
+    pub files: u64,
+    /// Bytes of content.
+    pub bytes: u64,
 }
 
 /// A small file held in memory: content and its gzip variant.
 pub struct CachedFile {
+    /// Its metadata.
     pub meta: FileMeta,
+    /// The whole content.
     pub content: Arc<[u8]>,
+    /// The stored gzip variant, if any.
     pub gzip: Option<Arc<[u8]>>,
 }
 
 /// The result of looking a path up.
 pub enum Lookup {
+    /// Small enough to hold: here it is, whole.
     Inline(Arc<CachedFile>),
     /// Too large to hold: stream it with [`Vfs::stream`].
     Large(FileMeta),
 }
 
 impl Lookup {
+    /// The file's metadata, either way.
     pub fn meta(&self) -> &FileMeta {
         match self {
             Lookup::Inline(c) => &c.meta,
@@ -116,23 +179,55 @@ impl HotCache {
     }
 }
 
+/// The files of every site, over one [`Db`], with the hot cache.
 pub struct Vfs {
     db: Arc<Db>,
+    table: FileTable,
+    sql: Queries,
     cache: Mutex<HotCache>,
+}
+
+/// The read queries, spelled once for the table (the request path does not format SQL).
+struct Queries {
+    meta: String,
+    content: String,
+    list: String,
+    rowid: String,
+    exists: String,
+    any: String,
+}
+
+impl Queries {
+    fn new(t: &str) -> Self {
+        Queries {
+            meta: format!("SELECT {META_COLS} FROM {t} WHERE site_id = ?1 AND path = ?2"),
+            content: format!("SELECT content, gzip FROM {t} WHERE site_id = ?1 AND path = ?2"),
+            list: format!("SELECT {META_COLS} FROM {t} WHERE site_id = ?1 ORDER BY path"),
+            rowid: format!("SELECT rowid FROM {t} WHERE site_id = ?1 AND path = ?2 AND hash = ?3"),
+            exists: format!("SELECT 1 FROM {t} WHERE site_id = ?1 AND path = ?2"),
+            any: format!("SELECT 1 FROM {t} WHERE site_id = ?1 LIMIT 1"),
+        }
+    }
 }
 
 /// A file prepared for storage: hash and gzip computed (CPU work, done on the writer thread).
 /// The content may be borrowed — a stored (uncompressed) ZIP entry is a slice of the upload —
 /// so a deploy does not hold a second copy of every file.
 pub struct PreparedFile<'a> {
+    /// Path inside the site.
     pub path: String,
+    /// The content, owned or borrowed.
     pub content: Cow<'a, [u8]>,
+    /// MIME type from the path.
     pub mime: &'static str,
+    /// sha256 of the content, hex.
     pub hash: String,
+    /// The gzip variant, when smaller enough to be worth storing.
     pub gzip: Option<Vec<u8>>,
 }
 
 impl<'a> PreparedFile<'a> {
+    /// Hashes and compresses `content` for storage at `path`.
     pub fn new(path: &str, content: impl Into<Cow<'a, [u8]>>) -> Self {
         let content = content.into();
         let mime = mime::for_path(path);
@@ -149,15 +244,21 @@ impl<'a> PreparedFile<'a> {
 }
 
 /// Inserts or replaces one file row (inside whatever transaction `conn` is in).
-pub fn put(conn: &Connection, site: &str, f: &PreparedFile) -> rusqlite::Result<()> {
+pub fn put(
+    conn: &Connection,
+    table: FileTable,
+    site: &str,
+    f: &PreparedFile,
+) -> rusqlite::Result<()> {
     let t = now();
-    conn.prepare_cached(
-        "INSERT INTO files (site_id, path, content, size_bytes, mime_type, hash, created_at, updated_at, gzip, gzip_size)
+    conn.prepare_cached(&format!(
+        "INSERT INTO {} (site_id, path, content, size_bytes, mime_type, hash, created_at, updated_at, gzip, gzip_size)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)
          ON CONFLICT(site_id, path) DO UPDATE SET content = excluded.content,
             size_bytes = excluded.size_bytes, mime_type = excluded.mime_type, hash = excluded.hash,
             updated_at = excluded.updated_at, gzip = excluded.gzip, gzip_size = excluded.gzip_size",
-    )?
+        table.0
+    ))?
     .execute(params![
         site,
         f.path,
@@ -172,9 +273,21 @@ pub fn put(conn: &Connection, site: &str, f: &PreparedFile) -> rusqlite::Result<
     Ok(())
 }
 
-/// Deletes every file of `site` (inside the caller's transaction).
-pub fn clear_site(conn: &Connection, site: &str) -> rusqlite::Result<usize> {
-    conn.execute("DELETE FROM files WHERE site_id = ?1", [site])
+/// Deletes every file of `site` (inside the caller's transaction); returns how many.
+pub fn clear_site(conn: &Connection, table: FileTable, site: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        &format!("DELETE FROM {} WHERE site_id = ?1", table.0),
+        [site],
+    )
+}
+
+/// Whether `site` has any file (inside the caller's transaction).
+pub fn has_files(conn: &Connection, table: FileTable, site: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached(&format!(
+        "SELECT 1 FROM {} WHERE site_id = ?1 LIMIT 1",
+        table.0
+    ))?
+    .exists([site])
 }
 
 const META_COLS: &str = "path, size_bytes, COALESCE(mime_type, 'application/octet-stream'), COALESCE(hash, ''), COALESCE(updated_at, 0), gzip_size";
@@ -191,9 +304,12 @@ fn meta_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileMeta> {
 }
 
 impl Vfs {
-    pub fn new(db: Arc<Db>, cache_budget: usize) -> Self {
+    /// The VFS over `table` of `db`, caching up to `cache_budget` bytes of small files.
+    pub fn new(db: Arc<Db>, table: FileTable, cache_budget: usize) -> Self {
         Vfs {
             db,
+            table,
+            sql: Queries::new(table.0),
             cache: Mutex::new(HotCache {
                 map: HashMap::new(),
                 bytes: 0,
@@ -202,8 +318,14 @@ impl Vfs {
         }
     }
 
+    /// The database under it.
     pub fn db(&self) -> &Arc<Db> {
         &self.db
+    }
+
+    /// The table it keeps files in (for [`put`] and [`clear_site`] in a caller's transaction).
+    pub fn table(&self) -> FileTable {
+        self.table
     }
 
     /// Looks up a file: from the hot cache, else from the database (caching small files).
@@ -214,9 +336,7 @@ impl Vfs {
         }
         let found = self.db.read(|c| {
             let meta = c
-                .prepare_cached(&format!(
-                    "SELECT {META_COLS} FROM files WHERE site_id = ?1 AND path = ?2"
-                ))?
+                .prepare_cached(&self.sql.meta)?
                 .query_row(params![site, path], meta_row)
                 .optional()?;
             let Some(meta) = meta else { return Ok(None) };
@@ -224,7 +344,7 @@ impl Vfs {
                 return Ok(Some(Lookup::Large(meta)));
             }
             let (content, gzip): (Option<Vec<u8>>, Option<Vec<u8>>) = c
-                .prepare_cached("SELECT content, gzip FROM files WHERE site_id = ?1 AND path = ?2")?
+                .prepare_cached(&self.sql.content)?
                 .query_row(params![site, path], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(Some(Lookup::Inline(Arc::new(CachedFile {
                 meta,
@@ -243,9 +363,7 @@ impl Vfs {
     /// Metadata of every file of a site, sorted by path.
     pub fn list(&self, site: &str) -> rusqlite::Result<Vec<FileMeta>> {
         self.db.read(|c| {
-            let mut st = c.prepare(&format!(
-                "SELECT {META_COLS} FROM files WHERE site_id = ?1 ORDER BY path"
-            ))?;
+            let mut st = c.prepare(&self.sql.list)?;
             let rows = st.query_map([site], meta_row)?;
             rows.collect()
         })
@@ -276,6 +394,7 @@ impl Vfs {
         let db = self.db.clone();
         let (site, path, hash) = (site.to_string(), meta.path.clone(), meta.hash.clone());
         let column = if gzip { "gzip" } else { "content" };
+        let (table, find) = (self.table.0, self.sql.rowid.clone());
         Box::new(move |out: &mut dyn BodySink| {
             let mut buf = vec![0u8; STREAM_CHUNK];
             // Bytes read inside a transaction, written after it.
@@ -284,11 +403,9 @@ impl Vfs {
             while pos < end {
                 let window = db.read(|c| {
                     let rowid: i64 = c
-                        .prepare_cached(
-                            "SELECT rowid FROM files WHERE site_id = ?1 AND path = ?2 AND hash = ?3",
-                        )?
+                        .prepare_cached(&find)?
                         .query_row(params![site, path, hash], |r| r.get(0))?;
-                    let blob = c.blob_open(rusqlite::MAIN_DB, "files", column, rowid, true)?;
+                    let blob = c.blob_open(rusqlite::MAIN_DB, table, column, rowid, true)?;
                     let opened = Instant::now();
                     // `pos` counts bytes handed on: written, or kept in `carry`.
                     while pos < end && opened.elapsed() < HOLD_READ {
@@ -340,13 +457,69 @@ impl Vfs {
     }
 
     /// Writes one file (a single-row transaction) and invalidates the site's cache.
-    pub fn write_file(&self, site: &str, path: &str, content: Vec<u8>) -> Result<(), String> {
-        let (s, p) = (site.to_string(), path.to_string());
+    pub fn write_file(&self, site: &str, path: &str, content: Vec<u8>) -> Result<(), DbError> {
+        let (s, p, t) = (site.to_string(), path.to_string(), self.table);
         self.db
-            .write(move |c| put(c, &s, &PreparedFile::new(&p, content)))?
-            .map_err(|e| e.to_string())?;
+            .write(move |c| put(c, t, &s, &PreparedFile::new(&p, content)))?;
         self.invalidate(site);
         Ok(())
+    }
+
+    /// Whether `site` has a file at `path` (without reading or caching it).
+    pub fn exists(&self, site: &str, path: &str) -> rusqlite::Result<bool> {
+        if let Some(true) = self
+            .cache
+            .lock()
+            .ok()
+            .map(|c| c.map.contains_key(&key(site, path)))
+        {
+            return Ok(true);
+        }
+        self.db.read(|c| {
+            c.prepare_cached(&self.sql.exists)?
+                .exists(params![site, path])
+        })
+    }
+
+    /// Whether `site` has any file.
+    pub fn has_files(&self, site: &str) -> rusqlite::Result<bool> {
+        self.db
+            .read(|c| c.prepare_cached(&self.sql.any)?.exists([site]))
+    }
+
+    /// Files and bytes stored for `site`.
+    pub fn site_usage(&self, site: &str) -> rusqlite::Result<Usage> {
+        self.db.read(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM {} WHERE site_id = ?1",
+                    self.table.0
+                ),
+                [site],
+                usage_row,
+            )
+        })
+    }
+
+    /// Files and bytes stored per site, sorted by site.
+    pub fn usage_by_site(&self) -> rusqlite::Result<Vec<(String, Usage)>> {
+        self.db.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT site_id, COUNT(*), COALESCE(SUM(size_bytes), 0) FROM {}
+                 GROUP BY site_id ORDER BY site_id",
+                self.table.0
+            ))?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Usage {
+                        files: r.get::<_, i64>(1)?.max(0) as u64,
+                        bytes: r.get::<_, i64>(2)?.max(0) as u64,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
     }
 
     /// Drops cached entries of a site; called after any write to it.
@@ -356,23 +529,31 @@ impl Vfs {
         }
     }
 
+    /// Bytes the hot cache holds now.
     pub fn cache_bytes(&self) -> usize {
         self.cache.lock().map(|c| c.bytes).unwrap_or(0)
     }
 
     /// Total bytes stored in the VFS, and the number of files.
     pub fn usage(&self) -> rusqlite::Result<(u64, u64)> {
-        self.db.read(|c| {
-            c.query_row(
-                "SELECT COALESCE(SUM(size_bytes), 0), COUNT(*) FROM files",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?.max(0) as u64,
-                        r.get::<_, i64>(1)?.max(0) as u64,
-                    ))
-                },
-            )
-        })
+        self.db
+            .read(|c| {
+                c.query_row(
+                    &format!(
+                        "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM {}",
+                        self.table.0
+                    ),
+                    [],
+                    usage_row,
+                )
+            })
+            .map(|u| (u.bytes, u.files))
     }
+}
+
+fn usage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Usage> {
+    Ok(Usage {
+        files: r.get::<_, i64>(0)?.max(0) as u64,
+        bytes: r.get::<_, i64>(1)?.max(0) as u64,
+    })
 }

@@ -431,14 +431,10 @@ fn webhook(a: &Analytics, req: &Request, body: &mut Body<'_>, raw_endpoint: &str
         row.insert(&mut st)
     });
     match stored {
-        Ok(Ok(_)) => Response::json(
+        Ok(_) => Response::json(
             200,
             &json!({"status": "success", "message": "Webhook received", "webhook": name}),
         ),
-        Ok(Err(e)) => {
-            log::error!("storing webhook '{endpoint}': {e}");
-            error(500, "INTERNAL", "could not store the payload")
-        }
         Err(e) => {
             log::error!("storing webhook '{endpoint}': {e}");
             error(500, "INTERNAL", "could not store the payload")

@@ -284,10 +284,7 @@ impl Recorder {
             }
             tx.commit()
         });
-        match r
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()))
-        {
+        match r {
             Ok(()) => {
                 self.salt_dirty = false;
                 counters.written.fetch_add(n, Ordering::Relaxed);
@@ -297,7 +294,7 @@ impl Recorder {
                 log::error!("analytics: writing {n} events failed: {e}");
                 counters.failed.fetch_add(n, Ordering::Relaxed);
                 if let Ok(mut last) = counters.last_error.lock() {
-                    *last = Some(e);
+                    *last = Some(e.to_string());
                 }
             }
         }

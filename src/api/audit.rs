@@ -17,7 +17,7 @@ pub fn record(db: &Db, actor: &str, action: &str, resource: &str, details: &str,
             rusqlite::params![a, b, c, d, e, now()],
         )
     });
-    if !matches!(r, Ok(Ok(_))) {
+    if r.is_err() {
         log::error!("could not write the audit log for {action} {resource}");
     }
 }

@@ -7,11 +7,13 @@ use serde_json::{json, Value};
 use super::envelope::{bad_request, body_error, data, error, internal, not_found, ok};
 use super::tokens::{self, Scope};
 use super::{audit, Api};
+use crate::database::FILES;
 use crate::deploy::{self, DeployError};
 use crate::hosting::{seed::SYSTEM_SITES, valid_site_name};
 use crate::kernel::db::now;
 use crate::kernel::http::{Body, Request, Response};
 use crate::kernel::multipart;
+use crate::kernel::vfs;
 
 /// Request bodies of ordinary API calls (not uploads).
 const SMALL_BODY: u64 = 1024 * 1024;
@@ -355,7 +357,7 @@ fn delete_site(api: &Api, req: &Request, raw: &str, actor: &str) -> Response {
     let n2 = name.clone();
     let r = api.db.write(move |c| -> rusqlite::Result<usize> {
         let tx = c.transaction()?;
-        let files = tx.execute("DELETE FROM files WHERE site_id = ?1", [&n2])?;
+        let files = vfs::clear_site(&tx, FILES, &n2)?;
         for table in ["kv_store", "env_vars", "site_logs"] {
             tx.execute(&format!("DELETE FROM {table} WHERE site_id = ?1"), [&n2])?;
         }
@@ -364,7 +366,7 @@ fn delete_site(api: &Api, req: &Request, raw: &str, actor: &str) -> Response {
         Ok(files)
     });
     match r {
-        Ok(Ok(files)) => {
+        Ok(files) => {
             api.notify_site_changed(&name);
             // The replaced or deleted files left free pages: give them back to the disk.
             api.db.reclaim_in_background();
@@ -378,7 +380,6 @@ fn delete_site(api: &Api, req: &Request, raw: &str, actor: &str) -> Response {
             );
             ok(json!({"site": name, "deleted": true, "file_count": files}))
         }
-        Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }
 }
@@ -512,7 +513,7 @@ fn put_env(
         )
     });
     match r {
-        Ok(Ok(_)) => {
+        Ok(_) => {
             api.notify_site_changed(&name);
             audit::record(
                 &api.db,
@@ -524,7 +525,6 @@ fn put_env(
             );
             ok(json!({"site": name, "name": var, "set": true}))
         }
-        Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }
 }
@@ -541,8 +541,8 @@ fn delete_env(api: &Api, req: &Request, raw: &str, var: &str, actor: &str) -> Re
             [n2, v2],
         )
     }) {
-        Ok(Ok(0)) => not_found(format!("{var} is not set for '{name}'")),
-        Ok(Ok(_)) => {
+        Ok(0) => not_found(format!("{var} is not set for '{name}'")),
+        Ok(_) => {
             api.notify_site_changed(&name);
             audit::record(
                 &api.db,
@@ -554,7 +554,6 @@ fn delete_env(api: &Api, req: &Request, raw: &str, var: &str, actor: &str) -> Re
             );
             ok(json!({"site": name, "name": var, "deleted": true}))
         }
-        Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }
 }

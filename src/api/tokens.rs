@@ -69,8 +69,8 @@ pub fn create(db: &Db, name: &str, scope: Scope) -> Result<(i64, String), String
                 "INSERT INTO api_keys (name, key_hash, scopes, created_at) VALUES (?1, ?2, ?3, ?4)",
                 rusqlite::params![n, h, scope.as_str(), now()],
             )?;
-            Ok::<_, rusqlite::Error>(c.last_insert_rowid())
-        })?
+            Ok(c.last_insert_rowid())
+        })
         .map_err(|e| format!("storing the token: {e}"))?;
     Ok((id, token))
 }
@@ -110,7 +110,7 @@ pub fn revoke(db: &Db, id_or_name: &str) -> Result<usize, String> {
     db.write(move |c| match key.parse::<i64>() {
         Ok(id) => c.execute("DELETE FROM api_keys WHERE id = ?1", [id]),
         Err(_) => c.execute("DELETE FROM api_keys WHERE name = ?1", [key]),
-    })?
+    })
     .map_err(|e| e.to_string())
 }
 

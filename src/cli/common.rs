@@ -65,7 +65,9 @@ pub fn db_path(flag: Option<String>) -> PathBuf {
 
 pub fn open_db(flag: Option<String>) -> Result<Arc<Db>, CliError> {
     let path = db_path(flag);
-    Db::open(&path).map(Arc::new).map_err(CliError::fail)
+    crate::database::open(&path)
+        .map(Arc::new)
+        .map_err(|e| CliError::fail(e.to_string()))
 }
 
 /// For commands that only read: the database must already exist (opening would create an

@@ -45,7 +45,11 @@ fn execute(
     use crate::serverless::{select_script, Engine, JsRequest, Limits};
     use std::sync::Arc;
 
-    let vfs = Arc::new(crate::kernel::vfs::Vfs::new(db.clone(), 0));
+    let vfs = Arc::new(crate::kernel::vfs::Vfs::new(
+        db.clone(),
+        crate::database::FILES,
+        0,
+    ));
     let host = Arc::new(DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES));
     let engine = Engine::new(
         host,

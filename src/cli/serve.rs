@@ -105,7 +105,10 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     let level = opt(&mut args, "--log-level")?;
     let cache_mb: usize = num(&mut args, "--cache-mb")?.unwrap_or(4);
     let stack_kb: usize = num(&mut args, "--stack-kb")?.unwrap_or(128);
-    let mut limits = Limits::default();
+    let mut limits = Limits {
+        server_header: "fazt",
+        ..Limits::default()
+    };
     if let Some(s) = num::<u64>(&mut args, "--header-timeout")? {
         limits.header_timeout = Duration::from_secs(s.max(1));
     }
@@ -194,7 +197,11 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     crate::kernel::memory::configure();
     server::configure_runtime(stack_kb * 1024, workers);
 
-    let vfs = Arc::new(Vfs::new(db.clone(), cache_mb * 1024 * 1024));
+    let vfs = Arc::new(Vfs::new(
+        db.clone(),
+        crate::database::FILES,
+        cache_mb * 1024 * 1024,
+    ));
     let sites = Arc::new(Sites::new(db.clone()));
     let scripts = Arc::new(build_scripts(
         &db,

@@ -51,7 +51,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
                 plan.binary = PathBuf::from(b);
             }
             let create_db = |path: &std::path::Path| -> Result<Option<String>, String> {
-                let db = crate::kernel::db::Db::open(path)?;
+                let db = crate::database::open(path).map_err(|e| e.to_string())?;
                 let (_, token) =
                     crate::api::tokens::create(&db, "admin", crate::api::tokens::Scope::Admin)?;
                 db.checkpoint();

@@ -29,7 +29,9 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     let db_flag = opt(&mut args, "--db")?;
     finish(args, "vacuum")?;
     let (db, path) = open_existing_db(db_flag)?;
-    let (before, after) = db.vacuum().map_err(CliError::fail)?;
+    let (before, after) = db
+        .vacuum()
+        .map_err(|e| CliError::fail(format!("VACUUM of {} failed: {e}", path.display())))?;
     println!("{}: {} → {}", path.display(), human(before), human(after));
     Ok(())
 }

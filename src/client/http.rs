@@ -14,6 +14,7 @@ const OPTIONS: httpc::Options = httpc::Options {
     read_timeout: Duration::from_secs(600),
     write_timeout: Duration::from_secs(120),
     max_response: 64 * 1024 * 1024,
+    user_agent: concat!("fazt/", env!("CARGO_PKG_VERSION")),
 };
 
 /// Sends one request. `progress(sent, total)` is called as the body goes out.

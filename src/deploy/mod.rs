@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use crate::database::FILES;
 use crate::hosting::Sites;
 use crate::kernel::db::{now, Db};
 use crate::kernel::vfs::{self, PreparedFile};
@@ -143,7 +144,7 @@ pub fn deploy(
         from.to_string(),
         limits.zip,
     );
-    db.write(move |conn| -> Result<Deployed, DeployError> {
+    db.write_job(move |conn| -> Result<Deployed, DeployError> {
         let archive = ZipArchive::parse(&zip, &zl)?;
         let plan = plan(&archive);
         if plan.is_empty() {
@@ -151,7 +152,7 @@ pub fn deploy(
         }
         let internal = |e: rusqlite::Error| DeployError::Internal(format!("deploy of {site}: {e}"));
         let tx = conn.transaction().map_err(internal)?;
-        vfs::clear_site(&tx, &site).map_err(internal)?;
+        vfs::clear_site(&tx, FILES, &site).map_err(internal)?;
         let mut inflated = 0u64;
         let mut size_bytes = 0u64;
         for (index, path) in &plan {
@@ -159,7 +160,7 @@ pub fn deploy(
             let data = archive.read(*index, &mut inflated)?;
             size_bytes += data.len() as u64;
             let file = PreparedFile::new(path, data);
-            vfs::put(&tx, &site, &file).map_err(internal)?;
+            vfs::put(&tx, FILES, &site, &file).map_err(internal)?;
         }
         Sites::register(&tx, &site, false).map_err(internal)?;
         tx.execute(
@@ -176,7 +177,7 @@ pub fn deploy(
             size_bytes,
         })
     })
-    .map_err(DeployError::Internal)?
+    .map_err(|e| DeployError::Internal(e.to_string()))?
 }
 
 #[cfg(test)]

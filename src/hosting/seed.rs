@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::OptionalExtension;
-
+use crate::database::FILES;
 use crate::kernel::db::Db;
 use crate::kernel::vfs::{self, PreparedFile};
 
@@ -25,23 +24,15 @@ pub fn seed_system_sites(db: &Arc<Db>) -> Result<Vec<String>, String> {
         let tx = c.transaction()?;
         let mut seeded = Vec::new();
         for (site, path, body) in SEEDS {
-            let has_files = tx
-                .query_row(
-                    "SELECT 1 FROM files WHERE site_id = ?1 LIMIT 1",
-                    [site],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if has_files {
+            if vfs::has_files(&tx, FILES, site)? {
                 continue;
             }
-            vfs::put(&tx, site, &PreparedFile::new(path, body.as_bytes()))?;
+            vfs::put(&tx, FILES, site, &PreparedFile::new(path, body.as_bytes()))?;
             Sites::register(&tx, site, true)?;
             seeded.push(site.to_string());
         }
         tx.commit()?;
         Ok(seeded)
-    })?
+    })
     .map_err(|e| format!("seeding system sites: {e}"))
 }

@@ -32,7 +32,7 @@ impl CertStore for DbCertStore {
                      ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                     rusqlite::params![k, v, now()],
                 )
-            })?
+            })
             .map(|_| ())
             .map_err(|e| format!("writing certificate store key {key}: {e}"))
     }
@@ -50,7 +50,7 @@ impl CertStore for DbCertStore {
     fn delete(&self, key: &str) -> Result<(), String> {
         let k = key.to_string();
         self.0
-            .write(move |c| c.execute("DELETE FROM certificates WHERE key = ?1", [k]))?
+            .write(move |c| c.execute("DELETE FROM certificates WHERE key = ?1", [k]))
             .map(|_| ())
             .map_err(|e| format!("deleting certificate store key {key}: {e}"))
     }

@@ -110,7 +110,7 @@ impl Host for DbHost {
         );
         let usage = self.usage.clone();
         self.db
-            .write(move |c| -> Result<(), String> {
+            .write_job(move |c| -> Result<(), String> {
                 let tx = c.transaction().map_err(|e| e.to_string())?;
                 let err = |e: rusqlite::Error| e.to_string();
                 // The quota counts what the site would hold after this write.
@@ -141,7 +141,9 @@ impl Host for DbHost {
                 tx.commit().map_err(err)?;
                 usage.put(&s, total - replaced + added);
                 Ok(())
-            })?
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|r| r)
             .map_err(|e| format!("db.set failed: {e}"))
     }
 
@@ -159,7 +161,7 @@ impl Host for DbHost {
                     usage.adjust(&s, -size);
                 }
                 Ok(())
-            })?
+            })
             .map_err(|e| format!("db.delete failed: {e}"))
     }
 
@@ -172,7 +174,7 @@ impl Host for DbHost {
                 rusqlite::params![s, l, m, now()],
             )
         });
-        if !matches!(r, Ok(Ok(_))) {
+        if r.is_err() {
             log::warn!("could not store a log line of site {site}");
         }
     }

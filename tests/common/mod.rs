@@ -298,14 +298,13 @@ pub fn read_response(s: &mut impl Read, head_only: bool) -> Option<Resp> {
 
 /// Writes files into a site directly through the library (used before starting a server).
 pub fn seed_files(db: &Path, site: &str, files: &[(&str, &[u8])]) {
-    let db = std::sync::Arc::new(fazt::kernel::db::Db::open(db).unwrap());
-    let vfs = fazt::kernel::vfs::Vfs::new(db.clone(), 0);
+    let db = std::sync::Arc::new(fazt::database::open(db).unwrap());
+    let vfs = fazt::kernel::vfs::Vfs::new(db.clone(), fazt::database::FILES, 0);
     for (path, content) in files {
         vfs.write_file(site, path, content.to_vec()).unwrap();
     }
     let site = site.to_string();
     db.write(move |c| fazt::hosting::Sites::register(c, &site, false))
-        .unwrap()
         .unwrap();
 }
 

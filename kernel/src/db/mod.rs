@@ -1,9 +1,14 @@
-//! fazt.db: opening the cartridge database with settings for a small board (WAL,
+//! The cartridge database: opening one SQLite file with settings for a small board (WAL,
 //! `busy_timeout` first, `synchronous=NORMAL`, small page cache, file mode 0600), applying the
-//! embedded schema, a pool of read connections and the single writer.
+//! caller's schema ([`migrate`]), a pool of read connections and the single writer; the EDD
+//! checks a product runs from its own tests ([`edd`]).
 
+pub mod edd;
+mod error;
 pub mod migrate;
 pub mod writer;
+
+pub use error::DbError;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +35,7 @@ const RECLAIM_STEP: i64 = 4096;
 /// small page cache, so this bounds what a burst of concurrent reads leaves resident.
 const MAX_IDLE_READERS: usize = 4;
 
+/// One open database: the writer thread, pooled readers, the schema version applied.
 pub struct Db {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
@@ -75,26 +81,30 @@ fn create_private(_path: &Path) -> std::io::Result<()> {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `path` and applies the schema.
-    pub fn open(path: &Path) -> Result<Db, String> {
+    /// Opens (creating if needed) the database at `path` and applies `schema` (the
+    /// product's schema text, steps as described in [`migrate`]).
+    pub fn open(path: &Path, schema: &str) -> Result<Db, DbError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.exists() {
-                return Err(format!("directory {} does not exist", dir.display()));
+                return Err(DbError::NoDirectory(dir.to_path_buf()));
             }
         }
+        let failed = |what: &str, e: &dyn std::fmt::Display| DbError::Open {
+            path: path.to_path_buf(),
+            detail: format!("{what}{e}"),
+        };
         let fresh = !path.exists() || std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
-        create_private(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let mut conn =
-            Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        create_private(path).map_err(|e| failed("cannot create: ", &e))?;
+        let mut conn = Connection::open(path).map_err(|e| failed("", &e))?;
         if fresh {
             // Only settable before the first table exists (older databases switch with
-            // `fazt vacuum`): lets freed pages be given back without a full VACUUM.
+            // [`Db::vacuum`]): lets freed pages be given back without a full VACUUM.
             conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
-                .map_err(|e| format!("cannot configure {}: {e}", path.display()))?;
+                .map_err(|e| failed("cannot configure: ", &e))?;
         }
-        pragmas(&conn, true).map_err(|e| format!("cannot configure {}: {e}", path.display()))?;
-        let schema_version = migrate::migrate(&mut conn)?;
-        let writer = Writer::start(conn).map_err(|e| format!("cannot start writer: {e}"))?;
+        pragmas(&conn, true).map_err(|e| failed("cannot configure: ", &e))?;
+        let schema_version = migrate::migrate(&mut conn, schema)?;
+        let writer = Writer::start(conn).map_err(|e| failed("cannot start the writer: ", &e))?;
         Ok(Db {
             path: path.to_path_buf(),
             readers: Mutex::new(Vec::new()),
@@ -104,10 +114,12 @@ impl Db {
         })
     }
 
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The highest schema step applied to the file.
     pub fn schema_version(&self) -> u32 {
         self.schema_version
     }
@@ -140,8 +152,19 @@ impl Db {
         out
     }
 
-    /// Runs `f` on the single writer connection (in order with all other writes).
-    pub fn write<T, F>(&self, f: F) -> Result<T, String>
+    /// Runs `f` on the single writer connection (in order with all other writes); its SQLite
+    /// error and a stopped writer come back as one [`DbError`].
+    pub fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.writer.run(f)?.map_err(DbError::Sqlite)
+    }
+
+    /// Like [`Db::write`] for a job with its own result type (e.g. a transaction that can
+    /// fail for reasons of the caller's); only a stopped writer is an error here.
+    pub fn write_job<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> T + Send + 'static,
@@ -165,15 +188,16 @@ impl Db {
             .is_ok()
     }
 
-    /// Folds the WAL back into the main file (at shutdown, so a copied fazt.db is complete).
+    /// Folds the WAL back into the main file (at shutdown, so a copied database file is
+    /// complete).
     pub fn checkpoint(&self) {
         let _ = self.write(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"));
     }
 
     /// Gives free pages back to the filesystem in steps of 16 MiB (`RECLAIM_STEP`), each its own
     /// writer job, when the database is in incremental auto-vacuum mode (every database
-    /// fazt created, and any after `fazt vacuum`); returns the pages reclaimed. Called by
-    /// the server's housekeeping, so a replaced 1 GB site does not leave a 1 GB file.
+    /// [`Db::open`] created, and any after [`Db::vacuum`]); returns the pages reclaimed.
+    /// Meant for a server's housekeeping, so 1 GB of replaced rows does not leave a 1 GB file.
     pub fn reclaim_free_pages(&self) -> u64 {
         // One reclaim at a time (housekeeping and the after-deploy one may meet).
         if self.reclaiming.swap(true, Ordering::AcqRel) {
@@ -194,11 +218,11 @@ impl Db {
     }
 
     /// [`Db::reclaim_free_pages`] on its own thread, for callers on the request path (after
-    /// a deploy replaced or a delete removed a site).
+    /// a large replace or delete).
     pub fn reclaim_in_background(self: &Arc<Self>) {
         let db = self.clone();
         let _ = std::thread::Builder::new()
-            .name("fazt-db-reclaim".into())
+            .name("db-reclaim".into())
             .stack_size(256 * 1024)
             .spawn(move || db.reclaim_free_pages());
     }
@@ -217,12 +241,12 @@ impl Db {
                 Ok(n)
             });
             match step {
-                Ok(Ok(n)) if n > 0 => total += n as u64,
-                Ok(Err(e)) => {
+                Ok(n) if n > 0 => total += n as u64,
+                Err(e) => {
                     log::warn!("reclaiming free pages of {}: {e}", self.path.display());
                     return total;
                 }
-                _ => return total,
+                Ok(_) => return total,
             }
         }
     }
@@ -230,14 +254,13 @@ impl Db {
     /// `VACUUM`: rewrites the whole file without free pages and switches it to incremental
     /// auto-vacuum. Needs free disk of about the database's size; takes the write lock for
     /// its duration. Returns the file size (with WAL) before and after.
-    pub fn vacuum(&self) -> Result<(u64, u64), String> {
+    pub fn vacuum(&self) -> Result<(u64, u64), DbError> {
         let before = self.file_size();
         self.write(|c| {
             c.execute_batch(
                 "PRAGMA auto_vacuum = INCREMENTAL; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
             )
-        })?
-        .map_err(|e| format!("VACUUM of {} failed: {e}", self.path.display()))?;
+        })?;
         Ok((before, self.file_size()))
     }
 
@@ -262,7 +285,7 @@ impl Db {
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 rusqlite::params![k, v, now()],
             )
-        })?
+        })
         .map(|_| ())
         .map_err(|e| e.to_string())
     }

@@ -9,8 +9,11 @@ use std::sync::mpsc;
 
 use rusqlite::Connection;
 
+use super::DbError;
+
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// The writer thread and the queue of jobs to it.
 pub struct Writer {
     tx: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -33,10 +36,11 @@ impl Drop for Writer {
 }
 
 impl Writer {
+    /// Starts the thread that owns `conn`.
     pub fn start(mut conn: Connection) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
-            .name("fazt-db-writer".into())
+            .name("db-writer".into())
             .stack_size(1024 * 1024)
             .spawn(move || {
                 for job in rx {
@@ -54,7 +58,7 @@ impl Writer {
 
     /// Runs `f` on the writer thread and returns its result. Callable from coroutines and
     /// threads alike.
-    pub fn run<T, F>(&self, f: F) -> Result<T, String>
+    pub fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> T + Send + 'static,
@@ -65,12 +69,12 @@ impl Writer {
         });
         self.tx
             .lock()
-            .map_err(|_| "database writer lock poisoned".to_string())?
+            .map_err(|_| DbError::WriterStopped)?
             .as_ref()
-            .ok_or_else(|| "database writer has stopped".to_string())?
+            .ok_or(DbError::WriterStopped)?
             .send(job)
-            .map_err(|_| "database writer has stopped".to_string())?;
-        rrx.recv()
-            .map_err(|_| "database write failed (job aborted)".to_string())
+            .map_err(|_| DbError::WriterStopped)?;
+        // A job that panicked dropped its sender without answering.
+        rrx.recv().map_err(|_| DbError::WriterStopped)
     }
 }

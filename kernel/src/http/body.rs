@@ -175,7 +175,7 @@ impl<'a> Body<'a> {
                 return Err(BodyError::Malformed("chunk data longer than its size"));
             }
         }
-        // Trailers are read and dropped: nothing in fazt depends on them.
+        // Trailers are read and dropped: no handler gets to depend on them.
         let mut trailer_bytes = 0;
         loop {
             let line = self.read_line(MAX_TRAILER_BYTES)?;

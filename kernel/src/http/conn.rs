@@ -100,6 +100,8 @@ struct Wire<S: Transport> {
     body_bytes: u64,
     min_body_rate: u64,
     body_grace: Duration,
+    /// The `Server` header's value ([`Limits::server_header`]).
+    server: &'static str,
 }
 
 impl<S: Transport> Wire<S> {
@@ -239,7 +241,7 @@ fn valid_header(name: &str, value: &str) -> bool {
 
 /// Serialises the status line and headers. Framing headers are always ours, never the
 /// handler's, so a handler (or a site's script) cannot desynchronise the connection.
-fn write_head(out: &mut Vec<u8>, resp: &Response, keep_alive: bool, minor: u8) {
+fn write_head(out: &mut Vec<u8>, resp: &Response, keep_alive: bool, minor: u8, server: &str) {
     let status = resp.status;
     let headers_len: usize = resp
         .headers
@@ -255,7 +257,13 @@ fn write_head(out: &mut Vec<u8>, resp: &Response, keep_alive: bool, minor: u8) {
     out.extend_from_slice(status.to_string().as_bytes());
     out.push(b' ');
     out.extend_from_slice(reason(status).as_bytes());
-    out.extend_from_slice(b"\r\nServer: fazt\r\nDate: ");
+    out.extend_from_slice(b"\r\n");
+    if !server.is_empty() {
+        out.extend_from_slice(b"Server: ");
+        out.extend_from_slice(server.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Date: ");
     push_date(out);
     out.extend_from_slice(b"\r\n");
     for (name, value) in &resp.headers {
@@ -304,7 +312,7 @@ fn send<S: Transport>(
     if !(100..=999).contains(&resp.status) || (100..200).contains(&resp.status) {
         resp = error_response(500, "handler produced an invalid status");
     }
-    write_head(&mut wire.wbuf, &resp, keep, minor);
+    write_head(&mut wire.wbuf, &resp, keep, minor, wire.server);
     if head_only || bodiless(resp.status) {
         return true;
     }
@@ -364,6 +372,7 @@ pub fn serve_connection<S: Transport>(
         body_bytes: 0,
         min_body_rate: limits.min_body_rate,
         body_grace: limits.header_timeout,
+        server: limits.server_header,
     };
     let from_proxy = limits.trusted_proxies.contains(&peer.ip());
     let mut first = true;

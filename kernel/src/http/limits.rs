@@ -34,6 +34,9 @@ pub struct Limits {
     pub min_body_rate: u64,
     /// Reverse proxies whose `X-Forwarded-For` names the client (see [`super::client_addr()`]).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The `Server` header sent with every response: the product's name (a token without
+    /// spaces or control characters). Empty sends none.
+    pub server_header: &'static str,
 }
 
 impl Default for Limits {
@@ -50,6 +53,7 @@ impl Default for Limits {
             max_connections_per_ip: 64,
             min_body_rate: 1024,
             trusted_proxies: Vec::new(),
+            server_header: "",
         }
     }
 }

@@ -16,7 +16,7 @@ use super::request::Request;
 use super::response::Response;
 use super::Limits;
 
-/// What the edge calls for every request. Implemented by fazt's router.
+/// What the edge calls for every request: the product's router.
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, req: &Request, body: &mut Body<'_>) -> Response;
 }
@@ -235,6 +235,41 @@ pub fn serve_http(
     run_listener(listener, limits, life, move |stream, peer| {
         super::conn::serve_connection(stream, peer, false, handler.as_ref(), &l2, &life2);
     })
+}
+
+/// The whole server in one call (as mini-redis's `server::run`): serves `handler` on
+/// `listener` until `shutdown` returns, then stops accepting and waits up to `grace` for
+/// requests in flight. Returns whether they all finished. `shutdown` blocks the calling
+/// thread (wait for a signal, a channel, stdin…); serving happens on `may` coroutines.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use fazt_kernel::http::{server, Body, Handler, Limits, Request, Response, TcpListener};
+/// struct Hello;
+/// impl Handler for Hello {
+///     fn handle(&self, _: &Request, _: &mut Body<'_>) -> Response {
+///         Response::text(200, "hello")
+///     }
+/// }
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let (stop, stopped) = std::sync::mpsc::channel::<()>();
+/// # drop(stop);
+/// server::run(listener, Arc::new(Hello), Limits::default(), std::time::Duration::from_secs(5), move || {
+///     let _ = stopped.recv();
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn run(
+    listener: TcpListener,
+    handler: Arc<dyn Handler>,
+    limits: Limits,
+    grace: Duration,
+    shutdown: impl FnOnce(),
+) -> io::Result<bool> {
+    let life = Arc::new(Lifecycle::default());
+    serve_http(listener, handler, Arc::new(limits), life.clone())?;
+    shutdown();
+    Ok(life.shutdown(grace))
 }
 
 /// Configures the `may` runtime once, before any coroutine starts: explicit stack size in

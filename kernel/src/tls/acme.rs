@@ -15,7 +15,7 @@ use super::challenge::{mint_alpn_cert, Challenges};
 use super::store::{account_key, CertStore};
 use super::TlsError;
 
-/// A challenge type fazt can answer.
+/// A challenge type the manager can answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChallengeKind {
     /// A token served on port 80 at `/.well-known/acme-challenge/{token}`.

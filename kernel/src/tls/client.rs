@@ -30,6 +30,8 @@ const OPTIONS: httpc::Options = httpc::Options {
     read_timeout: Duration::from_secs(60),
     write_timeout: Duration::from_secs(60),
     max_response: 1024 * 1024,
+    // instant-acme names itself in every request.
+    user_agent: "",
 };
 
 /// Read every certificate of a PEM file as an extra trust root.
@@ -174,7 +176,7 @@ mod tests {
         let mut p = rcgen::CertificateParams::new(vec![]).unwrap();
         p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         let ca = p.self_signed(&key).unwrap();
-        let dir = std::env::temp_dir().join(format!("fazt-tls-root-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("kernel-tls-root-{}", std::process::id()));
         std::fs::write(&dir, ca.pem()).unwrap();
         let roots = load_root_pem(&dir).unwrap();
         assert_eq!(roots.len(), 1);
@@ -189,7 +191,7 @@ mod tests {
 
     #[test]
     fn empty_pem_is_refused() {
-        let p = std::env::temp_dir().join(format!("fazt-tls-empty-{}", std::process::id()));
+        let p = std::env::temp_dir().join(format!("kernel-tls-empty-{}", std::process::id()));
         std::fs::write(&p, "hello").unwrap();
         assert!(load_root_pem(&p).is_err());
         let _ = std::fs::remove_file(&p);

@@ -36,8 +36,8 @@ pub const LETS_ENCRYPT_PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/
 /// Let's Encrypt's staging directory (untrusted certificates, generous limits).
 pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
 
-/// Decides whether a name may get a certificate (fazt: the name is the domain,
-/// `admin.<domain>`, or `<site>.<domain>` of an existing site).
+/// Decides whether a name may get a certificate (for example: the name is the product's
+/// domain or a subdomain of something that exists).
 pub type NamePolicy = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// ACME settings.
@@ -119,7 +119,7 @@ impl CertState {
     }
 }
 
-/// Status of one name, for `fazt status` and the health endpoint.
+/// Status of one name, for a status command or a health endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertStatus {
     /// The server name.

@@ -3,7 +3,7 @@
 //! (instant-acme on a short-lived Tokio thread) kept in a key/value store and
 //! renewed without restart.
 //!
-//! This module knows nothing about fazt's sites or database: storage comes in
+//! This module knows nothing about the product's sites or database: storage comes in
 //! through [`CertStore`], the decision of which names deserve a certificate
 //! through a [`NamePolicy`] closure.
 //!

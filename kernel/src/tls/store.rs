@@ -1,5 +1,5 @@
-//! Certificate storage: the [`CertStore`] key/value trait that fazt backs with its
-//! `certificates` table, the naming scheme of the keys, and [`MemStore`] for tests.
+//! Certificate storage: the [`CertStore`] key/value trait a product backs with a table of
+//! its database, the naming scheme of the keys, and [`MemStore`] for tests.
 //!
 //! Everything the ACME client persists (account credentials, certificate chains,
 //! private keys, renewal metadata) goes through this trait, so nothing is ever

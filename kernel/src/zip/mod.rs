@@ -1,5 +1,5 @@
 //! ZIP archives: the hardened reader that unpacks deploy uploads on the server
-//! ([`reader`]) and the small writer the `fazt deploy` client packs a folder with ([`writer`]).
+//! ([`reader`]) and the small writer a deploy client packs a folder with ([`writer`]).
 
 mod nfd;
 #[rustfmt::skip]

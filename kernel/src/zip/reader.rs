@@ -1497,7 +1497,7 @@ mod tests {
 
     #[test]
     fn reads_hand_built_stored_and_deflated() {
-        let big = b"fazt ".repeat(10_000);
+        let big = b"data ".repeat(10_000);
         let data = build(&[
             Raw::stored("a.txt", b"hello"),
             Raw::deflated("dir/b.txt", &big),
@@ -2264,7 +2264,7 @@ mod tests {
     }
 
     /// Random small sites for the property tests.
-    /// `files` (name, data, deflate?) zipped by fazt's own writer.
+    /// `files` (name, data, deflate?) zipped by this crate's own writer.
     fn written(files: &[(String, Vec<u8>, bool)], zip64: bool) -> Vec<u8> {
         let mut w = ZipWriter::new(Vec::new());
         if zip64 {

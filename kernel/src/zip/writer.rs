@@ -1,4 +1,4 @@
-//! Small ZIP writer the `fazt deploy` client packs a folder with.
+//! Small ZIP writer a deploy client packs a folder with.
 //!
 //! Owns producing archives that [`super::reader`] (and Info-ZIP, Python, browsers' unzip
 //! libraries) accept: every name passes the reader's path rules before it is written, sizes
@@ -37,7 +37,7 @@ const FLAG_UTF8: u16 = 1 << 11;
 /// Regular file, rw-r--r--, in the upper half of the external attributes.
 const FILE_ATTRS: u32 = 0o100_644 << 16;
 /// Every entry gets 1980-01-01 00:00:00 (the DOS epoch) so that the same folder always packs
-/// to the same bytes; fazt does not use entry times.
+/// to the same bytes; the reader does not use entry times.
 const DOS_TIME: u16 = 0;
 const DOS_DATE: u16 = (1 << 5) | 1;
 /// Level 6: miniz's default, nearly as small as 9 and much faster.

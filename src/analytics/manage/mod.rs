@@ -229,13 +229,12 @@ impl Table {
         let r =
             a.db.write(move |c| c.execute(&format!("DELETE FROM {table} WHERE {col} = ?1"), [key]));
         match r {
-            Ok(Ok(0)) => self.not_found(id),
-            Ok(Ok(_)) => {
+            Ok(0) => self.not_found(id),
+            Ok(_) => {
                 let action = format!("{}.delete", self.action);
                 audit(api, req, actor, &action, id, &json!({}));
                 ok(json!({"id": id, "deleted": true}))
             }
-            Ok(Err(e)) => internal(e),
             Err(e) => internal(e),
         }
     }

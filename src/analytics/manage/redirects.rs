@@ -124,7 +124,7 @@ fn create_redirect(
         Ok(Write::Done(id))
     });
     match r {
-        Ok(Ok(Write::Done(id))) => {
+        Ok(Write::Done(id)) => {
             audit(
                 api,
                 req,
@@ -135,8 +135,7 @@ fn create_redirect(
             );
             REDIRECTS.saved(a, api, req, id, 201, |v| v)
         }
-        Ok(Ok(_)) => error(409, "CONFLICT", format!("slug '{slug}' is already in use")),
-        Ok(Err(e)) => internal(e),
+        Ok(_) => error(409, "CONFLICT", format!("slug '{slug}' is already in use")),
         Err(e) => internal(e),
     }
 }
@@ -186,7 +185,7 @@ fn update_redirect(
         Ok(Write::Done(rid))
     });
     match r {
-        Ok(Ok(Write::Done(rid))) => {
+        Ok(Write::Done(rid)) => {
             audit(
                 api,
                 req,
@@ -197,13 +196,12 @@ fn update_redirect(
             );
             REDIRECTS.saved(a, api, req, rid, 200, |v| v)
         }
-        Ok(Ok(Write::NotFound)) => REDIRECTS.not_found(id),
-        Ok(Ok(Write::Conflict)) => error(
+        Ok(Write::NotFound) => REDIRECTS.not_found(id),
+        Ok(Write::Conflict) => error(
             409,
             "CONFLICT",
             format!("slug '{}' is already in use", slug.unwrap_or_default()),
         ),
-        Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }
 }

@@ -183,7 +183,7 @@ fn save_webhook(
     });
     let what = id.map_or_else(|| endpoint.clone().unwrap_or_default(), str::to_string);
     match r {
-        Ok(Ok(Write::Done(wid))) => {
+        Ok(Write::Done(wid)) => {
             let action = if id.is_some() {
                 "webhook.update"
             } else {
@@ -204,8 +204,8 @@ fn save_webhook(
                 with_secret(v, generated.as_deref())
             })
         }
-        Ok(Ok(Write::NotFound)) => WEBHOOKS.not_found(&what),
-        Ok(Ok(Write::Conflict)) => error(
+        Ok(Write::NotFound) => WEBHOOKS.not_found(&what),
+        Ok(Write::Conflict) => error(
             409,
             "CONFLICT",
             format!(
@@ -213,7 +213,6 @@ fn save_webhook(
                 endpoint.unwrap_or_default()
             ),
         ),
-        Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }
 }
