@@ -20,7 +20,8 @@
 //!     connection, timeouts, capped answers), TLS plugged in by the caller; the deploy
 //!     client and ACME use it.
 //!   - [`kernel::zip`], [`kernel::multipart`]: hardened parsers for uploads.
-//!   - [`kernel::provision`]: `fazt service install` (systemd unit, state dir) and sd_notify.
+//!   - [`kernel::provision`]: installing a product as a systemd service (unit, binary, state
+//!     dir) and sd_notify.
 //!   - [`kernel::civil`]: calendar arithmetic shared by certificates and analytics.
 //!   - [`kernel::memory`]: handing freed heap memory back to the system when idle.
 //!   - `kernel::tls` (feature `acme`): rustls edge with SNI, static PEM certificates, ACME
@@ -40,6 +41,7 @@
 //!     and logs in fazt.db); without `js`, scripts are served as static files.
 //!   - `https` (feature `acme`): the TLS edge and ACME manager tied to fazt — certificates
 //!     in the `certificates` table, only for names of existing sites; port-80 redirector.
+//!   - [`service_unit`]: fazt as that product — its unit template and `serve` flags.
 //!   - [`app`]: the request handler composing the verticals.
 //!   - [`client`]: the deploy client (API requests and `--insecure` TLS, folder packing,
 //!     saved settings).
@@ -61,6 +63,7 @@ pub mod https;
 pub mod scripts;
 #[cfg(feature = "js")]
 pub mod serverless;
+pub mod service_unit;
 
 /// The kernel crate, under the name the verticals use for it.
 pub use fazt_kernel as kernel;

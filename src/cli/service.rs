@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use pico_args::Arguments;
 
 use super::common::{finish, opt, wants_help, CliError};
-use crate::kernel::provision::{self, InstallPlan, ServeFlags, UninstallPlan};
+use crate::kernel::provision::{self, InstallPlan, UninstallPlan};
+use crate::service_unit::{ServeFlags, PRODUCT};
 
 const HELP: &str = "\
 fazt service — run fazt as a systemd service
@@ -46,7 +47,8 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             finish(args, "service install")?;
             let flags = ServeFlags::new(&domain, listen.as_deref(), https, email.as_deref())
                 .map_err(|e| CliError::usage(e.to_string()))?;
-            let mut plan = InstallPlan::new(PathBuf::from(root), flags).map_err(fail)?;
+            let mut plan =
+                InstallPlan::new(PathBuf::from(root), PRODUCT, flags.args()).map_err(fail)?;
             if let Some(b) = binary {
                 plan.binary = PathBuf::from(b);
             }
@@ -99,6 +101,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             finish(args, "service uninstall")?;
             let report = provision::uninstall(&UninstallPlan {
                 root: PathBuf::from(root),
+                product: PRODUCT,
                 purge,
             })
             .map_err(fail)?;
@@ -115,7 +118,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         }
         Some("status") => {
             finish(args, "service status")?;
-            exit_code(provision::status().map_err(fail)?)
+            exit_code(provision::status(&PRODUCT).map_err(fail)?)
         }
         Some("logs") => {
             let follow = args.contains(["-f", "--follow"]);
@@ -127,7 +130,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
                 None => None,
             };
             finish(args, "service logs")?;
-            exit_code(provision::logs(follow, lines).map_err(fail)?)
+            exit_code(provision::logs(&PRODUCT, follow, lines).map_err(fail)?)
         }
         _ => Err(CliError::usage(
             "usage: fazt service install|uninstall|status|logs (see `fazt service --help`)",

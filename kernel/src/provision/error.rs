@@ -1,5 +1,6 @@
 //! The one error type of `kernel::provision`: every variant names the file,
-//! command or value that caused it, so `fazt service …` can print it as is.
+//! command or value that caused it, so the caller's command line can print it
+//! as is.
 
 use std::fmt;
 use std::io;
@@ -12,28 +13,71 @@ pub enum ProvisionError {
     Io {
         /// What we were doing, e.g. "write unit file".
         action: &'static str,
+        /// The file or directory it was done to.
         path: PathBuf,
+        /// What the operating system said.
         source: io::Error,
     },
     /// Installing into the real root (`/`) needs root privileges.
-    NotRoot { euid: u32 },
+    NotRoot {
+        /// The effective uid the installer runs as.
+        euid: u32,
+    },
     /// `--domain` is not a host name we can put on a command line.
     InvalidDomain {
+        /// The value as given.
         domain: String,
+        /// Which rule it breaks.
         reason: &'static str,
     },
     /// `--email` contains characters systemd or ACME would misread.
-    InvalidEmail { email: String, reason: &'static str },
+    InvalidEmail {
+        /// The value as given.
+        email: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
     /// `--listen` is not `IP:PORT`.
-    InvalidListen { listen: String },
-    /// `--https` without `--email` (ACME needs a contact).
-    HttpsNeedsEmail,
-    /// The unit template no longer has exactly one `ExecStart=` line.
-    Template { reason: &'static str },
+    InvalidListen {
+        /// The value as given.
+        listen: String,
+    },
+    /// An `ExecStart=` argument that systemd would split, expand or unquote.
+    InvalidArgument {
+        /// The argument as given.
+        arg: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// The caller's [`Product`](super::Product) cannot name a unit, binary or
+    /// state directory.
+    InvalidProduct {
+        /// The offending field, e.g. "name".
+        field: &'static str,
+        /// Its value.
+        value: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// The unit template does not have exactly one `ExecStart=` line.
+    Template {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The caller's database hook failed.
-    CreateDb { path: PathBuf, message: String },
+    CreateDb {
+        /// The database the hook was asked to create.
+        path: PathBuf,
+        /// The hook's own message.
+        message: String,
+    },
     /// A helper program (systemctl, journalctl) could not run or failed.
-    Command { command: String, detail: String },
+    Command {
+        /// The command line, e.g. `systemctl enable app.service`.
+        command: String,
+        /// What went wrong: could not start, or its exit status.
+        detail: String,
+    },
 }
 
 impl ProvisionError {
@@ -68,9 +112,14 @@ impl fmt::Display for ProvisionError {
                 f,
                 "invalid --listen {listen:?}: expected IP:PORT such as 0.0.0.0:80 or [::]:80"
             ),
-            ProvisionError::HttpsNeedsEmail => {
-                write!(f, "--https needs --email (the ACME account contact)")
+            ProvisionError::InvalidArgument { arg, reason } => {
+                write!(f, "invalid service argument {arg:?}: {reason}")
             }
+            ProvisionError::InvalidProduct {
+                field,
+                value,
+                reason,
+            } => write!(f, "invalid product {field} {value:?}: {reason}"),
             ProvisionError::Template { reason } => {
                 write!(f, "built-in systemd unit template is broken: {reason}")
             }

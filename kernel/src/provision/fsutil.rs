@@ -3,7 +3,7 @@
 //!
 //! Every write goes to a temporary file in the same directory and is renamed
 //! over the target, so a crash never leaves half a binary or unit behind and
-//! replacing `/usr/local/bin/fazt` works while that very binary is running
+//! replacing the installed binary works while that very binary is running
 //! (writing into a running executable fails with ETXTBSY; renaming over it
 //! does not).
 

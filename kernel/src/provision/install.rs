@@ -1,15 +1,15 @@
-//! `fazt service install` / `uninstall`: putting the binary, the systemd unit
-//! and the database where the unit expects them, idempotently.
+//! Installing and uninstalling a [`Product`]: putting the binary, the systemd
+//! unit and the database where the unit expects them, idempotently.
 //!
 //! Everything is written under a root directory: `/` for the live system,
 //! or any directory (an SD-card image being prepared, a test) — then no
 //! service manager is touched. Running install twice gives the same tree;
 //! the second run changes nothing and never re-creates the database.
 //!
-//! The database lives where systemd keeps a `DynamicUser=` service's
-//! `StateDirectory=`: `/var/lib/private/fazt`, reached through the symlink
-//! `/var/lib/fazt -> private/fazt` (the unit's `FAZT_DB=/var/lib/fazt/fazt.db`
-//! resolves through it). We create exactly that layout so systemd adopts it
+//! For a product named `app`, the database lives where systemd keeps a
+//! `DynamicUser=` service's `StateDirectory=`: `/var/lib/private/app`,
+//! reached through the symlink `/var/lib/app -> private/app` (a path such as
+//! `/var/lib/app/app.db` in the unit resolves through it). We create exactly that layout so systemd adopts it
 //! on first start (and re-owns it to the dynamic user) instead of migrating
 //! a plain directory.
 
@@ -21,8 +21,9 @@ use super::error::ProvisionError;
 use super::fsutil::{
     create_dirs, effective_uid, match_dir_owner, remove_file, remove_tree, write_if_changed,
 };
-use super::systemctl::{run_ok, UNIT};
-use super::unit::{render, ServeFlags};
+use super::product::Product;
+use super::systemctl::run_ok;
+use super::unit::render;
 
 /// The database hook: creates the database at the given path (the caller
 /// owns schema and migrations) and returns the admin token it minted, if any,
@@ -36,20 +37,29 @@ pub struct InstallPlan {
     pub root: PathBuf,
     /// The executable to install (normally [`std::env::current_exe`]).
     pub binary: PathBuf,
-    /// The `fazt serve` flags written into the unit's `ExecStart=`.
-    pub flags: ServeFlags,
+    /// What is installed: names, database file, unit template.
+    pub product: Product,
+    /// The arguments after the binary on the unit's `ExecStart=` line; each
+    /// must pass [`validate_arg`](super::validate_arg).
+    pub args: Vec<String>,
 }
 
 impl InstallPlan {
-    /// A plan installing the running executable under `root`.
-    pub fn new(root: impl Into<PathBuf>, flags: ServeFlags) -> Result<Self, ProvisionError> {
+    /// A plan installing the running executable of `product` under `root`,
+    /// started with `args`.
+    pub fn new(
+        root: impl Into<PathBuf>,
+        product: Product,
+        args: Vec<String>,
+    ) -> Result<Self, ProvisionError> {
         let binary = std::env::current_exe().map_err(|e| {
             ProvisionError::io("locate the running executable", "/proc/self/exe", e)
         })?;
         Ok(InstallPlan {
             root: root.into(),
             binary,
-            flags,
+            product,
+            args,
         })
     }
 }
@@ -63,7 +73,9 @@ pub struct InstallReport {
     pub unit: PathBuf,
     /// Database file (under the root).
     pub db: PathBuf,
+    /// The binary was missing or differed and was (re)written.
     pub binary_changed: bool,
+    /// The unit file was missing or differed and was (re)written.
     pub unit_changed: bool,
     /// The database did not exist and the hook created it.
     pub db_created: bool,
@@ -76,7 +88,10 @@ pub struct InstallReport {
 /// What to remove.
 #[derive(Debug, Clone)]
 pub struct UninstallPlan {
+    /// `/` for the live system, any other directory for a staged tree.
     pub root: PathBuf,
+    /// What is removed: the same description it was installed with.
+    pub product: Product,
     /// Also delete the state directory with the database.
     pub purge: bool,
 }
@@ -94,28 +109,37 @@ pub struct UninstallReport {
 struct Layout {
     bin: PathBuf,
     unit: PathBuf,
-    /// `var/lib/fazt`: the name in the unit (a symlink under DynamicUser).
+    /// `var/lib/<name>`: the name in the unit (a symlink under DynamicUser).
     state_link: PathBuf,
+    /// `private/<name>`: what that symlink points to, relative to `var/lib`.
+    state_link_target: PathBuf,
     /// `var/lib/private`: systemd requires it root-only (0700).
     private: PathBuf,
-    /// `var/lib/private/fazt`: the real state directory.
+    /// `var/lib/private/<name>`: the real state directory.
     state: PathBuf,
+    /// `<name>.service`, for systemctl.
+    unit_name: String,
 }
 
 impl Layout {
-    fn new(root: &Path) -> Self {
-        Layout {
-            bin: root.join("usr/local/bin/fazt"),
-            unit: root.join("etc/systemd/system").join(UNIT),
-            state_link: root.join("var/lib/fazt"),
-            private: root.join("var/lib/private"),
-            state: root.join("var/lib/private/fazt"),
-        }
+    /// The paths of `product` under `root`; the product is checked first, so
+    /// its name is one plain path segment.
+    fn new(root: &Path, product: &Product) -> Result<Self, ProvisionError> {
+        product.check()?;
+        let name = product.name;
+        let unit_name = product.unit_name();
+        let private = root.join("var/lib/private");
+        Ok(Layout {
+            bin: root.join("usr/local/bin").join(name),
+            unit: root.join("etc/systemd/system").join(&unit_name),
+            state_link: root.join("var/lib").join(name),
+            state_link_target: Path::new("private").join(name),
+            state: private.join(name),
+            private,
+            unit_name,
+        })
     }
 }
-
-/// The name of the database file inside the state directory.
-pub const DB_FILE: &str = "fazt.db";
 
 /// Installs binary, unit and database under `plan.root`; on the live root
 /// also reloads systemd, enables the unit and starts it (restarts it when the
@@ -124,12 +148,13 @@ pub fn install(
     plan: &InstallPlan,
     create_db: CreateDb<'_>,
 ) -> Result<InstallReport, ProvisionError> {
+    // Bad input is reported before a missing privilege: sudo would not fix it.
+    let layout = Layout::new(&plan.root, &plan.product)?;
+    let unit_text = render(&plan.product, &plan.args)?;
     let live = is_live_root(&plan.root)?;
     if live {
         require_root()?;
     }
-    let layout = Layout::new(&plan.root);
-    let unit_text = render(&plan.flags)?;
 
     for file in [&layout.bin, &layout.unit] {
         if let Some(parent) = file.parent() {
@@ -140,7 +165,7 @@ pub fn install(
     let unit_changed = write_if_changed(&layout.unit, unit_text.as_bytes(), 0o644)?;
 
     let state = state_dir(&layout)?;
-    let db = state.join(DB_FILE);
+    let db = state.join(plan.product.db_file);
     let (db_created, admin_token) = if exists(&db)? {
         (false, None)
     } else {
@@ -169,7 +194,7 @@ pub fn install(
 
     if live {
         run_ok("systemctl", &["daemon-reload"])?;
-        run_ok("systemctl", &["enable", UNIT])?;
+        run_ok("systemctl", &["enable", &layout.unit_name])?;
         // `start` is a no-op for a running service; a new binary or unit
         // only takes effect on restart. Type=notify makes both wait for READY=1.
         let verb = if binary_changed || unit_changed {
@@ -177,7 +202,7 @@ pub fn install(
         } else {
             "start"
         };
-        run_ok("systemctl", &[verb, UNIT])?;
+        run_ok("systemctl", &[verb, &layout.unit_name])?;
     }
 
     Ok(InstallReport {
@@ -195,15 +220,15 @@ pub fn install(
 /// Stops and removes the service, binary and unit; the database stays unless
 /// `plan.purge`. Missing pieces are skipped, so uninstall is idempotent.
 pub fn uninstall(plan: &UninstallPlan) -> Result<UninstallReport, ProvisionError> {
+    let layout = Layout::new(&plan.root, &plan.product)?;
     let live = is_live_root(&plan.root)?;
     if live {
         require_root()?;
     }
-    let layout = Layout::new(&plan.root);
     let mut removed = Vec::new();
 
     if live && exists(&layout.unit)? {
-        run_ok("systemctl", &["disable", "--now", UNIT])?;
+        run_ok("systemctl", &["disable", "--now", &layout.unit_name])?;
     }
     if remove_file(&layout.unit)? {
         removed.push(layout.unit.clone());
@@ -268,7 +293,7 @@ fn state_dir(layout: &Layout) -> Result<PathBuf, ProvisionError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             create_dirs(&layout.private, 0o700)?;
             create_dirs(&layout.state, 0o700)?;
-            std::os::unix::fs::symlink("private/fazt", &layout.state_link)
+            std::os::unix::fs::symlink(&layout.state_link_target, &layout.state_link)
                 .map_err(|e| ProvisionError::io("create symlink", &layout.state_link, e))?;
             Ok(layout.state.clone())
         }
@@ -300,25 +325,26 @@ fn require_root() -> Result<(), ProvisionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provision::testutil::{snapshot, TempDir};
+    use crate::provision::testutil::{args, snapshot, TempDir, DEMO};
     use std::cell::Cell;
     use std::os::unix::fs::MetadataExt;
 
-    fn flags(domain: &str) -> ServeFlags {
-        ServeFlags::new(domain, None, false, None).unwrap()
+    fn run_args(domain: &str) -> Vec<String> {
+        args(&["run", "--domain", domain])
     }
 
     /// A fake executable and a staging root in one temp dir.
     fn setup() -> (TempDir, InstallPlan) {
         let t = TempDir::new("install");
-        let bin = t.path().join("fazt-src");
-        fs::write(&bin, b"\x7fELF fake fazt v1").unwrap();
+        let bin = t.path().join("demo-src");
+        fs::write(&bin, b"\x7fELF fake demo v1").unwrap();
         let root = t.path().join("root");
         fs::create_dir(&root).unwrap();
         let plan = InstallPlan {
             root,
             binary: bin,
-            flags: flags("example.com"),
+            product: DEMO,
+            args: run_args("example.com"),
         };
         (t, plan)
     }
@@ -354,22 +380,22 @@ mod tests {
 
         // The layout systemd expects.
         let r = &plan.root;
-        assert_eq!(first.binary, r.join("usr/local/bin/fazt"));
-        assert_eq!(fs::read(&first.binary).unwrap(), b"\x7fELF fake fazt v1");
+        assert_eq!(first.binary, r.join("usr/local/bin/demo"));
+        assert_eq!(fs::read(&first.binary).unwrap(), b"\x7fELF fake demo v1");
         assert_eq!(fs::metadata(&first.binary).unwrap().mode() & 0o7777, 0o755);
-        assert_eq!(first.unit, r.join("etc/systemd/system/fazt.service"));
+        assert_eq!(first.unit, r.join("etc/systemd/system/demo.service"));
         assert_eq!(
             fs::read_to_string(&first.unit).unwrap(),
-            render(&plan.flags).unwrap()
+            render(&plan.product, &plan.args).unwrap()
         );
         assert_eq!(fs::metadata(&first.unit).unwrap().mode() & 0o7777, 0o644);
-        assert_eq!(first.db, r.join("var/lib/private/fazt/fazt.db"));
+        assert_eq!(first.db, r.join("var/lib/private/demo/demo.db"));
         assert_eq!(
-            fs::read_link(r.join("var/lib/fazt")).unwrap(),
-            Path::new("private/fazt")
+            fs::read_link(r.join("var/lib/demo")).unwrap(),
+            Path::new("private/demo")
         );
-        assert!(r.join("var/lib/fazt/fazt.db").exists(), "FAZT_DB resolves");
-        for d in ["var/lib/private", "var/lib/private/fazt"] {
+        assert!(r.join("var/lib/demo/demo.db").exists(), "DEMO_DB resolves");
+        for d in ["var/lib/private", "var/lib/private/demo"] {
             assert_eq!(
                 fs::metadata(r.join(d)).unwrap().mode() & 0o777,
                 0o700,
@@ -384,17 +410,17 @@ mod tests {
         let calls = Cell::new(0);
         install(&plan, &fake_db(&calls)).unwrap();
 
-        plan.flags = flags("other.example");
+        plan.args = run_args("other.example");
         let r = install(&plan, &fake_db(&calls)).unwrap();
         assert!(r.unit_changed && !r.binary_changed && !r.db_created);
         assert!(fs::read_to_string(&r.unit)
             .unwrap()
             .contains("--domain other.example"));
 
-        fs::write(&plan.binary, b"\x7fELF fake fazt v2").unwrap();
+        fs::write(&plan.binary, b"\x7fELF fake demo v2").unwrap();
         let r = install(&plan, &fake_db(&calls)).unwrap();
         assert!(r.binary_changed && !r.unit_changed);
-        assert_eq!(fs::read(&r.binary).unwrap(), b"\x7fELF fake fazt v2");
+        assert_eq!(fs::read(&r.binary).unwrap(), b"\x7fELF fake demo v2");
 
         // Installing the installed binary onto itself is a no-op.
         plan.binary = r.binary.clone();
@@ -405,10 +431,10 @@ mod tests {
     #[test]
     fn a_plain_state_directory_is_used_as_is() {
         let (_t, plan) = setup();
-        fs::create_dir_all(plan.root.join("var/lib/fazt")).unwrap();
+        fs::create_dir_all(plan.root.join("var/lib/demo")).unwrap();
         let calls = Cell::new(0);
         let r = install(&plan, &fake_db(&calls)).unwrap();
-        assert_eq!(r.db, plan.root.join("var/lib/fazt/fazt.db"));
+        assert_eq!(r.db, plan.root.join("var/lib/demo/demo.db"));
         assert!(!plan.root.join("var/lib/private").exists());
     }
 
@@ -422,11 +448,11 @@ mod tests {
         let err = install(&plan, &half).unwrap_err();
         let msg = err.to_string();
         assert!(
-            msg.contains("disk full") && msg.contains("fazt.db"),
+            msg.contains("disk full") && msg.contains("demo.db"),
             "{msg}"
         );
         assert!(
-            !plan.root.join("var/lib/private/fazt/fazt.db").exists(),
+            !plan.root.join("var/lib/private/demo/demo.db").exists(),
             "half db removed"
         );
 
@@ -445,12 +471,13 @@ mod tests {
         let inst = install(&plan, &fake_db(&calls)).unwrap();
         let un = UninstallPlan {
             root: plan.root.clone(),
+            product: DEMO,
             purge: false,
         };
 
         let r = uninstall(&un).unwrap();
         assert_eq!(r.removed, vec![inst.unit.clone(), inst.binary.clone()]);
-        assert_eq!(r.kept_data, Some(plan.root.join("var/lib/fazt")));
+        assert_eq!(r.kept_data, Some(plan.root.join("var/lib/demo")));
         assert!(inst.db.exists());
         assert!(!inst.unit.exists() && !inst.binary.exists());
 
@@ -463,13 +490,14 @@ mod tests {
 
         let purge = UninstallPlan {
             root: plan.root.clone(),
+            product: DEMO,
             purge: true,
         };
         let r = uninstall(&purge).unwrap();
         assert_eq!(r.kept_data, None);
-        assert!(r.removed.contains(&plan.root.join("var/lib/private/fazt")));
+        assert!(r.removed.contains(&plan.root.join("var/lib/private/demo")));
         assert!(!inst.db.exists());
-        assert!(fs::symlink_metadata(plan.root.join("var/lib/fazt")).is_err());
+        assert!(fs::symlink_metadata(plan.root.join("var/lib/demo")).is_err());
         assert!(
             plan.root.join("var/lib/private").exists(),
             "systemd's dir stays"
@@ -483,9 +511,9 @@ mod tests {
             return; // chown needs root; CI and the dev machines run as root
         }
         let (_t, plan) = setup();
-        let state = plan.root.join("var/lib/private/fazt");
+        let state = plan.root.join("var/lib/private/demo");
         fs::create_dir_all(&state).unwrap();
-        std::os::unix::fs::symlink("private/fazt", plan.root.join("var/lib/fazt")).unwrap();
+        std::os::unix::fs::symlink("private/demo", plan.root.join("var/lib/demo")).unwrap();
         // As if systemd had already handed the directory to a dynamic user.
         std::os::unix::fs::chown(&state, Some(61_234), Some(61_234)).unwrap();
         let calls = Cell::new(0);
@@ -499,6 +527,36 @@ mod tests {
             let m = fs::metadata(&f).unwrap();
             assert_eq!((m.uid(), m.gid()), (61_234, 61_234), "{}", f.display());
         }
+    }
+
+    #[test]
+    fn a_bad_product_or_argument_writes_nothing() {
+        let (_t, mut plan) = setup();
+        let calls = Cell::new(0);
+        plan.product = Product { name: "..", ..DEMO };
+        let err = install(&plan, &fake_db(&calls)).unwrap_err();
+        assert!(
+            matches!(err, ProvisionError::InvalidProduct { .. }),
+            "{err}"
+        );
+        let un = UninstallPlan {
+            root: plan.root.clone(),
+            product: plan.product,
+            purge: true,
+        };
+        assert!(matches!(
+            uninstall(&un),
+            Err(ProvisionError::InvalidProduct { .. })
+        ));
+        plan.product = DEMO;
+        plan.args = args(&["run", "--domain", "$HOME"]);
+        let err = install(&plan, &fake_db(&calls)).unwrap_err();
+        assert!(
+            matches!(err, ProvisionError::InvalidArgument { .. }),
+            "{err}"
+        );
+        assert_eq!(calls.get(), 0);
+        assert!(snapshot(&plan.root).is_empty(), "nothing was written");
     }
 
     #[test]

@@ -1,15 +1,21 @@
-//! Provisioning fazt as an operating-system service, without the verticals:
-//! `fazt service install|uninstall|status|logs` file-writing and systemd
-//! logic, and `sd_notify` for the `Type=notify` unit.
+//! Provisioning a product as an operating-system service: installing and
+//! uninstalling its binary, systemd unit and database (idempotently, into
+//! the live system or a staging root), `systemctl status` / `journalctl` for
+//! it, and `sd_notify` for its `Type=notify` unit.
 //!
-//! This module knows nothing about SQLite or `may`: the caller passes a hook
-//! that creates the database ([`install::CreateDb`]) and prints the report.
-//! The unit template is the repository's `systemd/fazt.service`.
+//! Nothing here is specific to one program: the caller describes it with a
+//! [`Product`] (name, database file, unit template) and supplies the
+//! `ExecStart=` arguments, which are checked to be inert on a systemd command
+//! line ([`validate_arg`]; [`validate_domain`], [`validate_email`] and
+//! [`validate_listen`] check the values such arguments usually carry). This
+//! module knows nothing about SQLite or `may` either: the caller passes a
+//! hook that creates the database ([`CreateDb`]) and prints the report.
 
 mod error;
 mod fsutil;
 mod install;
 mod notify;
+mod product;
 mod systemctl;
 #[cfg(test)]
 mod testutil;
@@ -18,8 +24,8 @@ mod unit;
 pub use error::ProvisionError;
 pub use install::{
     install, uninstall, CreateDb, InstallPlan, InstallReport, UninstallPlan, UninstallReport,
-    DB_FILE,
 };
 pub use notify::{notify_socket, sd_notify, READY, STOPPING};
-pub use systemctl::{logs, status, UNIT};
-pub use unit::{render, ServeFlags, BIN_PATH, DEFAULT_LISTEN, UNIT_TEMPLATE};
+pub use product::Product;
+pub use systemctl::{logs, status};
+pub use unit::{render, validate_arg, validate_domain, validate_email, validate_listen};

@@ -1,5 +1,5 @@
-//! `sd_notify`: telling systemd (a `Type=notify` unit) that fazt is ready or
-//! stopping, without libsystemd.
+//! `sd_notify`: telling systemd (a `Type=notify` unit) that the service is
+//! ready or stopping, without libsystemd.
 //!
 //! The protocol is one datagram of `KEY=VALUE` lines sent to the
 //! `AF_UNIX` socket named by `$NOTIFY_SOCKET`: a path (`/run/systemd/notify`)
@@ -92,7 +92,7 @@ mod tests {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         format!(
-            "fazt-notify-{tag}-{}-{nanos}-{}",
+            "provision-notify-{tag}-{}-{nanos}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         )

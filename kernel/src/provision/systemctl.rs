@@ -1,4 +1,4 @@
-//! Running `systemctl` and `journalctl` for the `fazt` unit.
+//! Running `systemctl` and `journalctl` for the product's unit.
 //!
 //! Only used when installing into the live system (root `/`): writing into a
 //! staging root (an SD-card image, a test directory) must never touch the
@@ -7,9 +7,7 @@
 use std::process::{Command, ExitStatus, Stdio};
 
 use super::error::ProvisionError;
-
-/// The unit name the installer manages.
-pub const UNIT: &str = "fazt.service";
+use super::product::Product;
 
 /// Runs `program args…` with inherited stdio (the user sees systemd's own
 /// messages) and returns its exit status.
@@ -46,18 +44,22 @@ fn command_line(program: &str, args: &[&str]) -> String {
     s
 }
 
-/// `systemctl status fazt`: prints the service state; returns systemctl's exit
-/// code (0 running, 3 not running, 4 no such unit).
-pub fn status() -> Result<i32, ProvisionError> {
-    let status = run("systemctl", &["status", "--no-pager", UNIT])?;
+/// `systemctl status <name>.service`: prints the service state; returns
+/// systemctl's exit code (0 running, 3 not running, 4 no such unit).
+pub fn status(product: &Product) -> Result<i32, ProvisionError> {
+    product.check()?;
+    let unit = product.unit_name();
+    let status = run("systemctl", &["status", "--no-pager", &unit])?;
     Ok(status.code().unwrap_or(1))
 }
 
-/// `journalctl -u fazt`: prints the service log, the last `lines` entries
-/// (all when `None`), and keeps following it when `follow` is set.
-pub fn logs(follow: bool, lines: Option<u32>) -> Result<i32, ProvisionError> {
+/// `journalctl -u <name>.service`: prints the service log, the last `lines`
+/// entries (all when `None`), and keeps following it when `follow` is set.
+pub fn logs(product: &Product, follow: bool, lines: Option<u32>) -> Result<i32, ProvisionError> {
+    product.check()?;
+    let unit = product.unit_name();
     let n = lines.map(|n| n.to_string());
-    let mut args = vec!["-u", UNIT, "--no-pager"];
+    let mut args = vec!["-u", &unit, "--no-pager"];
     if let Some(n) = &n {
         args.push("-n");
         args.push(n);
@@ -75,9 +77,9 @@ mod tests {
 
     #[test]
     fn missing_program_is_a_named_error() {
-        let err = run_ok("fazt-no-such-program-xyz", &["a", "b"]).unwrap_err();
+        let err = run_ok("provision-no-such-program-xyz", &["a", "b"]).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("fazt-no-such-program-xyz a b"), "{msg}");
+        assert!(msg.contains("provision-no-such-program-xyz a b"), "{msg}");
         assert!(msg.contains("could not start"), "{msg}");
     }
 
@@ -86,5 +88,21 @@ mod tests {
         let err = run_ok("false", &[]).unwrap_err();
         assert!(err.to_string().contains("failed"), "{err}");
         run_ok("true", &[]).unwrap();
+    }
+
+    #[test]
+    fn a_bad_product_runs_nothing() {
+        let p = Product {
+            name: "a b",
+            ..crate::provision::testutil::DEMO
+        };
+        assert!(matches!(
+            status(&p),
+            Err(ProvisionError::InvalidProduct { .. })
+        ));
+        assert!(matches!(
+            logs(&p, false, Some(1)),
+            Err(ProvisionError::InvalidProduct { .. })
+        ));
     }
 }

@@ -1,11 +1,44 @@
-//! Test helpers: self-removing temporary directories and a comparable
-//! snapshot of a directory tree (kinds, modes, contents, link targets).
+//! Test helpers: a neutral product with a small unit template, self-removing
+//! temporary directories and a comparable snapshot of a directory tree
+//! (kinds, modes, contents, link targets).
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::product::Product;
+
+/// A small unit template in the shape a real product ships: one
+/// `ExecStart=` line, a state directory named after the product.
+pub(crate) const DEMO_TEMPLATE: &str = "\
+# demo: a test product.
+[Unit]
+Description=demo service
+
+[Service]
+Type=notify
+Environment=DEMO_DB=/var/lib/demo/demo.db
+ExecStart=/usr/local/bin/demo run --listen 0.0.0.0:80
+DynamicUser=yes
+StateDirectory=demo
+
+[Install]
+WantedBy=multi-user.target
+";
+
+/// The product the kernel's own tests install.
+pub(crate) const DEMO: Product = Product {
+    name: "demo",
+    db_file: "demo.db",
+    unit_template: DEMO_TEMPLATE,
+};
+
+/// `&str`s as the owned arguments [`super::render`] takes.
+pub(crate) fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
 
 /// A directory under the system temp dir, removed on drop.
 pub(crate) struct TempDir(PathBuf);
@@ -14,7 +47,7 @@ impl TempDir {
     pub(crate) fn new(tag: &str) -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "fazt-provision-{tag}-{}-{}",
+            "kernel-provision-{tag}-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ));

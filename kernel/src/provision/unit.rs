@@ -1,79 +1,53 @@
-//! The systemd unit: the template shipped as `systemd/fazt.service` and its
-//! rendering with the `serve` flags chosen at install time.
+//! The systemd unit: the product's template rendered with the `ExecStart=`
+//! arguments chosen at install time, and the validators for the values such
+//! arguments usually carry (host name, e-mail contact, listen address).
 //!
-//! The repository file is the single source: `fazt service install` writes it
-//! byte for byte except for the `ExecStart=` line. Every value that goes onto
-//! that line is validated first, because systemd gives `%` (specifiers), `$`
-//! (environment), quotes, `;` and backslashes meaning on a command line; we
-//! accept only characters that mean nothing to it.
+//! The template is the single source: the installer writes it byte for byte
+//! except for the `ExecStart=` line, which becomes `ExecStart=<bin path>
+//! <args…>`. Every argument is checked first, because systemd gives `%`
+//! (specifiers), `$` (environment), quotes, `;`, backslashes and white space
+//! meaning on a command line; we accept only characters that mean nothing to
+//! it, so each argument reaches the program exactly as given.
 
 use std::net::SocketAddr;
 
 use super::error::ProvisionError;
+use super::product::Product;
 
-/// `systemd/fazt.service` as shipped in the repository.
-pub const UNIT_TEMPLATE: &str = include_str!("../../../systemd/fazt.service");
-
-/// Where the unit expects the binary (the `ExecStart=` program).
-pub const BIN_PATH: &str = "/usr/local/bin/fazt";
-
-/// The listen address used when the installer is not given one.
-pub const DEFAULT_LISTEN: &str = "0.0.0.0:80";
-
-/// The `fazt serve` flags a service is installed with, already validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServeFlags {
-    domain: String,
-    listen: String,
-    https: Option<String>,
+/// The bytes systemd does not interpret inside an `ExecStart=` argument:
+/// printable ASCII (no white space or control characters) except `%`, `$`,
+/// `\`, quotes, `;` and the backquote.
+fn is_inert(b: u8) -> bool {
+    b.is_ascii_graphic() && !b"%$\\\"';`".contains(&b)
 }
 
-impl ServeFlags {
-    /// Validates the values. `email` is required when `https` is set (it is the
-    /// ACME account contact) and ignored otherwise.
-    pub fn new(
-        domain: &str,
-        listen: Option<&str>,
-        https: bool,
-        email: Option<&str>,
-    ) -> Result<Self, ProvisionError> {
-        let domain = validate_domain(domain)?;
-        let listen = match listen {
-            Some(l) => validate_listen(l)?,
-            // With HTTPS, ports 443/80 are fazt's TLS and redirect listeners; the plain
-            // listener then stays on loopback for local administration.
-            None if https => "127.0.0.1:4698".to_string(),
-            None => DEFAULT_LISTEN.to_string(),
-        };
-        let https = match (https, email) {
-            (true, Some(e)) => Some(validate_email(e)?),
-            (true, None) => return Err(ProvisionError::HttpsNeedsEmail),
-            (false, _) => None,
-        };
-        Ok(ServeFlags {
-            domain,
-            listen,
-            https,
-        })
+/// Checks that `arg` reaches the program unchanged as one argument of a
+/// systemd command line: non-empty, only printable ASCII without spaces,
+/// quotes, `%`, `$`, `\`, `;` or `` ` ``.
+pub fn validate_arg(arg: &str) -> Result<(), ProvisionError> {
+    let bad = |reason| ProvisionError::InvalidArgument {
+        arg: arg.to_string(),
+        reason,
+    };
+    if arg.is_empty() {
+        return Err(bad("must not be empty"));
     }
-
-    /// The arguments after `fazt`, e.g. `serve --domain example.com --listen 0.0.0.0:80`.
-    pub fn command_line(&self) -> String {
-        let mut s = format!("serve --domain {} --listen {}", self.domain, self.listen);
-        if let Some(email) = &self.https {
-            s.push_str(" --https --email ");
-            s.push_str(email);
-        }
-        s
+    if !arg.bytes().all(is_inert) {
+        return Err(bad(
+            "only printable ASCII without spaces, quotes, '%', '$', '\\', ';' or '`'",
+        ));
     }
+    Ok(())
 }
 
-/// The unit file for `flags`: the template with its `ExecStart=` line replaced.
-pub fn render(flags: &ServeFlags) -> Result<String, ProvisionError> {
-    render_template(UNIT_TEMPLATE, flags)
-}
-
-fn render_template(template: &str, flags: &ServeFlags) -> Result<String, ProvisionError> {
+/// The unit file of `product` running `<bin path> <args…>`: its template with
+/// the `ExecStart=` line replaced. Each argument must pass [`validate_arg`].
+pub fn render(product: &Product, args: &[String]) -> Result<String, ProvisionError> {
+    product.check()?;
+    for arg in args {
+        validate_arg(arg)?;
+    }
+    let template = product.unit_template;
     let exec_lines = template
         .lines()
         .filter(|l| l.starts_with("ExecStart="))
@@ -87,9 +61,11 @@ fn render_template(template: &str, flags: &ServeFlags) -> Result<String, Provisi
     for line in template.split_inclusive('\n') {
         if line.starts_with("ExecStart=") {
             out.push_str("ExecStart=");
-            out.push_str(BIN_PATH);
-            out.push(' ');
-            out.push_str(&flags.command_line());
+            out.push_str(&product.bin_path());
+            for arg in args {
+                out.push(' ');
+                out.push_str(arg);
+            }
             out.push('\n');
         } else {
             out.push_str(line);
@@ -99,9 +75,10 @@ fn render_template(template: &str, flags: &ServeFlags) -> Result<String, Provisi
 }
 
 /// A DNS host name: 1–253 characters, dot-separated labels of 1–63 ASCII
-/// letters, digits and inner hyphens. Returned lower-cased (DNS is
-/// case-insensitive and fazt routes by the lower-cased Host header).
-fn validate_domain(domain: &str) -> Result<String, ProvisionError> {
+/// letters, digits and inner hyphens, an optional final dot. Returned
+/// lower-cased and without the final dot (DNS is case-insensitive, and a
+/// server routing by the Host header sees it lower-cased).
+pub fn validate_domain(domain: &str) -> Result<String, ProvisionError> {
     let bad = |reason| ProvisionError::InvalidDomain {
         domain: domain.to_string(),
         reason,
@@ -128,9 +105,9 @@ fn validate_domain(domain: &str) -> Result<String, ProvisionError> {
 }
 
 /// An e-mail address that is safe on a systemd command line: one `@`, both
-/// sides non-empty, printable ASCII without the characters systemd expands or
-/// splits on.
-fn validate_email(email: &str) -> Result<String, ProvisionError> {
+/// sides non-empty, the host a valid [`validate_domain`] name, printable ASCII
+/// without the characters systemd expands or splits on. Returned unchanged.
+pub fn validate_email(email: &str) -> Result<String, ProvisionError> {
     let bad = |reason| ProvisionError::InvalidEmail {
         email: email.to_string(),
         reason,
@@ -138,10 +115,7 @@ fn validate_email(email: &str) -> Result<String, ProvisionError> {
     if email.len() < 3 || email.len() > 254 {
         return Err(bad("must be 3 to 254 characters"));
     }
-    if !email
-        .bytes()
-        .all(|b| b.is_ascii_graphic() && !b"%$\\\"';`".contains(&b))
-    {
+    if !email.bytes().all(is_inert) {
         return Err(bad(
             "only printable ASCII without spaces, quotes, '%', '$', '\\', ';' or '`'",
         ));
@@ -156,7 +130,7 @@ fn validate_email(email: &str) -> Result<String, ProvisionError> {
 }
 
 /// `IP:PORT`, e.g. `0.0.0.0:80` or `[::]:443`; returned in canonical form.
-fn validate_listen(listen: &str) -> Result<String, ProvisionError> {
+pub fn validate_listen(listen: &str) -> Result<String, ProvisionError> {
     listen
         .parse::<SocketAddr>()
         .map(|a| a.to_string())
@@ -168,61 +142,22 @@ fn validate_listen(listen: &str) -> Result<String, ProvisionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provision::testutil::{args, DEMO, DEMO_TEMPLATE};
     use proptest::prelude::*;
 
-    fn flags() -> ServeFlags {
-        ServeFlags::new("Example.COM", None, false, None).unwrap()
-    }
-
-    #[test]
-    fn template_has_the_required_hardening() {
-        for needle in [
-            "Type=notify",
-            "DynamicUser=yes",
-            "StateDirectory=fazt",
-            "Environment=FAZT_DB=/var/lib/fazt/fazt.db",
-            "AmbientCapabilities=CAP_NET_BIND_SERVICE",
-            "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
-            "NoNewPrivileges=yes",
-            "ProtectSystem=strict",
-            "ProtectHome=yes",
-            "PrivateTmp=yes",
-            "PrivateDevices=yes",
-            "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
-            "SystemCallFilter=@system-service",
-            "MemoryDenyWriteExecute=yes",
-            "LockPersonality=yes",
-            "RestrictRealtime=yes",
-            "RestrictSUIDSGID=yes",
-            "UMask=077",
-            "LimitNOFILE=65536",
-            "Restart=on-failure",
-            "ExecStart=/usr/local/bin/fazt serve",
-        ] {
-            assert!(
-                UNIT_TEMPLATE.lines().any(|l| l.starts_with(needle)),
-                "missing {needle}"
-            );
-        }
+    fn exec_lines(unit: &str) -> Vec<&str> {
+        unit.lines()
+            .filter(|l| l.starts_with("ExecStart="))
+            .collect()
     }
 
     #[test]
     fn render_replaces_only_exec_start() {
-        let f = ServeFlags::new(
-            "example.com",
-            Some("[::]:8080"),
-            true,
-            Some("me@example.com"),
-        )
-        .unwrap();
-        let out = render(&f).unwrap();
-        let exec: Vec<&str> = out
-            .lines()
-            .filter(|l| l.starts_with("ExecStart="))
-            .collect();
+        let a = args(&["run", "--listen", "[::]:8080", "--email", "me@example.com"]);
+        let out = render(&DEMO, &a).unwrap();
         assert_eq!(
-            exec,
-            ["ExecStart=/usr/local/bin/fazt serve --domain example.com --listen [::]:8080 --https --email me@example.com"]
+            exec_lines(&out),
+            ["ExecStart=/usr/local/bin/demo run --listen [::]:8080 --email me@example.com"]
         );
         let strip = |s: &str| -> Vec<String> {
             s.lines()
@@ -230,22 +165,51 @@ mod tests {
                 .map(String::from)
                 .collect()
         };
-        assert_eq!(strip(&out), strip(UNIT_TEMPLATE));
+        assert_eq!(strip(&out), strip(DEMO_TEMPLATE));
         assert!(out.ends_with('\n'));
-    }
+        // Everything but the ExecStart= line is the template byte for byte.
+        let exec_at = DEMO_TEMPLATE.find("ExecStart=").unwrap();
+        assert_eq!(&out[..exec_at], &DEMO_TEMPLATE[..exec_at]);
+        let rest = &DEMO_TEMPLATE[exec_at..];
+        let tail = &rest[rest.find('\n').unwrap()..];
+        assert!(out.ends_with(tail));
 
-    #[test]
-    fn defaults_and_normalisation() {
         assert_eq!(
-            flags().command_line(),
-            "serve --domain example.com --listen 0.0.0.0:80"
+            exec_lines(&render(&DEMO, &[]).unwrap()),
+            ["ExecStart=/usr/local/bin/demo"]
         );
-        let f = ServeFlags::new("a.b.", None, false, Some("ignored@x.y")).unwrap();
-        assert_eq!(f.command_line(), "serve --domain a.b --listen 0.0.0.0:80");
     }
 
     #[test]
-    fn rejects_bad_values() {
+    fn unsafe_arguments_are_refused() {
+        for a in [
+            "", "a b", "%h", "$HOME", "${X}", "a;b", "\"x\"", "'x'", "`x`", "a\\b", "é", "a\nb",
+            "a\tb",
+        ] {
+            assert!(
+                matches!(
+                    render(&DEMO, &args(&["run", a])),
+                    Err(ProvisionError::InvalidArgument { .. })
+                ),
+                "{a:?}"
+            );
+        }
+        for a in ["--x=1", "[::]:80", "me@example.com", "a,b", "-", "#x", "@x"] {
+            validate_arg(a).unwrap();
+        }
+    }
+
+    #[test]
+    fn validators_normalise() {
+        assert_eq!(validate_domain("Example.COM").unwrap(), "example.com");
+        assert_eq!(validate_domain("a.b.").unwrap(), "a.b");
+        assert_eq!(validate_listen("[::0]:80").unwrap(), "[::]:80");
+        assert_eq!(validate_listen("0.0.0.0:80").unwrap(), "0.0.0.0:80");
+        assert_eq!(validate_email("me@x.y").unwrap(), "me@x.y");
+    }
+
+    #[test]
+    fn validators_reject_bad_values() {
         for d in [
             "",
             "a..b",
@@ -259,13 +223,13 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    ServeFlags::new(d, None, false, None),
+                    validate_domain(d),
                     Err(ProvisionError::InvalidDomain { .. })
                 ),
                 "{d:?}"
             );
         }
-        assert!(ServeFlags::new(&"a".repeat(64), None, false, None).is_err());
+        assert!(validate_domain(&"a".repeat(64)).is_err());
         for e in [
             "me",
             "@x.com",
@@ -277,17 +241,10 @@ mod tests {
             "me@x_y.com",
         ] {
             assert!(
-                matches!(
-                    ServeFlags::new("x.com", None, true, Some(e)),
-                    Err(ProvisionError::InvalidEmail { .. })
-                ),
+                matches!(validate_email(e), Err(ProvisionError::InvalidEmail { .. })),
                 "{e:?}"
             );
         }
-        assert!(matches!(
-            ServeFlags::new("x.com", None, true, None),
-            Err(ProvisionError::HttpsNeedsEmail)
-        ));
         for l in [
             "80",
             ":80",
@@ -297,7 +254,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    ServeFlags::new("x.com", Some(l), false, None),
+                    validate_listen(l),
                     Err(ProvisionError::InvalidListen { .. })
                 ),
                 "{l:?}"
@@ -306,40 +263,81 @@ mod tests {
     }
 
     #[test]
-    fn template_with_two_exec_lines_is_refused() {
-        let t = "ExecStart=/a\nExecStart=/b\n";
+    fn template_without_exactly_one_exec_line_is_refused() {
+        for unit_template in ["ExecStart=/a\nExecStart=/b\n", "[Service]\n", ""] {
+            let p = Product {
+                unit_template,
+                ..DEMO
+            };
+            assert!(
+                matches!(render(&p, &[]), Err(ProvisionError::Template { .. })),
+                "{unit_template:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_product_is_refused_before_rendering() {
+        let p = Product {
+            name: "../x",
+            ..DEMO
+        };
         assert!(matches!(
-            render_template(t, &flags()),
-            Err(ProvisionError::Template { .. })
+            render(&p, &[]),
+            Err(ProvisionError::InvalidProduct { .. })
         ));
     }
 
     proptest! {
-        // Whatever the input, an accepted value renders into a single ExecStart
-        // line made only of characters systemd does not interpret.
+        // Whatever the arguments, an accepted set renders into a single ExecStart
+        // line made only of characters systemd does not interpret, and splitting
+        // that line at spaces gives back the program and the arguments.
         #[test]
-        fn accepted_values_are_inert_on_the_command_line(
-            domain in "\\PC{0,40}",
-            email in "\\PC{0,40}",
-            listen in "\\PC{0,30}",
-            https in any::<bool>(),
+        fn accepted_arguments_are_inert_on_the_command_line(
+            // Printable ASCII (often accepted) and any Unicode (mostly refused).
+            raw in proptest::collection::vec(prop_oneof!["[ -~]{0,12}", "\\PC{0,20}"], 0..6),
         ) {
-            if let Ok(f) = ServeFlags::new(&domain, Some(&listen), https, Some(&email)) {
-                let out = render(&f).unwrap();
-                let exec: Vec<&str> = out.lines().filter(|l| l.starts_with("ExecStart=")).collect();
+            if let Ok(out) = render(&DEMO, &raw) {
+                let exec = exec_lines(&out);
                 prop_assert_eq!(exec.len(), 1);
                 let line = exec[0];
                 prop_assert!(line.bytes().all(|b| b.is_ascii_graphic() || b == b' '));
                 for c in ['%', '$', '\\', '"', '\'', ';', '`'] {
                     prop_assert!(!line.contains(c));
                 }
+                let words: Vec<&str> = line["ExecStart=".len()..].split(' ').collect();
+                prop_assert_eq!(words[0], "/usr/local/bin/demo");
+                prop_assert_eq!(&words[1..], raw.iter().map(String::as_str).collect::<Vec<_>>());
+            }
+        }
+
+        // What the validators accept is always an inert argument.
+        #[test]
+        fn validated_values_are_inert_arguments(
+            domain in "\\PC{0,40}",
+            email in "\\PC{0,40}",
+            listen in "\\PC{0,30}",
+        ) {
+            for v in [
+                validate_domain(&domain).ok(),
+                validate_email(&email).ok(),
+                validate_listen(&listen).ok(),
+            ].into_iter().flatten() {
+                prop_assert!(validate_arg(&v).is_ok(), "{:?}", v);
             }
         }
 
         #[test]
         fn generated_domains_are_accepted(domain in "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]{1,10}){0,3}") {
-            let f = ServeFlags::new(&domain, None, false, None);
-            prop_assert!(f.is_ok(), "{:?}", f);
+            let d = validate_domain(&domain);
+            prop_assert!(d.is_ok(), "{:?}", d);
+            prop_assert!(validate_arg(&d.unwrap()).is_ok());
+        }
+
+        #[test]
+        fn generated_listen_addresses_are_inert(ip in any::<std::net::IpAddr>(), port in any::<u16>()) {
+            let v = validate_listen(&SocketAddr::new(ip, port).to_string()).unwrap();
+            prop_assert!(validate_arg(&v).is_ok(), "{}", v);
         }
     }
 }
