@@ -14,12 +14,22 @@ use std::sync::Arc;
 
 use fazt_kernel::db::Db;
 use fazt_kernel::http::{server, Limits, TcpListener};
+use fazt_kernel::provision::{self, Product};
+
+/// The paste bin as a systemd service: `pastebin.service`, `/usr/local/bin/pastebin`,
+/// `/var/lib/pastebin/pastebin.db`.
+const PRODUCT: Product = Product {
+    name: "pastebin",
+    db_file: "pastebin.db",
+    unit_template: include_str!("pastebin.service"),
+};
 
 const HELP: &str = "\
 pastebin — a paste bin in one binary and one SQLite file
 
 USAGE:
     pastebin serve [--db PATH] [--listen ADDR]
+    pastebin unit [--listen ADDR]     print the systemd unit (installs as pastebin.service)
     pastebin help
 
 --db PATH      database file (env PASTEBIN_DB, default ./pastebin.db)
@@ -77,10 +87,22 @@ fn serve(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The unit file for `serve --listen ADDR`, rendered by the kernel's provisioning (which
+/// refuses any argument systemd would interpret).
+fn unit(args: &[String]) -> Result<(), String> {
+    let listen = option(args, "--listen", "PASTEBIN_LISTEN", "0.0.0.0:8080")?;
+    let listen = provision::validate_listen(&listen).map_err(|e| e.to_string())?;
+    let text = provision::render(&PRODUCT, &["serve".into(), "--listen".into(), listen])
+        .map_err(|e| e.to_string())?;
+    print!("{text}");
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("serve") => serve(&args[1..]),
+        Some("unit") => unit(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
