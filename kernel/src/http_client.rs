@@ -12,77 +12,51 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+/// Why a request failed. Each message names the URL or host and what went wrong; the
+/// variant says whose fault it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// The URL or the request is malformed; nothing was sent.
+    Invalid(String),
+    /// Resolving, connecting, TLS or sending failed.
+    Transport(String),
+    /// The answer was malformed, larger than allowed, or ended early.
+    Response(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Invalid(m) | ClientError::Transport(m) | ClientError::Response(m) => {
+                f.write_str(m)
+            }
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
 /// The origin a request goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
+    /// `https://` (else `http://`).
     pub https: bool,
     /// As written in the URL; an IPv6 literal keeps its brackets.
     pub host: String,
+    /// The port, the scheme's default when the URL names none.
     pub port: u16,
 }
 
 impl Url {
     /// Parse `http(s)://host[:port][/...]`; the path is ignored (see [`Url::split`]).
-    pub fn parse(s: &str) -> Result<Url, String> {
+    pub fn parse(s: &str) -> Result<Url, ClientError> {
         Self::split(s).map(|(url, _)| url)
     }
 
     /// Parse an absolute URL into its origin and its origin-form target (path and query,
     /// `/` when empty). A fragment is dropped: it is never sent.
-    pub fn split(s: &str) -> Result<(Url, String), String> {
-        let (https, rest) = if let Some(r) = s.strip_prefix("https://") {
-            (true, r)
-        } else if let Some(r) = s.strip_prefix("http://") {
-            (false, r)
-        } else {
-            return Err(format!("URL '{s}' must start with http:// or https://"));
-        };
-        let rest = rest.split('#').next().unwrap_or("");
-        let cut = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, target) = rest.split_at(cut);
-        if authority.is_empty() {
-            return Err(format!("URL '{s}' has no host"));
-        }
-        if authority.contains('@') {
-            return Err(format!("URL '{s}': user info is not supported"));
-        }
-        let (host, port) = if authority.starts_with('[') {
-            let end = authority
-                .find(']')
-                .ok_or_else(|| format!("bad IPv6 host in '{s}'"))?;
-            let port = &authority[end + 1..];
-            if !port.is_empty() && !port.starts_with(':') {
-                return Err(format!("bad host in '{s}'"));
-            }
-            (&authority[..=end], port.strip_prefix(':'))
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() || host.bytes().any(|b| b.is_ascii_whitespace() || b < 0x20) {
-            return Err(format!("bad host in '{s}'"));
-        }
-        let port = match port {
-            Some(p) => p.parse().map_err(|_| format!("bad port in '{s}'"))?,
-            None if https => 443,
-            None => 80,
-        };
-        if target.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(format!("URL '{s}' contains spaces or control characters"));
-        }
-        let target = match target {
-            "" => "/".to_string(),
-            t if t.starts_with('?') => format!("/{t}"),
-            t => t.to_string(),
-        };
-        let url = Url {
-            https,
-            host: host.to_string(),
-            port,
-        };
-        Ok((url, target))
+    pub fn split(s: &str) -> Result<(Url, String), ClientError> {
+        split_url(s).map_err(ClientError::Invalid)
     }
 
     /// The `Host` header: the port only when it is not the scheme's default.
@@ -100,13 +74,69 @@ impl Url {
     }
 }
 
+fn split_url(s: &str) -> Result<(Url, String), String> {
+    let (https, rest) = if let Some(r) = s.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = s.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(format!("URL '{s}' must start with http:// or https://"));
+    };
+    let rest = rest.split('#').next().unwrap_or("");
+    let cut = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, target) = rest.split_at(cut);
+    if authority.is_empty() {
+        return Err(format!("URL '{s}' has no host"));
+    }
+    if authority.contains('@') {
+        return Err(format!("URL '{s}': user info is not supported"));
+    }
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority
+            .find(']')
+            .ok_or_else(|| format!("bad IPv6 host in '{s}'"))?;
+        let port = &authority[end + 1..];
+        if !port.is_empty() && !port.starts_with(':') {
+            return Err(format!("bad host in '{s}'"));
+        }
+        (&authority[..=end], port.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() || host.bytes().any(|b| b.is_ascii_whitespace() || b < 0x20) {
+        return Err(format!("bad host in '{s}'"));
+    }
+    let port = match port {
+        Some(p) => p.parse().map_err(|_| format!("bad port in '{s}'"))?,
+        None if https => 443,
+        None => 80,
+    };
+    if target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(format!("URL '{s}' contains spaces or control characters"));
+    }
+    let target = match target {
+        "" => "/".to_string(),
+        t if t.starts_with('?') => format!("/{t}"),
+        t => t.to_string(),
+    };
+    let url = Url {
+        https,
+        host: host.to_string(),
+        port,
+    };
+    Ok((url, target))
+}
+
 /// A byte stream a request is written to: a TCP socket or TLS over one.
 pub trait Stream: Read + Write + Send {}
 impl<T: Read + Write + Send> Stream for T {}
 
 /// Wraps a connected socket for an `https://` URL; gets the bare host name for SNI and
 /// certificate checks. The caller picks the TLS library and the trust roots.
-pub type TlsWrap<'a> = &'a dyn Fn(TcpStream, &str) -> Result<Box<dyn Stream>, String>;
+pub type TlsWrap<'a> = &'a dyn Fn(TcpStream, &str) -> Result<Box<dyn Stream>, ClientError>;
 
 /// Timeouts and the response cap.
 #[derive(Debug, Clone, Copy)]
@@ -150,10 +180,10 @@ impl ClientResponse {
     }
 }
 
-fn connect(url: &Url, opts: &Options, tls: TlsWrap<'_>) -> Result<Box<dyn Stream>, String> {
+fn connect(url: &Url, opts: &Options, tls: TlsWrap<'_>) -> Result<Box<dyn Stream>, ClientError> {
     let addrs: Vec<_> = (url.bare_host(), url.port)
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {}: {e}", url.host))?
+        .map_err(|e| ClientError::Transport(format!("cannot resolve {}: {e}", url.host)))?
         .collect();
     let mut last = None;
     for a in addrs {
@@ -170,20 +200,24 @@ fn connect(url: &Url, opts: &Options, tls: TlsWrap<'_>) -> Result<Box<dyn Stream
             Err(e) => last = Some(e),
         }
     }
-    Err(match last {
+    Err(ClientError::Transport(match last {
         Some(e) => format!("cannot connect to {}:{}: {e}", url.host, url.port),
         None => format!("no address for {}", url.host),
-    })
+    }))
 }
 
 /// Refuse header names/values that would split the request (CR, LF) or are not tokens.
-fn check_header(name: &str, value: &str) -> Result<(), String> {
+fn check_header(name: &str, value: &str) -> Result<(), ClientError> {
     let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if name.is_empty() || !name.bytes().all(token) {
-        return Err(format!("invalid header name '{name}'"));
+        return Err(ClientError::Invalid(format!(
+            "invalid header name '{name}'"
+        )));
     }
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(format!("invalid value for header '{name}'"));
+        return Err(ClientError::Invalid(format!(
+            "invalid value for header '{name}'"
+        )));
     }
     Ok(())
 }
@@ -196,12 +230,18 @@ pub fn request(
     opts: &Options,
     tls: TlsWrap<'_>,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<ClientResponse, String> {
+) -> Result<ClientResponse, ClientError> {
     if req.method.is_empty() || !req.method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(format!("invalid method '{}'", req.method));
+        return Err(ClientError::Invalid(format!(
+            "invalid method '{}'",
+            req.method
+        )));
     }
     if !req.target.starts_with('/') || req.target.bytes().any(|b| b <= b' ' || b == 0x7f) {
-        return Err(format!("invalid request target '{}'", req.target));
+        return Err(ClientError::Invalid(format!(
+            "invalid request target '{}'",
+            req.target
+        )));
     }
     let mut head = format!(
         "{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
@@ -231,7 +271,9 @@ pub fn request(
     head.push_str("\r\n");
 
     let mut s = connect(url, opts, tls)?;
-    let io = |e: std::io::Error| format!("talking to {}: {e}", url.host_header());
+    let io = |e: std::io::Error| {
+        ClientError::Transport(format!("talking to {}: {e}", url.host_header()))
+    };
     s.write_all(head.as_bytes()).map_err(io)?;
     let total = req.body.len() as u64;
     let mut sent = 0u64;
@@ -254,6 +296,14 @@ const MAX_HEADERS: usize = 64;
 /// Read one response: the head, then exactly the body its framing announces (or up to EOF
 /// when there is none), so a server that keeps the connection open does not stall us.
 pub fn read_response(
+    s: &mut dyn Read,
+    head_request: bool,
+    max: usize,
+) -> Result<ClientResponse, ClientError> {
+    read_response_inner(s, head_request, max).map_err(ClientError::Response)
+}
+
+fn read_response_inner(
     s: &mut dyn Read,
     head_request: bool,
     max: usize,
@@ -491,6 +541,7 @@ mod tests {
 
     fn parse(raw: &[u8], head: bool) -> Result<ClientResponse, String> {
         read_response(&mut std::io::Cursor::new(raw.to_vec()), head, 1 << 20)
+            .map_err(|e| e.to_string())
     }
 
     #[test]

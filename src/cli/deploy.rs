@@ -62,7 +62,7 @@ fn connection(args: &mut Arguments) -> Result<Conn, CliError> {
     let token = opt(args, "--token")?;
     let insecure = args.contains("--insecure");
     let (server, token) = config::resolve(server, token).map_err(CliError::fail)?;
-    let url = Url::parse(&server).map_err(CliError::usage)?;
+    let url = Url::parse(&server).map_err(|e| CliError::usage(e.to_string()))?;
     let token = token.ok_or_else(|| {
         CliError::fail(format!(
             "no token for {server}: pass --token, set FAZT_TOKEN, or run `fazt client set-auth-token --token T --server {server}`"
@@ -207,7 +207,7 @@ pub fn client(mut args: Arguments) -> Result<(), CliError> {
             let server =
                 opt(&mut args, "--server")?.unwrap_or_else(|| "http://localhost:4698".into());
             finish(args, "client set-auth-token")?;
-            Url::parse(&server).map_err(CliError::usage)?;
+            Url::parse(&server).map_err(|e| CliError::usage(e.to_string()))?;
             let mut cfg = ClientConfig::load().map_err(CliError::fail)?;
             cfg.set(&server, &token);
             let p = cfg.save().map_err(CliError::fail)?;

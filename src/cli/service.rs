@@ -52,13 +52,14 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             if let Some(b) = binary {
                 plan.binary = PathBuf::from(b);
             }
-            let create_db = |path: &std::path::Path| -> Result<Option<String>, String> {
-                let db = crate::database::open(path).map_err(|e| e.to_string())?;
-                let (_, token) =
-                    crate::api::tokens::create(&db, "admin", crate::api::tokens::Scope::Admin)?;
-                db.checkpoint();
-                Ok(Some(token))
-            };
+            let create_db =
+                |path: &std::path::Path| -> Result<Option<String>, provision::HookError> {
+                    let db = crate::database::open(path)?;
+                    let (_, token) =
+                        crate::api::tokens::create(&db, "admin", crate::api::tokens::Scope::Admin)?;
+                    db.checkpoint();
+                    Ok(Some(token))
+                };
             let report = provision::install(&plan, &create_db).map_err(fail)?;
             println!(
                 "binary:   {}{}",

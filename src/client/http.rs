@@ -27,16 +27,16 @@ pub fn request(
     insecure: bool,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ClientResponse, String> {
-    let wrap = |sock, host: &str| -> Result<Box<dyn Stream>, String> {
+    let wrap = |sock, host: &str| -> Result<Box<dyn Stream>, httpc::ClientError> {
         #[cfg(feature = "acme")]
         return super::tls::wrap(sock, host, insecure);
         #[cfg(not(feature = "acme"))]
         {
             let _ = (sock, host, insecure);
-            Err(
+            Err(httpc::ClientError::Invalid(
                 "this fazt was built without TLS (feature `acme`); use an http:// server URL"
                     .into(),
-            )
+            ))
         }
     };
     let req = Outgoing {
@@ -45,7 +45,7 @@ pub fn request(
         headers,
         body,
     };
-    httpc::request(url, &req, &OPTIONS, &wrap, progress)
+    httpc::request(url, &req, &OPTIONS, &wrap, progress).map_err(|e| e.to_string())
 }
 
 /// Reading the API's answers.

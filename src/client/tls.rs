@@ -9,7 +9,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use crate::kernel::http_client::Stream;
+use crate::kernel::http_client::{ClientError, Stream};
 use crate::kernel::tls::client::client_tls_config;
 
 #[derive(Debug)]
@@ -57,17 +57,17 @@ impl ServerCertVerifier for AcceptAny {
     }
 }
 
-pub fn wrap(sock: TcpStream, host: &str, insecure: bool) -> Result<Box<dyn Stream>, String> {
+pub fn wrap(sock: TcpStream, host: &str, insecure: bool) -> Result<Box<dyn Stream>, ClientError> {
     let config = if insecure {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS set-up: {e}"))?
+            .map_err(|e| ClientError::Transport(format!("TLS set-up: {e}")))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
             .with_no_client_auth()
     } else {
-        client_tls_config(&[]).map_err(|e| e.to_string())?
+        client_tls_config(&[]).map_err(|e| ClientError::Transport(e.to_string()))?
     };
     crate::kernel::tls::client::wrap(sock, host, Arc::new(config))
 }

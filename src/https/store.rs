@@ -7,12 +7,13 @@ use std::sync::Arc;
 use rusqlite::OptionalExtension;
 
 use crate::kernel::db::{now, Db};
+use crate::kernel::tls::store::StoreError;
 use crate::kernel::tls::CertStore;
 
 pub struct DbCertStore(pub Arc<Db>);
 
 impl CertStore for DbCertStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.0
             .read(|c| {
                 c.prepare_cached("SELECT value FROM certificates WHERE key = ?1")?
@@ -20,10 +21,10 @@ impl CertStore for DbCertStore {
                     .optional()
             })
             .map(Option::flatten)
-            .map_err(|e| format!("reading certificate store key {key}: {e}"))
+            .map_err(|e| StoreError(format!("reading certificate store key {key}: {e}")))
     }
 
-    fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         let (k, v) = (key.to_string(), value.to_vec());
         self.0
             .write(move |c| {
@@ -34,24 +35,24 @@ impl CertStore for DbCertStore {
                 )
             })
             .map(|_| ())
-            .map_err(|e| format!("writing certificate store key {key}: {e}"))
+            .map_err(|e| StoreError(format!("writing certificate store key {key}: {e}")))
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<String>, String> {
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.0
             .read(|c| {
                 let mut st = c.prepare("SELECT key FROM certificates WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
                 let rows = st.query_map([prefix], |r| r.get::<_, String>(0))?;
                 rows.collect()
             })
-            .map_err(|e| format!("listing certificate store: {e}"))
+            .map_err(|e| StoreError(format!("listing certificate store: {e}")))
     }
 
-    fn delete(&self, key: &str) -> Result<(), String> {
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
         let k = key.to_string();
         self.0
             .write(move |c| c.execute("DELETE FROM certificates WHERE key = ?1", [k]))
             .map(|_| ())
-            .map_err(|e| format!("deleting certificate store key {key}: {e}"))
+            .map_err(|e| StoreError(format!("deleting certificate store key {key}: {e}")))
     }
 }

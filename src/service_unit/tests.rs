@@ -263,7 +263,9 @@ fn setup() -> (TempDir, InstallPlan) {
     (t, plan)
 }
 
-fn fake_db(calls: &Cell<u32>) -> impl Fn(&Path) -> Result<Option<String>, String> + '_ {
+fn fake_db(
+    calls: &Cell<u32>,
+) -> impl Fn(&Path) -> Result<Option<String>, crate::kernel::provision::HookError> + '_ {
     move |p: &Path| {
         calls.set(calls.get() + 1);
         fs::write(p, b"SQLite format 3\0").map_err(|e| e.to_string())?;
@@ -277,9 +279,9 @@ fn installs_and_uninstalls_where_the_fazt_unit_expects() {
     let r = &plan.root;
 
     // A failing database hook names fazt.db and leaves no half database.
-    let half = |p: &Path| -> Result<Option<String>, String> {
+    let half = |p: &Path| -> Result<Option<String>, crate::kernel::provision::HookError> {
         fs::write(p, b"half").map_err(|e| e.to_string())?;
-        Err("disk full".to_string())
+        Err("disk full".into())
     };
     let msg = install(&plan, &half).unwrap_err().to_string();
     assert!(

@@ -28,7 +28,10 @@ use super::unit::render;
 /// The database hook: creates the database at the given path (the caller
 /// owns schema and migrations) and returns the admin token it minted, if any,
 /// for the installer to print once. Called only when no database exists yet.
-pub type CreateDb<'a> = &'a dyn Fn(&Path) -> Result<Option<String>, String>;
+pub type CreateDb<'a> = &'a dyn Fn(&Path) -> Result<Option<String>, HookError>;
+
+/// Why the caller's database hook failed (its own error, shown to the user as is).
+pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What to install.
 #[derive(Debug, Clone)]
@@ -179,7 +182,10 @@ pub fn install(
                     p.push(suffix);
                     let _ = remove_file(Path::new(&p));
                 }
-                return Err(ProvisionError::CreateDb { path: db, message });
+                return Err(ProvisionError::CreateDb {
+                    path: db,
+                    message: message.to_string(),
+                });
             }
         };
         if !exists(&db)? {
@@ -349,7 +355,7 @@ mod tests {
         (t, plan)
     }
 
-    fn fake_db(calls: &Cell<u32>) -> impl Fn(&Path) -> Result<Option<String>, String> + '_ {
+    fn fake_db(calls: &Cell<u32>) -> impl Fn(&Path) -> Result<Option<String>, HookError> + '_ {
         move |p: &Path| {
             calls.set(calls.get() + 1);
             fs::write(p, b"SQLite format 3\0").map_err(|e| e.to_string())?;
@@ -441,9 +447,9 @@ mod tests {
     #[test]
     fn database_hook_failures_are_reported() {
         let (_t, plan) = setup();
-        let half = |p: &Path| -> Result<Option<String>, String> {
+        let half = |p: &Path| -> Result<Option<String>, HookError> {
             fs::write(p, b"half").map_err(|e| e.to_string())?;
-            Err("disk full".to_string())
+            Err("disk full".into())
         };
         let err = install(&plan, &half).unwrap_err();
         let msg = err.to_string();

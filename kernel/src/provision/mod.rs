@@ -23,7 +23,8 @@ mod unit;
 
 pub use error::ProvisionError;
 pub use install::{
-    install, uninstall, CreateDb, InstallPlan, InstallReport, UninstallPlan, UninstallReport,
+    install, uninstall, CreateDb, HookError, InstallPlan, InstallReport, UninstallPlan,
+    UninstallReport,
 };
 pub use notify::{notify_socket, sd_notify, READY, STOPPING};
 pub use product::Product;

@@ -71,11 +71,7 @@ pub(crate) async fn open_account(
     fresh: bool,
 ) -> Result<Account, TlsError> {
     let key = account_key(ns);
-    let stored = if fresh {
-        None
-    } else {
-        store.get(&key).map_err(TlsError::Store)?
-    };
+    let stored = if fresh { None } else { store.get(&key)? };
     if let Some(json) = stored {
         let creds: AccountCredentials =
             serde_json::from_slice(&json).map_err(|e| TlsError::Store(format!("{key}: {e}")))?;
@@ -99,7 +95,7 @@ pub(crate) async fn open_account(
         .map_err(|e| TlsError::Acme(format!("creating ACME account at {directory_url}: {e}")))?;
     let json = serde_json::to_vec(&creds)
         .map_err(|e| TlsError::Store(format!("serializing account: {e}")))?;
-    store.put(&key, &json).map_err(TlsError::Store)?;
+    store.put(&key, &json)?;
     log::info!(
         "acme: registered account {} at {directory_url}",
         account.id()

@@ -21,7 +21,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 
 use super::TlsError;
-use crate::http_client::{self as httpc, Outgoing, Stream, Url};
+use crate::http_client::{self as httpc, ClientError, Outgoing, Stream, Url};
 
 /// Timeouts for talking to the CA, and the largest answer accepted (a certificate chain
 /// is a few KiB; a directory or an order less).
@@ -75,10 +75,11 @@ pub fn wrap(
     sock: TcpStream,
     host: &str,
     config: Arc<rustls::ClientConfig>,
-) -> Result<Box<dyn Stream>, String> {
+) -> Result<Box<dyn Stream>, ClientError> {
     let name = ServerName::try_from(host.to_string())
-        .map_err(|_| format!("'{host}' is not a valid TLS server name"))?;
-    let conn = rustls::ClientConnection::new(config, name).map_err(|e| format!("TLS: {e}"))?;
+        .map_err(|_| ClientError::Invalid(format!("'{host}' is not a valid TLS server name")))?;
+    let conn = rustls::ClientConnection::new(config, name)
+        .map_err(|e| ClientError::Transport(format!("TLS: {e}")))?;
     Ok(Box::new(rustls::StreamOwned::new(conn, sock)))
 }
 
@@ -132,7 +133,7 @@ fn send(
     parts: &http::request::Parts,
     body: &[u8],
 ) -> Result<BytesResponse, instant_acme::Error> {
-    let (url, target) = Url::split(&parts.uri.to_string()).map_err(other)?;
+    let (url, target) = Url::split(&parts.uri.to_string()).map_err(|e| other(e.to_string()))?;
     if !url.https {
         return Err(other(format!("refusing plain-HTTP ACME URL {}", parts.uri)));
     }

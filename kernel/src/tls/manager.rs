@@ -334,7 +334,7 @@ impl CertManager {
         };
         self.inner.resolver.remove(&name);
         for key in store::domain_keys(&self.inner.ns, &name) {
-            self.inner.store.delete(&key).map_err(TlsError::Store)?;
+            self.inner.store.delete(&key)?;
         }
         Ok(known)
     }

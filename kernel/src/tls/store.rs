@@ -16,17 +16,35 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+/// A store operation failed; the message says which key and why (the store's own words).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<StoreError> for super::TlsError {
+    fn from(e: StoreError) -> Self {
+        super::TlsError::Store(e.0)
+    }
+}
+
 /// A key/value store for ACME state. Implementations must be safe to call from
 /// the ACME worker thread and from request coroutines at the same time.
 pub trait CertStore: Send + Sync {
     /// The value stored under `key`, or `None` when there is none.
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Store `value` under `key`, replacing any previous value.
-    fn put(&self, key: &str, value: &[u8]) -> Result<(), String>;
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
     /// Every full key that starts with `prefix`, in any order.
-    fn list(&self, prefix: &str) -> Result<Vec<String>, String>;
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
     /// Remove `key`; removing a key that is not there is not an error.
-    fn delete(&self, key: &str) -> Result<(), String>;
+    fn delete(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// An in-memory [`CertStore`] (tests, and servers that want no persistence).
@@ -48,14 +66,14 @@ impl MemStore {
 }
 
 impl CertStore for MemStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.lock().get(key).cloned())
     }
-    fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.lock().insert(key.to_owned(), value.to_vec());
         Ok(())
     }
-    fn list(&self, prefix: &str) -> Result<Vec<String>, String> {
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         Ok(self
             .lock()
             .range(prefix.to_owned()..)
@@ -63,7 +81,7 @@ impl CertStore for MemStore {
             .map(|(k, _)| k.clone())
             .collect())
     }
-    fn delete(&self, key: &str) -> Result<(), String> {
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.lock().remove(key);
         Ok(())
     }
