@@ -281,6 +281,21 @@ pub fn clear_site(conn: &Connection, table: FileTable, site: &str) -> rusqlite::
     )
 }
 
+/// Whether `site` has a file at `path` (on the caller's connection: one read that asks
+/// several things).
+pub fn file_exists(
+    conn: &Connection,
+    table: FileTable,
+    site: &str,
+    path: &str,
+) -> rusqlite::Result<bool> {
+    conn.prepare_cached(&format!(
+        "SELECT 1 FROM {} WHERE site_id = ?1 AND path = ?2",
+        table.0
+    ))?
+    .exists([site, path])
+}
+
 /// Whether `site` has any file (inside the caller's transaction).
 pub fn has_files(conn: &Connection, table: FileTable, site: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached(&format!(

@@ -4,6 +4,7 @@
 use pico_args::Arguments;
 
 use super::common::{finish, open_existing_db, opt, wants_help, CliError};
+use crate::kernel::vfs::Vfs;
 
 const HELP: &str = "\
 fazt status — summarise a fazt database
@@ -22,34 +23,27 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     let db_flag = opt(&mut args, "--db")?;
     finish(args, "status")?;
     let (db, path) = open_existing_db(db_flag)?;
-    let fail = |e: rusqlite::Error| CliError::fail(format!("reading {}: {e}", path.display()));
-    let sites: Vec<(String, i64, i64)> = db
-        .read(|c| {
-            let mut st = c.prepare(
-                "SELECT site_id, COUNT(*), COALESCE(SUM(size_bytes), 0) FROM files
-                 GROUP BY site_id ORDER BY site_id",
-            )?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect()
-        })
-        .map_err(fail)?;
+    let fail =
+        |e: &dyn std::fmt::Display| CliError::fail(format!("reading {}: {e}", path.display()));
+    let vfs = Vfs::new(db.clone(), crate::database::FILES, 0);
+    let sites = vfs.usage_by_site().map_err(|e| fail(&e))?;
     let (files, bytes) = sites
         .iter()
-        .fold((0i64, 0i64), |(f, b), s| (f + s.1, b + s.2));
+        .fold((0u64, 0u64), |(f, b), (_, u)| (f + u.files, b + u.bytes));
     println!("database:       {}", path.display());
     println!("schema version: {}", db.schema_version());
     println!("database size:  {}", human(db.file_size()));
     println!("sites:          {}", sites.len());
     println!("files:          {files}");
-    println!("stored (VFS):   {}", human(bytes.max(0) as u64));
+    println!("stored (VFS):   {}", human(bytes));
     if !sites.is_empty() {
         println!();
         println!("{:<32} {:>8} {:>12}", "SITE", "FILES", "SIZE");
-        for (name, n, b) in &sites {
-            println!("{name:<32} {n:>8} {:>12}", human((*b).max(0) as u64));
+        for (name, u) in &sites {
+            println!("{name:<32} {:>8} {:>12}", u.files, human(u.bytes));
         }
     }
-    let certs = certificates(&db).map_err(fail)?;
+    let certs = certificates(&db).map_err(|e| fail(&e))?;
     if !certs.is_empty() {
         println!();
         println!(
@@ -63,6 +57,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     Ok(())
 }
 
+#[cfg(feature = "acme")]
 fn date(t: Option<i64>) -> String {
     t.map_or_else(
         || "-".into(),
@@ -74,40 +69,38 @@ fn date(t: Option<i64>) -> String {
     )
 }
 
-/// (name, expiry, next renewal, last error) from the ACME metadata kept in `certificates`.
+/// (name, expiry, next renewal, last error) from the ACME metadata the kernel's certificate
+/// store keeps (in `certificates`, through [`crate::https::store::DbCertStore`]).
+#[cfg(feature = "acme")]
 fn certificates(
-    db: &crate::kernel::db::Db,
-) -> rusqlite::Result<Vec<(String, String, String, String)>> {
-    let rows: Vec<Vec<u8>> = db.read(|c| {
-        let mut st = c.prepare(
-            "SELECT value FROM certificates WHERE key LIKE 'certs/%/meta.json' ORDER BY key",
-        )?;
-        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-        rows.collect()
-    })?;
-    Ok(rows
-        .iter()
-        .filter_map(|raw| serde_json::from_slice::<serde_json::Value>(raw).ok())
+    db: &std::sync::Arc<crate::kernel::db::Db>,
+) -> Result<Vec<(String, String, String, String)>, crate::kernel::tls::store::StoreError> {
+    use crate::kernel::tls::{renew::renew_at, store};
+    let metas = store::stored_metas(&crate::https::store::DbCertStore(db.clone()))?;
+    Ok(metas
+        .into_iter()
         .map(|m| {
-            let (nb, na) = (m["not_before"].as_i64(), m["not_after"].as_i64());
             // Renewal is due when a third of the lifetime remains (or at the retry time).
-            let renew = m["retry_at"].as_i64().or(match (nb, na) {
-                (Some(b), Some(a)) => Some(a - (a - b) / 3),
+            let renew = m.retry_at.or(match (m.not_before, m.not_after) {
+                (Some(b), Some(a)) => Some(renew_at(b, a)),
                 _ => None,
             });
             (
-                m["domain"].as_str().unwrap_or("?").to_string(),
-                date(na),
+                m.domain,
+                date(m.not_after),
                 date(renew),
-                m["last_error"]
-                    .as_str()
-                    .unwrap_or("")
-                    .chars()
-                    .take(80)
-                    .collect(),
+                m.last_error.unwrap_or_default().chars().take(80).collect(),
             )
         })
         .collect())
+}
+
+/// Without TLS this binary never obtains certificates: nothing to list.
+#[cfg(not(feature = "acme"))]
+fn certificates(
+    _db: &std::sync::Arc<crate::kernel::db::Db>,
+) -> Result<Vec<(String, String, String, String)>, std::convert::Infallible> {
+    Ok(Vec::new())
 }
 
 /// 1536 → "1.5 KiB".

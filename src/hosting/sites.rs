@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::OptionalExtension;
 
+use crate::database::FILES;
 use crate::kernel::db::{now, Db};
+use crate::kernel::vfs;
 
 #[derive(Debug, Clone, Default)]
 pub struct SiteInfo {
@@ -53,17 +55,8 @@ impl Sites {
                 .prepare_cached("SELECT spa FROM sites WHERE name = ?1")?
                 .query_row([site], |r| r.get(0))
                 .optional()?;
-            let has = |path: &str| -> rusqlite::Result<bool> {
-                c.prepare_cached("SELECT 1 FROM files WHERE site_id = ?1 AND path = ?2")?
-                    .query_row([site, path], |_| Ok(()))
-                    .optional()
-                    .map(|o| o.is_some())
-            };
-            let any_file = c
-                .prepare_cached("SELECT 1 FROM files WHERE site_id = ?1 LIMIT 1")?
-                .query_row([site], |_| Ok(()))
-                .optional()?
-                .is_some();
+            let has = |path: &str| vfs::file_exists(c, FILES, site, path);
+            let any_file = vfs::has_files(c, FILES, site)?;
             Ok(SiteInfo {
                 // A site registered in `sites`, or one with files (databases from fazt's Go
                 // version have files but no `sites` rows).

@@ -87,6 +87,47 @@ impl CertStore for MemStore {
     }
 }
 
+/// What the store keeps about one certificate (its `meta.json`), readable without a
+/// running [`CertManager`](super::CertManager), e.g. by an offline status command.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredMeta {
+    /// The certificate's name.
+    pub domain: String,
+    /// Start of validity (Unix seconds), once issued.
+    pub not_before: Option<i64>,
+    /// End of validity (Unix seconds), once issued.
+    pub not_after: Option<i64>,
+    /// When the next attempt after a failure is due (Unix seconds).
+    pub retry_at: Option<i64>,
+    /// The last failure, when the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// Every certificate's metadata in `store`, of every directory, in key order. Unreadable
+/// entries are skipped (they are only metadata; the manager rewrites them).
+pub fn stored_metas(store: &dyn CertStore) -> Result<Vec<StoredMeta>, StoreError> {
+    let mut keys = store.list("certs/")?;
+    keys.retain(|k| k.ends_with("/meta.json"));
+    keys.sort();
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let Some(raw) = store.get(&key)? else {
+            continue;
+        };
+        let Ok(m) = serde_json::from_slice::<serde_json::Value>(&raw) else {
+            continue;
+        };
+        out.push(StoredMeta {
+            domain: m["domain"].as_str().unwrap_or("?").to_string(),
+            not_before: m["not_before"].as_i64(),
+            not_after: m["not_after"].as_i64(),
+            retry_at: m["retry_at"].as_i64(),
+            last_error: m["last_error"].as_str().map(str::to_string),
+        });
+    }
+    Ok(out)
+}
+
 /// The namespace of one ACME directory inside the store: its host (and port),
 /// lower-cased, with anything outside `[a-z0-9.-]` replaced by `_`.
 ///
