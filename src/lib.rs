@@ -60,6 +60,7 @@ pub mod https;
 pub mod scripts;
 #[cfg(feature = "js")]
 pub mod serverless;
+pub mod version;
 
 /// The kernel crate, under the name the verticals use for it.
 pub use fazt_kernel as kernel;

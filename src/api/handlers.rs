@@ -702,7 +702,7 @@ fn system_health(api: &Api) -> Response {
     let (vfs_bytes, files) = api.vfs.usage().unwrap_or((0, 0));
     ok(json!({
         "status": if api.db.healthy() { "ok" } else { "degraded" },
-        "version": crate::cli::VERSION,
+        "version": crate::version::VERSION,
         "uptime_seconds": api.started.elapsed().as_secs(),
         "memory": {"rss_bytes": rss_bytes(), "cache_bytes": api.vfs.cache_bytes()},
         "database": {"path": api.db.path().display().to_string(), "size_bytes": api.db.file_size(),
