@@ -47,13 +47,16 @@
 //!
 //! `schema.sql` (repository root) is the one schema; `tests/` start the real binary.
 
+pub mod access;
 #[cfg(feature = "analytics")]
 pub mod analytics;
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod client;
 pub mod deploy;
+pub mod envelope;
 pub mod hosting;
 #[cfg(feature = "acme")]
 pub mod https;

@@ -53,7 +53,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             let create_db = |path: &std::path::Path| -> Result<Option<String>, String> {
                 let db = crate::kernel::db::Db::open(path)?;
                 let (_, token) =
-                    crate::api::tokens::create(&db, "admin", crate::api::tokens::Scope::Admin)?;
+                    crate::access::tokens::create(&db, "admin", crate::access::Scope::Admin)?;
                 db.checkpoint();
                 Ok(Some(token))
             };
