@@ -294,3 +294,255 @@ mod analytics_adapters {
         public::webhook(&a.analytics, c.req, c.body, c.params.get("endpoint"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::route::{allowed, find, match_path, table_path, MAX_PARAMS};
+
+    /// `{name}`, `{VAR}`, `{slug*}` → `{}`: docs and table may name parameters differently.
+    fn shape(path: &str) -> String {
+        path.split('/')
+            .map(|s| if s.starts_with('{') { "{}" } else { s })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// A path the pattern matches, with `x` for every parameter.
+    fn sample(pattern: &str) -> String {
+        if pattern == "*" {
+            return "/no-such-page".into();
+        }
+        pattern
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x" } else { s })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    fn scope_of(h: &Handler) -> &'static str {
+        match h {
+            Handler::Open(_) => "public",
+            Handler::Token(Scope::Deploy, _) => "deploy",
+            Handler::Token(Scope::Admin, _) => "admin",
+            Handler::WrongMethod(_) => "405",
+        }
+    }
+
+    struct Documented {
+        method: String,
+        path: String,
+        scope: String,
+        analytics: bool,
+    }
+
+    /// The routes in README.md's `## API` table: every `` `METHOD[|METHOD] /path` `` of a
+    /// row, with the row's scope.
+    fn documented() -> Vec<Documented> {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .expect("README.md");
+        let start = readme
+            .find("\n## API\n")
+            .expect("README.md has an `## API` section");
+        let section = &readme[start + 1..];
+        let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+        let mut out = Vec::new();
+        for line in section.lines().filter(|l| l.starts_with('|')) {
+            let cells: Vec<String> = line
+                .replace("\\|", "\u{0}")
+                .split('|')
+                .map(|c| c.replace('\u{0}', "|").trim().to_string())
+                .collect();
+            let (Some(routes), Some(scope)) = (cells.get(1), cells.get(2)) else {
+                continue;
+            };
+            let analytics = cells
+                .get(3)
+                .is_some_and(|n| n.contains("feature `analytics`"));
+            for span in routes.split('`').skip(1).step_by(2) {
+                let Some((methods, path)) = span.split_once(' ') else {
+                    continue;
+                };
+                if !path.starts_with('/')
+                    || !methods.bytes().all(|b| b.is_ascii_uppercase() || b == b'|')
+                {
+                    continue;
+                }
+                let path = path.split('?').next().unwrap_or(path);
+                for m in methods.split('|') {
+                    out.push(Documented {
+                        method: m.to_string(),
+                        path: path.to_string(),
+                        scope: scope.clone(),
+                        analytics,
+                    });
+                }
+            }
+        }
+        assert!(
+            out.len() > 20,
+            "found only {} routes in README.md's API table",
+            out.len()
+        );
+        out
+    }
+
+    #[test]
+    fn every_documented_route_is_in_the_table_with_its_scope() {
+        for d in documented() {
+            if d.analytics && !cfg!(feature = "analytics") {
+                continue;
+            }
+            let path = sample(&d.path);
+            let found = find(ROUTES, Admin, &d.method, table_path(&path));
+            let Some((_, row, _)) = found else {
+                panic!("README: {} {} is not in the route table", d.method, d.path);
+            };
+            assert_eq!(
+                shape(row.path),
+                shape(&d.path),
+                "README: {} {} is answered by the row for {} {}",
+                d.method,
+                d.path,
+                row.method,
+                row.path
+            );
+            assert_eq!(
+                scope_of(&row.handler),
+                d.scope,
+                "README: {} {} has scope {}, the table {}",
+                d.method,
+                d.path,
+                d.scope,
+                scope_of(&row.handler)
+            );
+        }
+    }
+
+    #[test]
+    fn every_admin_route_with_methods_is_documented() {
+        let docs: Vec<(String, String)> = documented()
+            .into_iter()
+            .map(|d| (d.method, shape(&d.path)))
+            .collect();
+        for row in ROUTES {
+            if row.host != Admin || row.method == "*" {
+                continue;
+            }
+            for m in row.method.split('|') {
+                assert!(
+                    docs.contains(&(m.to_string(), shape(row.path))),
+                    "{m} {} is in the route table but not in README.md's API table",
+                    row.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_row_is_reachable() {
+        for (i, row) in ROUTES.iter().enumerate() {
+            let method = match row.method {
+                "*" => "BREW",
+                m => m.split('|').next().unwrap_or(m),
+            };
+            let path = sample(row.path);
+            let found = find(ROUTES, row.host, method, table_path(&path)).map(|(at, ..)| at);
+            assert_eq!(
+                found,
+                Some(i),
+                "row {i} ({} {:?} {}) is shadowed by an earlier row",
+                row.method,
+                row.host,
+                row.path
+            );
+        }
+    }
+
+    #[test]
+    fn patterns_are_well_formed_and_every_405_has_methods() {
+        for (i, row) in ROUTES.iter().enumerate() {
+            let segs: Vec<&str> = row.path.split('/').collect();
+            let params = segs.iter().filter(|s| s.starts_with('{')).count();
+            assert!(params <= MAX_PARAMS, "{}: too many parameters", row.path);
+            for (at, s) in segs.iter().enumerate() {
+                assert!(
+                    !s.ends_with("*}") || at + 1 == segs.len(),
+                    "{}: a {{name*}} parameter must be last",
+                    row.path
+                );
+            }
+            assert!(row.path == "*" || row.path.starts_with('/'), "{}", row.path);
+            assert!(
+                match_path(row.path, &sample(row.path)).is_some(),
+                "{}",
+                row.path
+            );
+            if let Handler::WrongMethod(_) = row.handler {
+                assert!(
+                    !allowed(ROUTES, i).is_empty(),
+                    "405 row {} allows nothing",
+                    row.path
+                );
+            }
+        }
+        // Every host kind ends in a catch-all, so every request finds a row.
+        for host in [Admin, Site, Unknown] {
+            assert!(find(ROUTES, host, "BREW", "weird").is_some(), "{host:?}");
+        }
+    }
+
+    /// Who answers what: the precedence the table encodes, as the verticals answered before.
+    #[test]
+    fn precedence_and_wrong_methods() {
+        let at = |m: &str, p: &str| {
+            let (i, row, _) = find(ROUTES, Admin, m, table_path(p)).unwrap();
+            (row.path, scope_of(&row.handler), allowed(ROUTES, i))
+        };
+        // The management API: 405 without a list on its old paths, 404 elsewhere.
+        assert_eq!(
+            at("PATCH", "/api/sites"),
+            ("/api/sites", "405", "GET".into())
+        );
+        assert_eq!(
+            at("POST", "/api/sites/x/"),
+            ("/api/sites/{name}", "405", "PUT, GET, DELETE".into())
+        );
+        assert_eq!(at("POST", "/api/system/health").0, "/api/{rest*}");
+        assert_eq!(at("POST", "/api/sites/x/files").0, "/api/{rest*}");
+        assert_eq!(at("GET", "/api/").0, "/api");
+        assert_eq!(at("GET", "/api/sites/x/env/FOO").1, "admin");
+        assert_eq!(at("GET", "/api/sites/x").1, "deploy");
+        assert_eq!(at("GET", "/health").0, "/health");
+        assert_eq!(at("POST", "/health").0, "/health");
+        assert_eq!(at("GET", "/health/").0, "*", "the start page's");
+        assert_eq!(at("GET", "/track/").0, "*");
+        if cfg!(feature = "analytics") {
+            assert_eq!(
+                at("PATCH", "/api/redirects"),
+                ("/api/redirects", "405", "GET, POST".into())
+            );
+            assert_eq!(
+                at("POST", "/api/stats"),
+                ("/api/stats", "405", "GET".into())
+            );
+            assert_eq!(at("GET", "/api/stats/x").0, "/api/{rest*}");
+            assert_eq!(
+                at("GET", "/track"),
+                ("/track", "405", "POST, OPTIONS".into())
+            );
+            assert_eq!(
+                at("POST", "/r/go"),
+                ("/r/{slug*}", "405", "GET, HEAD".into())
+            );
+            assert_eq!(
+                at("GET", "/webhook/x"),
+                ("/webhook/{endpoint*}", "405", "POST".into())
+            );
+            assert_eq!(at("POST", "/pixel.gif").1, "public");
+        } else {
+            assert_eq!(at("GET", "/api/stats").0, "/api/{rest*}");
+            assert_eq!(at("POST", "/track").0, "*");
+        }
+    }
+}
