@@ -15,7 +15,7 @@ use crate::access::{Caller, Gate, Scope, Verifier, AUTH_FAILURES_PER_MINUTE};
 use crate::deploy::DeployLimits;
 use crate::hosting::Sites;
 use crate::kernel::db::Db;
-use crate::kernel::http::{client_addr, Request, Response};
+use crate::kernel::http::{Request, Response};
 use crate::kernel::vfs::Vfs;
 
 /// Called after a site's files, env or existence change (script caches, certificates…).
@@ -59,11 +59,6 @@ impl Api {
             cert_status: None,
             analytics_status: None,
         }
-    }
-
-    /// The client's address (the socket's, or `X-Forwarded-For` from a trusted proxy).
-    pub fn client_ip(&self, req: &Request) -> IpAddr {
-        client_addr(req, &self.trusted_proxies)
     }
 
     /// The caller, if `req` carries a token of at least scope `need` (see [`Gate`]).

@@ -111,7 +111,7 @@ pub static ROUTES: &[Route] = &[
     r("*", Admin,   "/health", open(health)),
     r("*", Admin,   "*",       open(admin_site)),
 
-    // ── site hosts: the site's script if it has one for the path, else its static files ────
+    // ── site hosts: the site's script for the path, else its static files; recorded ─────────
     r("*", Site,    "*",       open(site)),
     r("*", Unknown, "*",       open(unknown_host)),
 ];
