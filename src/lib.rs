@@ -5,8 +5,11 @@
 //!
 //! ## Layout
 //!
-//! The crate is split in two layers. The **kernel** is reusable plumbing and never imports
-//! the layer above it; the **verticals** are fazt's own features.
+//! The crate is split in layers. The **kernel** is reusable plumbing and never imports the
+//! layers above it; a few **shared** modules sit below the verticals; the **verticals** are
+//! fazt's own features; [`app`] composes them and [`cli`] is on top. `tests/layers.rs` reads
+//! the imports and keeps it so: no cycle, nothing shared imports a vertical, no vertical
+//! imports `app` or `cli`, and `api` and `analytics` never name each other.
 //!
 //! - [`kernel`] — plumbing:
 //!   - [`kernel::http`]: the HTTP/1.1 edge on `may` coroutines (limits, timeouts, pipelining,
@@ -28,13 +31,19 @@
 //!     (instant-acme on a short-lived Tokio thread, over `kernel::http_client`) with renewal, behind storage/policy traits.
 //!   - [`kernel::vfs`]: files as rows keyed by (site, path), sha256 and gzip on write, a hot
 //!     cache, BLOB streaming. [`kernel::compress`], [`kernel::mime`] support it.
+//! - shared:
+//!   - [`access`]: API tokens and scopes, the failed-authentication limit, and
+//!     [`access::Gate::authenticate`] (bearer token → [`access::Caller`], or 401/403/429).
+//!   - [`audit`]: the audit trail of state-changing API calls.
+//!   - [`envelope`]: the API's `{data}` / `{error: {code, message}}` answers.
+//!   - [`version`]: the version and the optional features built in.
 //! - verticals:
 //!   - [`hosting`]: host → site routing, static serving (404 pages, SPA fallback, ETag,
 //!     ranges, gzip), the system sites seeded from the binary.
 //!   - [`deploy`]: ZIP upload → site, atomically, in one transaction.
 //!   - [`analytics`]: request recording off the request path, tracking endpoints, short
 //!     links, webhooks, rollups and stats.
-//!   - [`api`]: the management API (tokens, scopes, rate limit, audit, sites, env, keys).
+//!   - [`api`]: the management API's state and handlers (deploys, sites, env, keys, health).
 //!   - `serverless` (feature `js`): QuickJS engine for `main.js` / `api/main.js` — worker
 //!     threads, limits, bytecode cache; reaches fazt only through its `Host` trait.
 //!   - [`scripts`]: runs a site's script for a request (source from the VFS, env vars, KV
@@ -42,21 +51,26 @@
 //!   - `https` (feature `acme`): the TLS edge and ACME manager tied to fazt — certificates
 //!     in the `certificates` table, only for names of existing sites; port-80 redirector.
 //!   - [`service_unit`]: fazt as that product — its unit template and `serve` flags.
-//!   - [`app`]: the request handler composing the verticals.
 //!   - [`client`]: the deploy client (API requests and `--insecure` TLS, folder packing,
 //!     saved settings).
-//!   - [`cli`]: the `fazt` command line (`serve`, `status`, …).
+//! - [`app`]: the request handler composing the verticals. [`app::routes`] is the route
+//!   table — method, host kind, path pattern, handler and token scope of every URL, in the
+//!   order that decides who answers; [`app::route`] is how its rows match.
+//! - [`cli`]: the `fazt` command line (`serve`, `status`, …).
 //!
 //! `schema.sql` (repository root) is the one schema; `tests/` start the real binary.
 
+pub mod access;
 #[cfg(feature = "analytics")]
 pub mod analytics;
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod client;
 pub mod database;
 pub mod deploy;
+pub mod envelope;
 pub mod hosting;
 #[cfg(feature = "acme")]
 pub mod https;
@@ -64,6 +78,7 @@ pub mod scripts;
 #[cfg(feature = "js")]
 pub mod serverless;
 pub mod service_unit;
+pub mod version;
 
 /// The kernel crate, under the name the verticals use for it.
 pub use fazt_kernel as kernel;

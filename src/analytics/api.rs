@@ -1,55 +1,16 @@
-//! The analytics part of the management API (admin token, `{data}` envelope): `/api/stats`,
-//! `/api/events`, and the routes of `super::manage` for short links and webhooks.
+//! The analytics part of the management API (admin token, `{data}` envelope): `GET
+//! /api/stats` and `GET /api/events`; short links and webhooks are `super::manage`. The route
+//! table authenticates before calling these.
 
 use rusqlite::types::ValueRef;
 use serde_json::{Map, Value};
 
 use super::dates::{parse_date, DAY};
-use super::{manage, query, stats, Analytics};
-use crate::api::envelope::{bad_request, error, internal, ok};
-use crate::api::tokens::Scope;
-use crate::api::Api;
+use super::{query, stats, Analytics};
+use crate::envelope::{bad_request, error, internal, ok};
 use crate::hosting::valid_site_name;
 use crate::kernel::db::now;
-use crate::kernel::http::{Body, Request, Response};
-
-pub fn route(a: &Analytics, api: &Api, req: &Request, body: &mut Body<'_>) -> Option<Response> {
-    let path = req.path().trim_end_matches('/');
-    let rest = path.strip_prefix("/api/")?;
-    let segs: Vec<&str> = rest.split('/').collect();
-    let first = *segs.first()?;
-    if !matches!(first, "stats" | "events" | "redirects" | "webhooks") {
-        return None;
-    }
-    let m = req.method();
-    let allowed = match (first, segs.len()) {
-        ("stats" | "events", 1) => "GET",
-        ("redirects" | "webhooks", 1) => "GET, POST",
-        ("redirects" | "webhooks", 2) => "GET, PUT, DELETE",
-        _ => return Some(error(404, "NOT_FOUND", format!("no API route {m} {path}"))),
-    };
-    if !allowed.split(", ").any(|x| x == m) {
-        return Some(
-            error(
-                405,
-                "METHOD_NOT_ALLOWED",
-                format!("{m} is not allowed on {path}"),
-            )
-            .header("Allow", allowed),
-        );
-    }
-    let p = match api.authenticate(req, Scope::Admin) {
-        Ok(p) => p,
-        Err(r) => return Some(r),
-    };
-    let id = segs.get(1).copied();
-    Some(match first {
-        "stats" => get_stats(a, req),
-        "events" => list_events(a, req),
-        "redirects" => manage::redirects::route(a, api, req, body, m, id, &p.name),
-        _ => manage::webhooks::route(a, api, req, body, m, id, &p.name),
-    })
-}
+use crate::kernel::http::{Request, Response};
 
 /// `from`/`to` as unix seconds or `YYYY-MM-DD` (`to` as a date means the end of that day).
 fn time_param(req: &Request, name: &str, end_of_day: bool) -> Result<Option<i64>, Response> {
@@ -87,7 +48,8 @@ pub fn site_param(req: &Request) -> Result<Option<String>, Response> {
     }
 }
 
-fn get_stats(a: &Analytics, req: &Request) -> Response {
+/// `GET /api/stats`.
+pub fn get_stats(a: &Analytics, req: &Request) -> Response {
     let site = match site_param(req) {
         Ok(s) => s,
         Err(r) => return r,
@@ -150,7 +112,8 @@ const EVENT_COLUMNS: [&str; 17] = [
     "hits",
 ];
 
-fn list_events(a: &Analytics, req: &Request) -> Response {
+/// `GET /api/events`.
+pub fn list_events(a: &Analytics, req: &Request) -> Response {
     let q = req.query();
     let site = match site_param(req) {
         Ok(s) => s,

@@ -6,10 +6,14 @@
 //!   is dropped and counted ([`Analytics::dropped`], shown in `/api/system/health`). The recorder thread
 //!   ([`recorder`]) classifies, hashes the client address with a daily-rotating salt, and
 //!   writes batches through the single writer.
-//! - **Public endpoints** on the admin host (`public`): `POST /track`, `GET /pixel.gif`,
+//! - **Public endpoints** on the admin host ([`public`]): `POST /track`, `GET /pixel.gif`,
 //!   `GET /r/{slug}` short links, `POST /webhook/{endpoint}`, `GET /track.js` — compatible
 //!   with fazt's Go version.
-//! - **API** ([`api`]): `/api/stats`, `/api/events`, `/api/redirects`, `/api/webhooks`.
+//! - **API** ([`api`], [`manage`]): `/api/stats`, `/api/events`, `/api/redirects`,
+//!   `/api/webhooks`.
+//!
+//! Which URL reaches which of these, with which method and scope, is the route table's
+//! business (`app::routes`); this module never sees the management API.
 //! - **Housekeeping** ([`rollup`]): hourly and daily rollups, retention of raw events.
 //! - [`stats`] computes the numbers for the API and `fazt stats`.
 
@@ -17,8 +21,8 @@ pub mod api;
 pub mod buffer;
 pub mod dates;
 pub mod event;
-mod manage;
-mod public;
+pub mod manage;
+pub mod public;
 pub mod query;
 pub mod recorder;
 pub mod rollup;
@@ -32,10 +36,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::api::Api;
 use crate::hosting::Router;
 use crate::kernel::db::{now, Db};
-use crate::kernel::http::{Body, Request, Response};
+use crate::kernel::http::Request;
 
 use buffer::Buffers;
 use event::{Hit, Pending};
@@ -104,7 +107,7 @@ impl Analytics {
         if !self.settings.enabled {
             return;
         }
-        let ip = crate::api::client_ip(req, &self.settings.trusted_proxies);
+        let ip = crate::kernel::http::client_addr(req, &self.settings.trusted_proxies);
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or((0, 0), |d| {
@@ -163,17 +166,5 @@ impl Analytics {
         if let Err(e) = rollup::housekeeping(&self.db, &self.settings, now()) {
             log::error!("analytics housekeeping: {e}");
         }
-    }
-
-    /// `/track`, `/pixel.gif`, `/track.js`, `/r/{slug}` and `/webhook/{endpoint}` on the admin
-    /// host; `None` for any other path.
-    pub fn handle_public(&self, req: &Request, body: &mut Body<'_>) -> Option<Response> {
-        public::route(self, req, body)
-    }
-
-    /// `/api/stats`, `/api/events`, `/api/redirects…` and `/api/webhooks…`; `None` for any
-    /// other API path.
-    pub fn handle_api(&self, api: &Api, req: &Request, body: &mut Body<'_>) -> Option<Response> {
-        api::route(self, api, req, body)
     }
 }

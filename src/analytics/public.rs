@@ -2,7 +2,8 @@
 //! (JSON `{h, d, p, e, t, q, ref}`), `GET /pixel.gif`, `GET /r/{slug}` short links,
 //! `POST /webhook/{endpoint}` (HMAC-SHA256 signed when the webhook has a secret) and
 //! `GET /track.js`. Tracking events go through the recorder's queue; a webhook's payload is
-//! written before it is acknowledged.
+//! written before it is acknowledged. Methods are the route table's: a handler here is only
+//! called with one it takes.
 
 use hmac::{Hmac, KeyInit, Mac};
 use rusqlite::OptionalExtension;
@@ -11,11 +12,11 @@ use sha2::Sha256;
 
 use super::event::{self, clip, Pending, Row, MAX_FIELD, MAX_REFERRER};
 use super::{query, Analytics};
-use crate::api::envelope::{body_error, error};
+use crate::envelope::{body_error, error};
 use crate::hosting::{Router, Target};
 use crate::kernel::db::now;
 use crate::kernel::http::request::normalize_host;
-use crate::kernel::http::{Body, Request, Response, ResponseBody};
+use crate::kernel::http::{client_addr, Body, Request, Response, ResponseBody};
 
 /// Largest `/track` body (fazt's Go version: 10 KB).
 pub const TRACK_MAX: u64 = 10 * 1024;
@@ -29,32 +30,14 @@ pub const GIF: [u8; 42] = [
 
 pub const TRACK_JS: &str = include_str!("track.js");
 
-pub fn route(a: &Analytics, req: &Request, body: &mut Body<'_>) -> Option<Response> {
-    let path = req.path();
-    let r = match path {
-        "/track" => track(a, req, body),
-        "/pixel.gif" => pixel(a, req),
-        "/track.js" => Response::bytes(
-            200,
-            "application/javascript; charset=utf-8",
-            TRACK_JS.as_bytes().to_vec(),
-        )
-        .header("Cache-Control", "public, max-age=3600"),
-        _ => {
-            if let Some(slug) = path.strip_prefix("/r/") {
-                redirect(a, req, slug)
-            } else if let Some(endpoint) = path.strip_prefix("/webhook/") {
-                webhook(a, req, body, endpoint)
-            } else {
-                return None;
-            }
-        }
-    };
-    Some(r)
-}
-
-fn method_not_allowed(allow: &'static str) -> Response {
-    Response::text(405, "method not allowed\n").header("Allow", allow)
+/// `GET /track.js`: the tracking snippet.
+pub fn track_js() -> Response {
+    Response::bytes(
+        200,
+        "application/javascript; charset=utf-8",
+        TRACK_JS.as_bytes().to_vec(),
+    )
+    .header("Cache-Control", "public, max-age=3600")
 }
 
 /// The site a host name is served as, if any (`blog.example.com` → `blog`).
@@ -151,17 +134,16 @@ fn cors(r: Response) -> Response {
     r.header("Access-Control-Allow-Origin", "*")
 }
 
-fn track(a: &Analytics, req: &Request, body: &mut Body<'_>) -> Response {
-    match req.method() {
-        "POST" => {}
-        "OPTIONS" => {
-            return cors(Response::new(204))
-                .header("Access-Control-Allow-Methods", "POST, OPTIONS")
-                .header("Access-Control-Allow-Headers", "Content-Type")
-                .header("Access-Control-Max-Age", "86400")
-        }
-        _ => return method_not_allowed("POST, OPTIONS"),
-    }
+/// `OPTIONS /track`: the CORS preflight of a cross-origin `POST /track`.
+pub fn track_preflight() -> Response {
+    cors(Response::new(204))
+        .header("Access-Control-Allow-Methods", "POST, OPTIONS")
+        .header("Access-Control-Allow-Headers", "Content-Type")
+        .header("Access-Control-Max-Age", "86400")
+}
+
+/// `POST /track`.
+pub fn track(a: &Analytics, req: &Request, body: &mut Body<'_>) -> Response {
     let raw = match body.read_all(TRACK_MAX) {
         Ok(b) => b,
         Err(e) => return cors(body_error(e)),
@@ -217,7 +199,8 @@ fn track(a: &Analytics, req: &Request, body: &mut Body<'_>) -> Response {
     cors(Response::new(204))
 }
 
-fn pixel(a: &Analytics, req: &Request) -> Response {
+/// `/pixel.gif`, any method: the image always, an event for `GET` only.
+pub fn pixel(a: &Analytics, req: &Request) -> Response {
     if req.method() == "GET" {
         let q = req.query();
         let referrer = header_referrer(req);
@@ -253,10 +236,8 @@ fn header_safe(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
-fn redirect(a: &Analytics, req: &Request, raw_slug: &str) -> Response {
-    if req.method() != "GET" && req.method() != "HEAD" {
-        return method_not_allowed("GET, HEAD");
-    }
+/// `GET|HEAD /r/{slug}`: the short link's redirect (a `GET` counts as a click).
+pub fn redirect(a: &Analytics, req: &Request, raw_slug: &str) -> Response {
     let slug = query::decode(raw_slug);
     if slug.is_empty() || slug.contains('/') || slug.len() > 200 {
         return Response::text(404, "short link not found\n");
@@ -340,10 +321,8 @@ pub fn signature_valid(secret: &str, body: &[u8], header: &str) -> bool {
     mac.verify_slice(&sig).is_ok()
 }
 
-fn webhook(a: &Analytics, req: &Request, body: &mut Body<'_>, raw_endpoint: &str) -> Response {
-    if req.method() != "POST" {
-        return method_not_allowed("POST");
-    }
+/// `POST /webhook/{endpoint}`.
+pub fn webhook(a: &Analytics, req: &Request, body: &mut Body<'_>, raw_endpoint: &str) -> Response {
     let endpoint = query::decode(raw_endpoint);
     if endpoint.is_empty() || endpoint.contains('/') || endpoint.len() > 200 {
         return error(404, "NOT_FOUND", "no such webhook endpoint");
@@ -412,7 +391,7 @@ fn webhook(a: &Analytics, req: &Request, body: &mut Body<'_>, raw_endpoint: &str
         .find_map(|k| payload.get(k).and_then(Value::as_str))
         .map_or_else(|| "webhook".to_string(), sanitize);
     let ua = user_agent(req);
-    let ip = crate::api::client_ip(req, &a.settings.trusted_proxies);
+    let ip = client_addr(req, &a.settings.trusted_proxies);
     let raw_details = a.settings.store_ip;
     let row = Row {
         domain: Some(endpoint.clone()),
@@ -447,7 +426,7 @@ fn webhook(a: &Analytics, req: &Request, body: &mut Body<'_>, raw_endpoint: &str
 fn push_from(a: &Analytics, req: &Request, row: Row, redirect_id: Option<i64>) {
     a.push_event(Pending {
         row,
-        ip: crate::api::client_ip(req, &a.settings.trusted_proxies),
+        ip: client_addr(req, &a.settings.trusted_proxies),
         user_agent: user_agent(req),
         redirect_id,
     });

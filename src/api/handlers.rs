@@ -1,14 +1,16 @@
-//! The API's routes. Each handler authenticates with the scope it needs, validates its input
-//! completely before changing anything, and audits what it changed.
+//! The management API's handlers. The route table (`app::routes`) picks the handler and has
+//! already checked the token's scope; each handler validates its input completely before
+//! changing anything, and audits what it changed as the [`Caller`].
 
 use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 
-use super::envelope::{bad_request, body_error, data, error, internal, not_found, ok};
-use super::tokens::{self, Scope};
-use super::{audit, Api};
+use super::Api;
+use crate::access::{tokens, Caller, Scope};
+use crate::audit;
 use crate::database::FILES;
 use crate::deploy::{self, DeployError};
+use crate::envelope::{bad_request, body_error, data, error, internal, not_found, ok};
 use crate::hosting::{seed::SYSTEM_SITES, valid_site_name};
 use crate::kernel::db::now;
 use crate::kernel::http::{Body, Request, Response};
@@ -32,64 +34,9 @@ fn is_true(v: Option<&str>) -> bool {
     matches!(v, Some("1" | "true" | "yes"))
 }
 
-pub fn route(api: &Api, req: &Request, body: &mut Body<'_>) -> Response {
-    let path = req.path().trim_end_matches('/');
-    let segs: Vec<&str> = path.split('/').skip(2).collect(); // after "/api"
-    let m = req.method();
-    match (m, segs.as_slice()) {
-        ("POST", ["deploy"]) => deploy_multipart(api, req, body),
-        ("PUT", ["sites", name]) => deploy_raw(api, req, body, name),
-        ("GET", ["sites"]) => with(api, req, Scope::Deploy, |_| list_sites(api, req)),
-        ("GET", ["sites", name]) => with(api, req, Scope::Deploy, |_| get_site(api, req, name)),
-        ("DELETE", ["sites", name]) => with(api, req, Scope::Admin, |p| {
-            delete_site(api, req, name, &p.name)
-        }),
-        ("GET", ["sites", name, "files"]) => {
-            with(api, req, Scope::Deploy, |_| list_files(api, name))
-        }
-        ("GET", ["sites", name, "env"]) => with(api, req, Scope::Admin, |_| list_env(api, name)),
-        ("GET", ["sites", name, "env", var]) => {
-            with(api, req, Scope::Admin, |_| get_env(api, name, var))
-        }
-        ("PUT", ["sites", name, "env", var]) => with(api, req, Scope::Admin, |p| {
-            put_env(api, req, body, name, var, &p.name)
-        }),
-        ("DELETE", ["sites", name, "env", var]) => with(api, req, Scope::Admin, |p| {
-            delete_env(api, req, name, var, &p.name)
-        }),
-        ("GET", ["sites", name, "logs"]) => {
-            with(api, req, Scope::Admin, |_| site_logs(api, req, name))
-        }
-        ("GET", ["deployments"]) => with(api, req, Scope::Deploy, |_| deployments(api, req)),
-        ("GET", ["keys"]) => with(api, req, Scope::Admin, |_| list_keys(api)),
-        ("POST", ["keys"]) => with(api, req, Scope::Admin, |p| {
-            create_key(api, req, body, &p.name)
-        }),
-        ("DELETE", ["keys", id]) => with(api, req, Scope::Admin, |p| {
-            delete_key(api, req, id, &p.name)
-        }),
-        ("GET", ["system", "health"]) => with(api, req, Scope::Deploy, |_| system_health(api)),
-        (_, ["deploy"] | ["sites"] | ["sites", _] | ["keys"] | ["keys", _] | ["deployments"]) => {
-            error(
-                405,
-                "METHOD_NOT_ALLOWED",
-                format!("{m} is not allowed on {path}"),
-            )
-        }
-        _ => not_found(format!("no API route {m} {path}")),
-    }
-}
-
-fn with(
-    api: &Api,
-    req: &Request,
-    scope: Scope,
-    f: impl FnOnce(super::tokens::Principal) -> Response,
-) -> Response {
-    match api.authenticate(req, scope) {
-        Ok(p) => f(p),
-        Err(r) => r,
-    }
+/// Any other path under `/api` (after the analytics API's, when it is built in).
+pub fn no_route(method: &str, path: &str) -> Response {
+    not_found(format!("no API route {method} {path}"))
 }
 
 /// Validates and normalises a site name given by a client.
@@ -161,11 +108,8 @@ fn upload_slot(api: &Api) -> Result<UploadSlot<'_>, Response> {
     Ok(slot)
 }
 
-fn deploy_multipart(api: &Api, req: &Request, body: &mut Body<'_>) -> Response {
-    let p = match api.authenticate(req, Scope::Deploy) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+/// `POST /api/deploy`: fazt's Go client's multipart form (`site_name`, `file`).
+pub fn deploy_multipart(api: &Api, req: &Request, body: &mut Body<'_>, who: &Caller) -> Response {
     let _slot = match upload_slot(api) {
         Ok(s) => s,
         Err(r) => return r,
@@ -195,14 +139,17 @@ fn deploy_multipart(api: &Api, req: &Request, body: &mut Body<'_>) -> Response {
     let zip = file.data.to_vec();
     drop(parts);
     drop(raw);
-    run_deploy(api, req, &name, zip, &p, force)
+    run_deploy(api, req, &name, zip, who, force)
 }
 
-fn deploy_raw(api: &Api, req: &Request, body: &mut Body<'_>, name: &str) -> Response {
-    let p = match api.authenticate(req, Scope::Deploy) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+/// `PUT /api/sites/{name}`: the ZIP as the body.
+pub fn deploy_raw(
+    api: &Api,
+    req: &Request,
+    body: &mut Body<'_>,
+    who: &Caller,
+    name: &str,
+) -> Response {
     // Refuse a bad name before reading an upload of up to 100 MiB.
     if let Err(r) = site_name(api, name) {
         return r.closing();
@@ -216,7 +163,7 @@ fn deploy_raw(api: &Api, req: &Request, body: &mut Body<'_>, name: &str) -> Resp
         Err(e) => return body_error(e),
     };
     let force = is_true(query_param(req, "force"));
-    run_deploy(api, req, name, zip, &p, force)
+    run_deploy(api, req, name, zip, who, force)
 }
 
 fn run_deploy(
@@ -224,7 +171,7 @@ fn run_deploy(
     req: &Request,
     raw_name: &str,
     zip: Vec<u8>,
-    p: &tokens::Principal,
+    p: &Caller,
     force: bool,
 ) -> Response {
     let name = match site_name(api, raw_name) {
@@ -237,7 +184,7 @@ fn run_deploy(
     if zip.is_empty() {
         return bad_request("empty upload: send a .zip of the site");
     }
-    let ip = api.client_ip(req).to_string();
+    let ip = p.ip.to_string();
     match deploy::deploy(&api.db, &name, zip, &api.deploy_limits, &p.name, &ip) {
         Ok(d) => {
             api.notify_site_changed(&name);
@@ -245,11 +192,10 @@ fn run_deploy(
             api.db.reclaim_in_background();
             audit::record(
                 &api.db,
-                &p.name,
+                p,
                 "deploy",
                 &name,
                 &json!({"files": d.file_count, "bytes": d.size_bytes, "deployment_id": d.deployment_id}).to_string(),
-                &ip,
             );
             log::info!(
                 "deployed {name}: {} files, {} bytes (by {})",
@@ -277,7 +223,8 @@ fn run_deploy(
     }
 }
 
-fn list_sites(api: &Api, req: &Request) -> Response {
+/// `GET /api/sites`.
+pub fn list_sites(api: &Api, req: &Request) -> Response {
     let rows = api.db.read(|c| {
         let mut st = c.prepare(
             "SELECT s.name, COALESCE(s.system, 0), COALESCE(s.updated_at, 0),
@@ -309,7 +256,8 @@ fn list_sites(api: &Api, req: &Request) -> Response {
     }
 }
 
-fn get_site(api: &Api, req: &Request, raw: &str) -> Response {
+/// `GET /api/sites/{name}`.
+pub fn get_site(api: &Api, req: &Request, raw: &str) -> Response {
     let name = match site_name(api, raw) {
         Ok(n) => n,
         Err(r) => return r,
@@ -343,7 +291,8 @@ fn get_site(api: &Api, req: &Request, raw: &str) -> Response {
     }
 }
 
-fn delete_site(api: &Api, req: &Request, raw: &str, actor: &str) -> Response {
+/// `DELETE /api/sites/{name}`: its files, KV, env vars and logs.
+pub fn delete_site(api: &Api, req: &Request, raw: &str, who: &Caller) -> Response {
     let name = match site_name(api, raw) {
         Ok(n) => n,
         Err(r) => return r,
@@ -372,11 +321,10 @@ fn delete_site(api: &Api, req: &Request, raw: &str, actor: &str) -> Response {
             api.db.reclaim_in_background();
             audit::record(
                 &api.db,
-                actor,
+                who,
                 "site.delete",
                 &name,
                 &json!({"files": files}).to_string(),
-                &api.client_ip(req).to_string(),
             );
             ok(json!({"site": name, "deleted": true, "file_count": files}))
         }
@@ -384,7 +332,8 @@ fn delete_site(api: &Api, req: &Request, raw: &str, actor: &str) -> Response {
     }
 }
 
-fn list_files(api: &Api, raw: &str) -> Response {
+/// `GET /api/sites/{name}/files`.
+pub fn list_files(api: &Api, raw: &str) -> Response {
     let name = match site_name(api, raw) {
         Ok(n) => n,
         Err(r) => return r,
@@ -426,7 +375,8 @@ fn env_target(api: &Api, raw: &str, var: &str) -> Result<String, Response> {
     Ok(name)
 }
 
-fn list_env(api: &Api, raw: &str) -> Response {
+/// `GET /api/sites/{name}/env`: names only, never values.
+pub fn list_env(api: &Api, raw: &str) -> Response {
     let name = match site_name(api, raw) {
         Ok(n) => n,
         Err(r) => return r,
@@ -450,7 +400,8 @@ fn list_env(api: &Api, raw: &str) -> Response {
     }
 }
 
-fn get_env(api: &Api, raw: &str, var: &str) -> Response {
+/// `GET /api/sites/{name}/env/{VAR}`: whether it is set, never its value.
+pub fn get_env(api: &Api, raw: &str, var: &str) -> Response {
     let name = match env_target(api, raw, var) {
         Ok(n) => n,
         Err(r) => return r,
@@ -470,14 +421,8 @@ fn get_env(api: &Api, raw: &str, var: &str) -> Response {
     }
 }
 
-fn put_env(
-    api: &Api,
-    req: &Request,
-    body: &mut Body<'_>,
-    raw: &str,
-    var: &str,
-    actor: &str,
-) -> Response {
+/// `PUT /api/sites/{name}/env/{VAR}`.
+pub fn put_env(api: &Api, body: &mut Body<'_>, raw: &str, var: &str, who: &Caller) -> Response {
     let name = match env_target(api, raw, var) {
         Ok(n) => n,
         Err(r) => return r,
@@ -515,21 +460,15 @@ fn put_env(
     match r {
         Ok(_) => {
             api.notify_site_changed(&name);
-            audit::record(
-                &api.db,
-                actor,
-                "env.set",
-                &format!("{name}/{var}"),
-                "",
-                &api.client_ip(req).to_string(),
-            );
+            audit::record(&api.db, who, "env.set", &format!("{name}/{var}"), "");
             ok(json!({"site": name, "name": var, "set": true}))
         }
         Err(e) => internal(e),
     }
 }
 
-fn delete_env(api: &Api, req: &Request, raw: &str, var: &str, actor: &str) -> Response {
+/// `DELETE /api/sites/{name}/env/{VAR}`.
+pub fn delete_env(api: &Api, raw: &str, var: &str, who: &Caller) -> Response {
     let name = match env_target(api, raw, var) {
         Ok(n) => n,
         Err(r) => return r,
@@ -544,14 +483,7 @@ fn delete_env(api: &Api, req: &Request, raw: &str, var: &str, actor: &str) -> Re
         Ok(0) => not_found(format!("{var} is not set for '{name}'")),
         Ok(_) => {
             api.notify_site_changed(&name);
-            audit::record(
-                &api.db,
-                actor,
-                "env.delete",
-                &format!("{name}/{var}"),
-                "",
-                &api.client_ip(req).to_string(),
-            );
+            audit::record(&api.db, who, "env.delete", &format!("{name}/{var}"), "");
             ok(json!({"site": name, "name": var, "deleted": true}))
         }
         Err(e) => internal(e),
@@ -565,7 +497,8 @@ fn limit_param(req: &Request, default: i64, max: i64) -> i64 {
         .clamp(1, max)
 }
 
-fn site_logs(api: &Api, req: &Request, raw: &str) -> Response {
+/// `GET /api/sites/{name}/logs?limit=`.
+pub fn site_logs(api: &Api, req: &Request, raw: &str) -> Response {
     let name = match site_name(api, raw) {
         Ok(n) => n,
         Err(r) => return r,
@@ -591,7 +524,8 @@ fn site_logs(api: &Api, req: &Request, raw: &str) -> Response {
     }
 }
 
-fn deployments(api: &Api, req: &Request) -> Response {
+/// `GET /api/deployments?limit=`, newest first.
+pub fn deployments(api: &Api, req: &Request) -> Response {
     let limit = limit_param(req, 50, 500);
     let rows = api.db.read(|c| {
         let mut st = c.prepare(
@@ -612,7 +546,8 @@ fn deployments(api: &Api, req: &Request) -> Response {
     }
 }
 
-fn list_keys(api: &Api) -> Response {
+/// `GET /api/keys`.
+pub fn list_keys(api: &Api) -> Response {
     match tokens::list(&api.db) {
         Ok(rows) => ok(Value::Array(
             rows.into_iter()
@@ -626,7 +561,8 @@ fn list_keys(api: &Api) -> Response {
     }
 }
 
-fn create_key(api: &Api, req: &Request, body: &mut Body<'_>, actor: &str) -> Response {
+/// `POST /api/keys`: the new token is in the answer, once.
+pub fn create_key(api: &Api, body: &mut Body<'_>, who: &Caller) -> Response {
     let raw = match body.read_all(SMALL_BODY) {
         Ok(b) => b,
         Err(e) => return body_error(e),
@@ -651,14 +587,7 @@ fn create_key(api: &Api, req: &Request, body: &mut Body<'_>, actor: &str) -> Res
     };
     match tokens::create(&api.db, name, scope) {
         Ok((id, token)) => {
-            audit::record(
-                &api.db,
-                actor,
-                "key.create",
-                name,
-                scope.as_str(),
-                &api.client_ip(req).to_string(),
-            );
+            audit::record(&api.db, who, "key.create", name, scope.as_str());
             data(
                 201,
                 json!({"id": id, "name": name, "scope": scope.as_str(), "token": token}),
@@ -668,21 +597,15 @@ fn create_key(api: &Api, req: &Request, body: &mut Body<'_>, actor: &str) -> Res
     }
 }
 
-fn delete_key(api: &Api, req: &Request, id: &str, actor: &str) -> Response {
+/// `DELETE /api/keys/{id}`.
+pub fn delete_key(api: &Api, id: &str, who: &Caller) -> Response {
     if id.parse::<i64>().is_err() {
         return bad_request(format!("'{id}' is not a key id"));
     }
     match tokens::revoke(&api.db, id) {
         Ok(0) => not_found(format!("no key {id}")),
         Ok(_) => {
-            audit::record(
-                &api.db,
-                actor,
-                "key.revoke",
-                id,
-                "",
-                &api.client_ip(req).to_string(),
-            );
+            audit::record(&api.db, who, "key.revoke", id, "");
             ok(json!({"id": id.parse::<i64>().unwrap_or(0), "revoked": true}))
         }
         Err(e) => internal(e),
@@ -697,11 +620,12 @@ pub fn rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-fn system_health(api: &Api) -> Response {
+/// `GET /api/system/health`.
+pub fn system_health(api: &Api) -> Response {
     let (vfs_bytes, files) = api.vfs.usage().unwrap_or((0, 0));
     ok(json!({
         "status": if api.db.healthy() { "ok" } else { "degraded" },
-        "version": crate::cli::VERSION,
+        "version": crate::version::VERSION,
         "uptime_seconds": api.started.elapsed().as_secs(),
         "memory": {"rss_bytes": rss_bytes(), "cache_bytes": api.vfs.cache_bytes()},
         "database": {"path": api.db.path().display().to_string(), "size_bytes": api.db.file_size(),

@@ -1,25 +1,22 @@
-//! The management API on the admin host: token auth with scopes, failed-auth rate limiting,
-//! the audit trail, and the routes for sites, deploys, tokens, env vars and system health.
-//! Every answer uses the `{data}` / `{error:{code,message}}` envelope.
+//! The management API on the admin host: the state it works on ([`Api`]: tokens, the
+//! failed-auth limiter, deploy limits, hooks) and the handlers for sites, deploys, tokens,
+//! env vars and system health ([`handlers`]). Which URL reaches which handler, and with what
+//! scope, is the route table's business (`app::routes`); authentication is [`crate::access`].
+//! Every answer uses the `{data}` / `{error:{code,message}}` envelope ([`crate::envelope`]).
 
-pub mod audit;
-pub mod envelope;
-mod handlers;
-pub mod ratelimit;
-pub mod tokens;
+pub mod handlers;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::access::ratelimit::FailureLimiter;
+use crate::access::{Caller, Gate, Scope, Verifier, AUTH_FAILURES_PER_MINUTE};
 use crate::deploy::DeployLimits;
 use crate::hosting::Sites;
 use crate::kernel::db::Db;
-use crate::kernel::http::{Body, Request, Response};
+use crate::kernel::http::{Request, Response};
 use crate::kernel::vfs::Vfs;
-
-use envelope::error;
-use tokens::{Principal, Scope, Verifier};
 
 /// Called after a site's files, env or existence change (script caches, certificates…).
 pub type SiteHook = Box<dyn Fn(&str) + Send + Sync>;
@@ -31,7 +28,7 @@ pub struct Api {
     pub domain: String,
     pub https: bool,
     pub tokens: Verifier,
-    pub limiter: ratelimit::FailureLimiter,
+    pub limiter: FailureLimiter,
     pub trusted_proxies: Vec<IpAddr>,
     pub deploy_limits: DeployLimits,
     /// Uploads being received or deployed now (see [`DeployLimits::max_concurrent`]).
@@ -44,12 +41,6 @@ pub struct Api {
     pub analytics_status: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
 }
 
-/// The client's address (the kernel's [`client_addr`](crate::kernel::http::client_addr())).
-pub use crate::kernel::http::client_addr as client_ip;
-
-/// Failed authentications allowed per address per minute before 429.
-pub const AUTH_FAILURES_PER_MINUTE: u32 = 10;
-
 impl Api {
     pub fn new(db: Arc<Db>, vfs: Arc<Vfs>, sites: Arc<Sites>, domain: String) -> Api {
         Api {
@@ -59,10 +50,7 @@ impl Api {
             domain,
             https: false,
             tokens: Verifier::default(),
-            limiter: ratelimit::FailureLimiter::new(
-                AUTH_FAILURES_PER_MINUTE,
-                Duration::from_secs(60),
-            ),
+            limiter: FailureLimiter::new(AUTH_FAILURES_PER_MINUTE, Duration::from_secs(60)),
             trusted_proxies: Vec::new(),
             deploy_limits: DeployLimits::default(),
             uploads: std::sync::atomic::AtomicUsize::new(0),
@@ -73,56 +61,15 @@ impl Api {
         }
     }
 
-    /// The client's address (see [`client_ip()`]).
-    pub fn client_ip(&self, req: &Request) -> IpAddr {
-        client_ip(req, &self.trusted_proxies)
-    }
-
-    pub fn authenticate(&self, req: &Request, need: Scope) -> Result<Principal, Response> {
-        let ip = self.client_ip(req);
-        if let Some(wait) = self.limiter.blocked(ip) {
-            return Err(error(
-                429,
-                "RATE_LIMITED",
-                "too many failed authentications; try again later",
-            )
-            .header("Retry-After", wait.to_string()));
+    /// The caller, if `req` carries a token of at least scope `need` (see [`Gate`]).
+    pub fn authenticate(&self, req: &Request, need: Scope) -> Result<Caller, Response> {
+        Gate {
+            db: &self.db,
+            tokens: &self.tokens,
+            limiter: &self.limiter,
+            trusted_proxies: &self.trusted_proxies,
         }
-        let token = req
-            .header("authorization")
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        let Some(token) = token else {
-            // Not counted: a request without credentials guesses nothing, and counting it
-            // would let any page the admin visits (`<img src=…/api/sites>`) lock them out.
-            return Err(error(
-                401,
-                "UNAUTHORIZED",
-                "missing token: send Authorization: Bearer <token>",
-            )
-            .header("WWW-Authenticate", "Bearer"));
-        };
-        let Some(p) = self.tokens.verify(&self.db, token) else {
-            self.limiter.record_failure(ip);
-            return Err(error(401, "UNAUTHORIZED", "invalid or revoked token")
-                .header("WWW-Authenticate", "Bearer"));
-        };
-        if p.scope < need {
-            return Err(error(
-                403,
-                "FORBIDDEN",
-                format!(
-                    "token '{}' has scope {}; this needs {}",
-                    p.name,
-                    p.scope.as_str(),
-                    need.as_str()
-                ),
-            ));
-        }
-        Ok(p)
+        .authenticate(req, need)
     }
 
     pub fn notify_site_changed(&self, site: &str) {
@@ -154,11 +101,6 @@ impl Api {
             Some(p) => format!("{scheme}://{host}:{p}/"),
             None => format!("{scheme}://{host}/"),
         }
-    }
-
-    /// Handles `/api/…` on the admin host.
-    pub fn handle(&self, req: &Request, body: &mut Body<'_>) -> Response {
-        handlers::route(self, req, body)
     }
 
     /// Periodic housekeeping (token last-use batch).

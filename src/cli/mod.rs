@@ -19,23 +19,8 @@ pub use common::CliError;
 
 use pico_args::Arguments;
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// The cargo features this binary was built with, as `fazt --version` shows them (a size-
-/// trimmed build may lack `js`, `acme` or `analytics`; bug reports and scripts need to know).
-pub fn features() -> String {
-    let on = [
-        ("js", cfg!(feature = "js")),
-        ("acme", cfg!(feature = "acme")),
-        ("analytics", cfg!(feature = "analytics")),
-    ];
-    let names: Vec<&str> = on.iter().filter(|f| f.1).map(|f| f.0).collect();
-    if names.is_empty() {
-        "no optional features".to_string()
-    } else {
-        names.join(", ")
-    }
-}
+// `serve` names it as `super::VERSION`.
+use crate::version::{features, VERSION};
 
 const HELP: &str = "\
 fazt — a personal cloud in one binary and one SQLite file

@@ -56,7 +56,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
                 |path: &std::path::Path| -> Result<Option<String>, provision::HookError> {
                     let db = crate::database::open(path)?;
                     let (_, token) =
-                        crate::api::tokens::create(&db, "admin", crate::api::tokens::Scope::Admin)?;
+                        crate::access::tokens::create(&db, "admin", crate::access::Scope::Admin)?;
                     db.checkpoint();
                     Ok(Some(token))
                 };

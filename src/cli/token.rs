@@ -4,7 +4,7 @@
 use pico_args::Arguments;
 
 use super::common::{finish, open_db, opt, wants_help, CliError};
-use crate::api::tokens::{self, Scope};
+use crate::access::tokens::{self, Scope};
 
 const HELP: &str = "\
 fazt token — manage API tokens

@@ -2,7 +2,8 @@
 //! `/api/webhooks`): list, create, read, update, delete — validated completely before anything
 //! is written, checked and written in one writer job (so two creates cannot both take a
 //! slug), and audited. Shared here ([`Table`]): listing, reading, deleting, `id`-or-name lookups
-//! and key conflicts; body and field parsing; auditing.
+//! and key conflicts; body and field parsing; auditing. The route table authenticates (admin
+//! scope) and hands each handler a [`Ctx`].
 
 pub mod redirects;
 pub mod webhooks;
@@ -10,10 +11,11 @@ pub mod webhooks;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Map, Value};
 
+use crate::access::Caller;
 use crate::analytics::Analytics;
-use crate::api::envelope::{bad_request, data, error, internal, not_found, ok};
-use crate::api::{audit, Api};
-use crate::kernel::http::{Body, Request, Response};
+use crate::audit;
+use crate::envelope::{bad_request, data, error, internal, not_found, ok};
+use crate::kernel::http::{Body, Response};
 
 const BODY_MAX: u64 = 64 * 1024;
 
@@ -86,22 +88,31 @@ pub(super) fn key_clause(id: &str, key_col: &'static str) -> (&'static str, Stri
     }
 }
 
-pub(super) fn audit(
-    api: &Api,
-    req: &Request,
-    actor: &str,
-    action: &str,
-    resource: &str,
-    details: &Value,
-) {
-    audit::record(
-        &api.db,
-        actor,
-        action,
-        resource,
-        &details.to_string(),
-        &api.client_ip(req).to_string(),
-    );
+/// What a management call works with.
+pub struct Ctx<'a> {
+    pub analytics: &'a Analytics,
+    /// Who calls (for the audit trail).
+    pub who: &'a Caller,
+    /// The admin host's public URL, `http://admin.example.com/`: short links and webhook
+    /// endpoints are shown with their full `url` on it.
+    pub admin_url: String,
+}
+
+impl Ctx<'_> {
+    fn audit(&self, action: &str, resource: &str, details: &Value) {
+        audit::record(
+            &self.analytics.db,
+            self.who,
+            action,
+            resource,
+            &details.to_string(),
+        );
+    }
+
+    /// `path` on the admin host, as a full URL.
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.admin_url)
+    }
 }
 
 /// Outcome of a check-then-write job.
@@ -111,12 +122,8 @@ pub(super) enum Write<T> {
     Conflict,
 }
 
-pub(super) fn admin_url(api: &Api, req: &Request, path: &str) -> String {
-    format!("{}{path}", api.site_url("admin", req))
-}
-
 /// What tells the managed tables apart; the list, read, delete and lookup code is shared.
-pub(super) struct Table {
+pub struct Table {
     /// SQL table.
     pub name: &'static str,
     /// The unique name column a row can be addressed by instead of its `id`.
@@ -129,53 +136,22 @@ pub(super) struct Table {
     pub noun: &'static str,
     /// Audit action prefix: "{action}.delete".
     pub action: &'static str,
-    pub to_json: fn(&Api, &Request, &rusqlite::Row<'_>) -> rusqlite::Result<Value>,
+    pub to_json: fn(&Ctx<'_>, &rusqlite::Row<'_>) -> rusqlite::Result<Value>,
 }
 
 impl Table {
-    /// Dispatches `/api/{table}[/{id}]`; `save(body, None)` creates, `save(body, Some(id))`
-    /// updates.
-    #[allow(clippy::too_many_arguments)]
-    pub fn route(
-        &self,
-        a: &Analytics,
-        api: &Api,
-        req: &Request,
-        body: &mut Body<'_>,
-        method: &str,
-        id: Option<&str>,
-        actor: &str,
-        save: impl FnOnce(&mut Body<'_>, Option<&str>) -> Response,
-    ) -> Response {
-        match (method, id) {
-            ("GET", None) => self.list(a, api, req),
-            ("GET", Some(id)) => match self.get(a, api, req, id) {
-                Ok(Some(v)) => ok(v),
-                Ok(None) => self.not_found(id),
-                Err(e) => internal(e),
-            },
-            ("POST", None) => save(body, None),
-            ("PUT", Some(id)) => save(body, Some(id)),
-            ("DELETE", Some(id)) => self.delete(a, api, req, id, actor),
-            _ => error(
-                405,
-                "METHOD_NOT_ALLOWED",
-                format!("{method} is not allowed here"),
-            ),
-        }
-    }
-
     pub fn not_found(&self, id: &str) -> Response {
         not_found(format!("no {} '{id}'", self.noun))
     }
 
-    fn list(&self, a: &Analytics, api: &Api, req: &Request) -> Response {
-        let rows = a.db.read(|c| {
+    /// `GET /api/{table}`.
+    pub fn list(&self, cx: &Ctx<'_>) -> Response {
+        let rows = cx.analytics.db.read(|c| {
             let mut st = c.prepare(&format!(
                 "SELECT {} FROM {} ORDER BY {}",
                 self.columns, self.name, self.list_order
             ))?;
-            let rows = st.query_map([], |r| (self.to_json)(api, req, r))?;
+            let rows = st.query_map([], |r| (self.to_json)(cx, r))?;
             rows.collect::<Result<Vec<_>, _>>()
         });
         match rows {
@@ -184,23 +160,26 @@ impl Table {
         }
     }
 
+    /// `GET /api/{table}/{id}`.
+    pub fn show(&self, cx: &Ctx<'_>, id: &str) -> Response {
+        match self.get(cx, id) {
+            Ok(Some(v)) => ok(v),
+            Ok(None) => self.not_found(id),
+            Err(e) => internal(e),
+        }
+    }
+
     /// The row addressed by `id` (digits: the id; otherwise the key column), as JSON.
-    pub fn get(
-        &self,
-        a: &Analytics,
-        api: &Api,
-        req: &Request,
-        id: &str,
-    ) -> rusqlite::Result<Option<Value>> {
+    pub fn get(&self, cx: &Ctx<'_>, id: &str) -> rusqlite::Result<Option<Value>> {
         let (col, key) = key_clause(id, self.key_col);
-        a.db.read(|c| {
+        cx.analytics.db.read(|c| {
             c.query_row(
                 &format!(
                     "SELECT {} FROM {} WHERE {col} = ?1",
                     self.columns, self.name
                 ),
                 [key],
-                |r| (self.to_json)(api, req, r),
+                |r| (self.to_json)(cx, r),
             )
             .optional()
         })
@@ -209,30 +188,31 @@ impl Table {
     /// The answer after a write: the row as it is now, with `status`, passed through `show`.
     pub fn saved(
         &self,
-        a: &Analytics,
-        api: &Api,
-        req: &Request,
+        cx: &Ctx<'_>,
         rowid: i64,
         status: u16,
         show: impl FnOnce(Value) -> Value,
     ) -> Response {
-        match self.get(a, api, req, &rowid.to_string()) {
+        match self.get(cx, &rowid.to_string()) {
             Ok(Some(v)) => data(status, show(v)),
             Ok(None) => self.not_found(&rowid.to_string()),
             Err(e) => internal(e),
         }
     }
 
-    fn delete(&self, a: &Analytics, api: &Api, req: &Request, id: &str, actor: &str) -> Response {
+    /// `DELETE /api/{table}/{id}`.
+    pub fn delete(&self, cx: &Ctx<'_>, id: &str) -> Response {
         let (col, key) = key_clause(id, self.key_col);
         let table = self.name;
-        let r =
-            a.db.write(move |c| c.execute(&format!("DELETE FROM {table} WHERE {col} = ?1"), [key]));
+        let r = cx
+            .analytics
+            .db
+            .write(move |c| c.execute(&format!("DELETE FROM {table} WHERE {col} = ?1"), [key]));
         match r {
             Ok(0) => self.not_found(id),
             Ok(_) => {
                 let action = format!("{}.delete", self.action);
-                audit(api, req, actor, &action, id, &json!({}));
+                cx.audit(&action, id, &json!({}));
                 ok(json!({"id": id, "deleted": true}))
             }
             Err(e) => internal(e),

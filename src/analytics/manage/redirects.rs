@@ -3,12 +3,10 @@
 use rusqlite::params;
 use serde_json::{json, Value};
 
-use super::{admin_url, audit, opt_str, read_object, tag_list, tags_of, valid_key, Table, Write};
-use crate::analytics::Analytics;
-use crate::api::envelope::{bad_request, error, internal};
-use crate::api::Api;
+use super::{opt_str, read_object, tag_list, tags_of, valid_key, Ctx, Table, Write};
+use crate::envelope::{bad_request, error, internal};
 use crate::kernel::db::now;
-use crate::kernel::http::{Body, Request, Response};
+use crate::kernel::http::{Body, Response};
 
 const DESTINATION_MAX: usize = 2048;
 
@@ -40,7 +38,7 @@ pub fn valid_destination(d: &str) -> Result<(), String> {
     }
 }
 
-fn redirect_json(api: &Api, req: &Request, r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
+fn redirect_json(cx: &Ctx<'_>, r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
     let slug: String = r.get(1)?;
     Ok(json!({
         "id": r.get::<_, i64>(0)?,
@@ -49,11 +47,11 @@ fn redirect_json(api: &Api, req: &Request, r: &rusqlite::Row<'_>) -> rusqlite::R
         "tags": tag_list(&r.get::<_, Option<String>>(3)?.unwrap_or_default()),
         "click_count": r.get::<_, i64>(4)?,
         "created_at": r.get::<_, Option<i64>>(5).ok().flatten(),
-        "url": admin_url(api, req, &format!("r/{slug}")),
+        "url": cx.url(&format!("r/{slug}")),
     }))
 }
 
-pub(super) const REDIRECTS: Table = Table {
+pub const REDIRECTS: Table = Table {
     name: "redirects",
     key_col: "slug",
     columns: "id, COALESCE(slug, ''), destination, tags, click_count, created_at",
@@ -62,21 +60,6 @@ pub(super) const REDIRECTS: Table = Table {
     action: "redirect",
     to_json: redirect_json,
 };
-
-pub fn route(
-    a: &Analytics,
-    api: &Api,
-    req: &Request,
-    body: &mut Body<'_>,
-    method: &str,
-    id: Option<&str>,
-    actor: &str,
-) -> Response {
-    REDIRECTS.route(a, api, req, body, method, id, actor, |body, id| match id {
-        None => create_redirect(a, api, req, body, actor),
-        Some(id) => update_redirect(a, api, req, body, id, actor),
-    })
-}
 
 /// The body's slug, destination and tags, each `None` when absent.
 type Fields = (Option<String>, Option<String>, Option<String>);
@@ -88,13 +71,8 @@ fn read_fields(body: &mut Body<'_>) -> Result<Fields, Response> {
     Ok((slug, destination, tags_of(&o)?))
 }
 
-fn create_redirect(
-    a: &Analytics,
-    api: &Api,
-    req: &Request,
-    body: &mut Body<'_>,
-    actor: &str,
-) -> Response {
+/// `POST /api/redirects`.
+pub fn create(cx: &Ctx<'_>, body: &mut Body<'_>) -> Response {
     let (slug, destination, tags) = match read_fields(body) {
         Ok((Some(s), Some(d), t)) => (s, d, t.unwrap_or_default()),
         Ok(_) => return bad_request("'slug' and 'destination' are required"),
@@ -109,45 +87,39 @@ fn create_redirect(
         return bad_request(e);
     }
     let (s2, d2, t2) = (slug.clone(), destination.clone(), tags.clone());
-    let r = a.db.write(move |c| -> rusqlite::Result<Write<i64>> {
-        let tx = c.transaction()?;
-        if REDIRECTS.key_taken(&tx, &s2, -1)? {
-            return Ok(Write::Conflict);
-        }
-        tx.execute(
-            "INSERT INTO redirects (slug, destination, tags, click_count, created_at)
+    let r = cx
+        .analytics
+        .db
+        .write(move |c| -> rusqlite::Result<Write<i64>> {
+            let tx = c.transaction()?;
+            if REDIRECTS.key_taken(&tx, &s2, -1)? {
+                return Ok(Write::Conflict);
+            }
+            tx.execute(
+                "INSERT INTO redirects (slug, destination, tags, click_count, created_at)
              VALUES (?1, ?2, ?3, 0, ?4)",
-            params![s2, d2, t2, now()],
-        )?;
-        let id = tx.last_insert_rowid();
-        tx.commit()?;
-        Ok(Write::Done(id))
-    });
+                params![s2, d2, t2, now()],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok(Write::Done(id))
+        });
     match r {
         Ok(Write::Done(id)) => {
-            audit(
-                api,
-                req,
-                actor,
+            cx.audit(
                 "redirect.create",
                 &slug,
                 &json!({"destination": destination}),
             );
-            REDIRECTS.saved(a, api, req, id, 201, |v| v)
+            REDIRECTS.saved(cx, id, 201, |v| v)
         }
         Ok(_) => error(409, "CONFLICT", format!("slug '{slug}' is already in use")),
         Err(e) => internal(e),
     }
 }
 
-fn update_redirect(
-    a: &Analytics,
-    api: &Api,
-    req: &Request,
-    body: &mut Body<'_>,
-    id: &str,
-    actor: &str,
-) -> Response {
+/// `PUT /api/redirects/{id}`.
+pub fn update(cx: &Ctx<'_>, body: &mut Body<'_>, id: &str) -> Response {
     let (slug, destination, tags) = match read_fields(body) {
         Ok(f) => f,
         Err(r) => return r,
@@ -164,37 +136,37 @@ fn update_redirect(
     }
     let (s2, d2, t2) = (slug.clone(), destination.clone(), tags.clone());
     let target = id.to_string();
-    let r = a.db.write(move |c| -> rusqlite::Result<Write<i64>> {
-        let tx = c.transaction()?;
-        let Some(rid) = REDIRECTS.find_id(&tx, &target)? else {
-            return Ok(Write::NotFound);
-        };
-        if let Some(s) = &s2 {
-            if REDIRECTS.key_taken(&tx, s, rid)? {
-                return Ok(Write::Conflict);
+    let r = cx
+        .analytics
+        .db
+        .write(move |c| -> rusqlite::Result<Write<i64>> {
+            let tx = c.transaction()?;
+            let Some(rid) = REDIRECTS.find_id(&tx, &target)? else {
+                return Ok(Write::NotFound);
+            };
+            if let Some(s) = &s2 {
+                if REDIRECTS.key_taken(&tx, s, rid)? {
+                    return Ok(Write::Conflict);
+                }
+                REDIRECTS.set(&tx, rid, "slug", s)?;
             }
-            REDIRECTS.set(&tx, rid, "slug", s)?;
-        }
-        if let Some(d) = &d2 {
-            REDIRECTS.set(&tx, rid, "destination", d)?;
-        }
-        if let Some(t) = &t2 {
-            REDIRECTS.set(&tx, rid, "tags", t)?;
-        }
-        tx.commit()?;
-        Ok(Write::Done(rid))
-    });
+            if let Some(d) = &d2 {
+                REDIRECTS.set(&tx, rid, "destination", d)?;
+            }
+            if let Some(t) = &t2 {
+                REDIRECTS.set(&tx, rid, "tags", t)?;
+            }
+            tx.commit()?;
+            Ok(Write::Done(rid))
+        });
     match r {
         Ok(Write::Done(rid)) => {
-            audit(
-                api,
-                req,
-                actor,
+            cx.audit(
                 "redirect.update",
                 id,
                 &json!({"slug": slug, "destination": destination}),
             );
-            REDIRECTS.saved(a, api, req, rid, 200, |v| v)
+            REDIRECTS.saved(cx, rid, 200, |v| v)
         }
         Ok(Write::NotFound) => REDIRECTS.not_found(id),
         Ok(Write::Conflict) => error(

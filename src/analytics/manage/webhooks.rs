@@ -4,17 +4,15 @@
 use rusqlite::params;
 use serde_json::{json, Map, Value};
 
-use super::{admin_url, audit, opt_str, read_object, valid_key, Table, Write};
-use crate::analytics::Analytics;
-use crate::api::envelope::{bad_request, error, internal};
-use crate::api::Api;
+use super::{opt_str, read_object, valid_key, Ctx, Table, Write};
+use crate::envelope::{bad_request, error, internal};
 use crate::kernel::db::migrate::hex;
 use crate::kernel::db::now;
-use crate::kernel::http::{Body, Request, Response};
+use crate::kernel::http::{Body, Response};
 
 const SECRET_MAX: usize = 256;
 
-fn webhook_json(api: &Api, req: &Request, r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
+fn webhook_json(cx: &Ctx<'_>, r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
     let endpoint: String = r.get(2)?;
     Ok(json!({
         "id": r.get::<_, i64>(0)?,
@@ -23,11 +21,11 @@ fn webhook_json(api: &Api, req: &Request, r: &rusqlite::Row<'_>) -> rusqlite::Re
         "has_secret": r.get::<_, bool>(3)?,
         "is_active": r.get::<_, Option<i64>>(4)?.unwrap_or(1) != 0,
         "created_at": r.get::<_, Option<i64>>(5).ok().flatten(),
-        "url": admin_url(api, req, &format!("webhook/{endpoint}")),
+        "url": cx.url(&format!("webhook/{endpoint}")),
     }))
 }
 
-pub(super) const WEBHOOKS: Table = Table {
+pub const WEBHOOKS: Table = Table {
     name: "webhooks",
     key_col: "endpoint",
     columns: "id, COALESCE(name, ''), COALESCE(endpoint, ''), COALESCE(secret, '') != '', is_active, created_at",
@@ -97,29 +95,18 @@ fn with_secret(v: Value, generated: Option<&str>) -> Value {
     }
 }
 
-pub fn route(
-    a: &Analytics,
-    api: &Api,
-    req: &Request,
-    body: &mut Body<'_>,
-    method: &str,
-    id: Option<&str>,
-    actor: &str,
-) -> Response {
-    WEBHOOKS.route(a, api, req, body, method, id, actor, |body, id| {
-        save_webhook(a, api, req, body, id, actor)
-    })
+/// `POST /api/webhooks`.
+pub fn create(cx: &Ctx<'_>, body: &mut Body<'_>) -> Response {
+    save(cx, body, None)
+}
+
+/// `PUT /api/webhooks/{id}`.
+pub fn update(cx: &Ctx<'_>, body: &mut Body<'_>, id: &str) -> Response {
+    save(cx, body, Some(id))
 }
 
 /// Creates (`id` = None) or updates a webhook.
-fn save_webhook(
-    a: &Analytics,
-    api: &Api,
-    req: &Request,
-    body: &mut Body<'_>,
-    id: Option<&str>,
-    actor: &str,
-) -> Response {
+fn save(cx: &Ctx<'_>, body: &mut Body<'_>, id: Option<&str>) -> Response {
     let o = match read_object(body) {
         Ok(o) => o,
         Err(r) => return r,
@@ -136,51 +123,54 @@ fn save_webhook(
     }
     let target = id.map(str::to_string);
     let (n2, e2, s2) = (name.clone(), endpoint.clone(), secret.clone());
-    let r = a.db.write(move |c| -> rusqlite::Result<Write<i64>> {
-        let tx = c.transaction()?;
-        let wid = match &target {
-            None => {
-                if WEBHOOKS.key_taken(&tx, e2.as_deref().unwrap_or(""), -1)? {
-                    return Ok(Write::Conflict);
-                }
-                tx.execute(
-                    "INSERT INTO webhooks (name, endpoint, secret, is_active, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        n2,
-                        e2,
-                        s2.unwrap_or_default(),
-                        active.unwrap_or(true),
-                        now()
-                    ],
-                )?;
-                tx.last_insert_rowid()
-            }
-            Some(target) => {
-                let Some(wid) = WEBHOOKS.find_id(&tx, target)? else {
-                    return Ok(Write::NotFound);
-                };
-                if let Some(e) = &e2 {
-                    if WEBHOOKS.key_taken(&tx, e, wid)? {
+    let r = cx
+        .analytics
+        .db
+        .write(move |c| -> rusqlite::Result<Write<i64>> {
+            let tx = c.transaction()?;
+            let wid = match &target {
+                None => {
+                    if WEBHOOKS.key_taken(&tx, e2.as_deref().unwrap_or(""), -1)? {
                         return Ok(Write::Conflict);
                     }
-                    WEBHOOKS.set(&tx, wid, "endpoint", e)?;
+                    tx.execute(
+                        "INSERT INTO webhooks (name, endpoint, secret, is_active, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![
+                            n2,
+                            e2,
+                            s2.unwrap_or_default(),
+                            active.unwrap_or(true),
+                            now()
+                        ],
+                    )?;
+                    tx.last_insert_rowid()
                 }
-                if let Some(n) = &n2 {
-                    WEBHOOKS.set(&tx, wid, "name", n)?;
+                Some(target) => {
+                    let Some(wid) = WEBHOOKS.find_id(&tx, target)? else {
+                        return Ok(Write::NotFound);
+                    };
+                    if let Some(e) = &e2 {
+                        if WEBHOOKS.key_taken(&tx, e, wid)? {
+                            return Ok(Write::Conflict);
+                        }
+                        WEBHOOKS.set(&tx, wid, "endpoint", e)?;
+                    }
+                    if let Some(n) = &n2 {
+                        WEBHOOKS.set(&tx, wid, "name", n)?;
+                    }
+                    if let Some(s) = &s2 {
+                        WEBHOOKS.set(&tx, wid, "secret", s)?;
+                    }
+                    if let Some(act) = active {
+                        WEBHOOKS.set(&tx, wid, "is_active", &act)?;
+                    }
+                    wid
                 }
-                if let Some(s) = &s2 {
-                    WEBHOOKS.set(&tx, wid, "secret", s)?;
-                }
-                if let Some(act) = active {
-                    WEBHOOKS.set(&tx, wid, "is_active", &act)?;
-                }
-                wid
-            }
-        };
-        tx.commit()?;
-        Ok(Write::Done(wid))
-    });
+            };
+            tx.commit()?;
+            Ok(Write::Done(wid))
+        });
     let what = id.map_or_else(|| endpoint.clone().unwrap_or_default(), str::to_string);
     match r {
         Ok(Write::Done(wid)) => {
@@ -189,10 +179,7 @@ fn save_webhook(
             } else {
                 "webhook.create"
             };
-            audit(
-                api,
-                req,
-                actor,
+            cx.audit(
                 action,
                 &what,
                 &json!({
@@ -200,9 +187,7 @@ fn save_webhook(
                 }),
             );
             let status = if id.is_some() { 200 } else { 201 };
-            WEBHOOKS.saved(a, api, req, wid, status, |v| {
-                with_secret(v, generated.as_deref())
-            })
+            WEBHOOKS.saved(cx, wid, status, |v| with_secret(v, generated.as_deref()))
         }
         Ok(Write::NotFound) => WEBHOOKS.not_found(&what),
         Ok(Write::Conflict) => error(

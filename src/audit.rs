@@ -1,14 +1,16 @@
-//! The audit trail: every state-changing API call leaves a row in `audit_logs`.
+//! The audit trail: every state-changing API call (management or analytics) leaves a row in
+//! `audit_logs` naming the caller's token and address.
 
+use crate::access::Caller;
 use crate::kernel::db::{now, Db};
 
-pub fn record(db: &Db, actor: &str, action: &str, resource: &str, details: &str, ip: &str) {
+pub fn record(db: &Db, who: &Caller, action: &str, resource: &str, details: &str) {
     let (a, b, c, d, e) = (
-        actor.to_string(),
+        who.name.clone(),
         action.to_string(),
         resource.to_string(),
         details.to_string(),
-        ip.to_string(),
+        who.ip.to_string(),
     );
     let r = db.write(move |conn| {
         conn.execute(

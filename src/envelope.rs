@@ -1,5 +1,6 @@
 //! The API's one response shape: `{"data": …}` on success, `{"error": {"code", "message"}}`
-//! on failure, with the matching HTTP status.
+//! on failure, with the matching HTTP status. The management API, the analytics API and
+//! authentication all answer in it, so it sits below them.
 
 use serde_json::{json, Value};
 
