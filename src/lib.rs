@@ -45,6 +45,7 @@
 //!   - [`app`]: the request handler composing the verticals.
 //!   - [`client`]: the deploy client (API requests and `--insecure` TLS, folder packing,
 //!     saved settings).
+//!   - [`settings`]: the `configurations` table (stored options, fazt's own small state).
 //!   - [`cli`]: the `fazt` command line (`serve`, `status`, …).
 //!
 //! `schema.sql` (repository root) is the one schema; `tests/` start the real binary.
@@ -64,6 +65,7 @@ pub mod scripts;
 #[cfg(feature = "js")]
 pub mod serverless;
 pub mod service_unit;
+pub mod settings;
 
 /// The kernel crate, under the name the verticals use for it.
 pub use fazt_kernel as kernel;

@@ -174,13 +174,13 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     let listen = setting(
         listen_flag,
         "FAZT_LISTEN",
-        db.setting("listen"),
+        crate::settings::get(&db, "listen").ok().flatten(),
         default_listen,
     );
     let domain = setting(
         domain_flag,
         "FAZT_DOMAIN",
-        db.setting("domain"),
+        crate::settings::get(&db, "domain").ok().flatten(),
         "localhost",
     )
     .trim_end_matches('.')
