@@ -45,6 +45,7 @@
 //!   - [`app`]: the request handler composing the verticals.
 //!   - [`client`]: the deploy client (API requests and `--insecure` TLS, folder packing,
 //!     saved settings).
+//!   - [`config`]: typed options (flag > `FAZT_<NAME>` > stored in fazt.db > default).
 //!   - [`settings`]: the `configurations` table (stored options, fazt's own small state).
 //!   - [`cli`]: the `fazt` command line (`serve`, `status`, …).
 //!
@@ -56,6 +57,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod database;
 pub mod deploy;
 pub mod hosting;
