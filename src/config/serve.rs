@@ -423,19 +423,29 @@ mod tests {
                     .unwrap_or_else(|e| panic!("default of {}: {e}", s.flag));
             }
         }
+        // Help shows every option this build honours, with its environment variable.
         let help = help();
-        for o in &opts {
-            let s = o.spec();
-            let shown = help.contains(&format!("    {} ", s.flag))
-                || help.contains(&format!("    {}\n", s.flag));
-            let in_build = !s.flag.starts_with("--http")
-                && !s.flag.starts_with("--acme")
-                && !s.flag.starts_with("--tls")
-                && !["--email", "--staging"].contains(&s.flag);
-            if in_build || cfg!(feature = "acme") {
-                assert!(shown && help.contains(&s.env()), "{} not in help", s.flag);
-            }
+        let mut shown: Vec<&dyn AnyOpt> = GENERAL.to_vec();
+        if cfg!(feature = "acme") {
+            shown.extend_from_slice(super::super::https::OPTIONS);
         }
+        #[cfg(feature = "analytics")]
+        shown.extend_from_slice(super::super::analytics::OPTIONS);
+        for o in shown {
+            let s = o.spec();
+            assert!(
+                help.contains(&format!("    {} ", s.flag))
+                    || help.contains(&format!("    {}\n", s.flag)),
+                "{} not in help",
+                s.flag
+            );
+            assert!(
+                help.contains(&format!("(env {}", s.env())),
+                "{} not in help",
+                s.env()
+            );
+        }
+        assert_eq!(help.contains("--tls-cert"), cfg!(feature = "acme"));
     }
 
     #[test]
