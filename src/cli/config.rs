@@ -1,7 +1,8 @@
 //! `fazt config get|set|list|unset` (and the Go version's `fazt set-config KEY VALUE`): the
 //! server options stored in fazt.db, which `fazt serve` uses when neither a flag nor the
 //! environment gives one. Only storable options are accepted, and `set` checks the value with
-//! the parser the server uses, so a stored value never stops the server from starting.
+//! the parser the server uses before it writes anything. (Rules across options, such as
+//! `email` needing `https`, are checked when the server starts.)
 
 use pico_args::Arguments;
 
