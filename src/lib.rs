@@ -50,6 +50,8 @@
 //!     and logs in fazt.db); without `js`, scripts are served as static files.
 //!   - `https` (feature `acme`): the TLS edge and ACME manager tied to fazt — certificates
 //!     in the `certificates` table, only for names of existing sites; port-80 redirector.
+//!   - [`config`]: typed options (flag > `FAZT_<NAME>` > stored in fazt.db > default).
+//!   - [`settings`]: the `configurations` table (stored options, fazt's own small state).
 //!   - [`service_unit`]: fazt as that product — its unit template and `serve` flags.
 //!   - [`client`]: the deploy client (API requests and `--insecure` TLS, folder packing,
 //!     saved settings).
@@ -68,6 +70,7 @@ pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod database;
 pub mod deploy;
 pub mod envelope;
@@ -78,6 +81,7 @@ pub mod scripts;
 #[cfg(feature = "js")]
 pub mod serverless;
 pub mod service_unit;
+pub mod settings;
 pub mod version;
 
 /// The kernel crate, under the name the verticals use for it.

@@ -16,6 +16,7 @@ const SHARED: &[&str] = &[
     "audit",
     "database",
     "service_unit",
+    "settings",
 ];
 /// fazt's features. They may use each other (without a cycle) and the shared pieces.
 const VERTICALS: &[&str] = &[
@@ -29,7 +30,7 @@ const VERTICALS: &[&str] = &[
     "client",
 ];
 /// The request handler composing the verticals, and the command line over everything.
-const TOP: &[&str] = &["app", "cli"];
+const TOP: &[&str] = &["app", "config", "cli"];
 /// Verticals that must not name each other.
 const APART: &[(&str, &str)] = &[("api", "analytics")];
 

@@ -99,7 +99,11 @@ pub struct Recorder {
 impl Recorder {
     pub fn new(db: Arc<Db>, settings: Settings) -> Recorder {
         let today = day_of(crate::kernel::db::now());
-        let stored = db.setting(SALT_KEY).and_then(|s| Salt::parse(&s));
+        // Unreadable counts as absent: a fresh salt only restarts today's visitor count.
+        let stored = crate::settings::get(&db, SALT_KEY)
+            .ok()
+            .flatten()
+            .and_then(|s| Salt::parse(&s));
         let (salt, salt_dirty) = match stored {
             Some(s) if s.day == today => (s, false),
             _ => (Salt::fresh(today), true),
@@ -274,12 +278,7 @@ impl Recorder {
                     bump.execute([id])?;
                 }
                 if let Some(s) = &salt {
-                    tx.execute(
-                        "INSERT INTO configurations (key, value, updated_at) VALUES (?1, ?2, ?3)
-                         ON CONFLICT(key) DO UPDATE SET value = excluded.value,
-                         updated_at = excluded.updated_at",
-                        rusqlite::params![SALT_KEY, s, crate::kernel::db::now()],
-                    )?;
+                    crate::settings::write(&tx, SALT_KEY, s)?;
                 }
             }
             tx.commit()

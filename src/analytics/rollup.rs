@@ -110,15 +110,15 @@ fn first_event_since(db: &Db, t: i64) -> Result<Option<i64>, String> {
 }
 
 fn save_watermark(db: &Db, w: i64) -> Result<(), String> {
-    db.set_setting(WATERMARK_KEY, &w.to_string())
+    crate::settings::set(db, WATERMARK_KEY, &w.to_string()).map_err(db_err)
 }
 
 /// Rolls up every finished day after the watermark, skipping days without events. Returns
 /// the new watermark and the number of days rolled up.
 fn roll_up(db: &Db, now: i64) -> Result<(i64, usize), String> {
     let complete_until = day_floor(now - GRACE);
-    let stored = db
-        .setting(WATERMARK_KEY)
+    let stored = crate::settings::get(db, WATERMARK_KEY)
+        .map_err(db_err)?
         .and_then(|v| v.parse::<i64>().ok());
     let mut w = match stored {
         Some(w) => w,
@@ -266,11 +266,7 @@ fn roll_up_day(db: &Db, d: i64) -> Result<(), String> {
                 ins.execute(params![site, d, kind, value, n])?;
             }
         }
-        tx.execute(
-            "INSERT INTO configurations (key, value, updated_at) VALUES (?1, ?2, strftime('%s'))
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            params![WATERMARK_KEY, (d + DAY).to_string()],
-        )?;
+        crate::settings::write(&tx, WATERMARK_KEY, &(d + DAY).to_string())?;
         tx.commit()
     })
 }

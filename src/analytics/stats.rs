@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 
 use super::dates::{day_floor, hour_floor, DAY, HOUR};
@@ -158,14 +158,8 @@ pub fn align(from: i64, to: i64) -> Result<(i64, i64, Granularity), String> {
 
 /// The rollup watermark (0 when nothing is rolled up yet).
 pub fn watermark(c: &Connection) -> rusqlite::Result<i64> {
-    let v: Option<Option<String>> = c
-        .query_row(
-            "SELECT value FROM configurations WHERE key = ?1",
-            [WATERMARK_KEY],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(v.flatten().and_then(|s| s.parse().ok()).unwrap_or(0))
+    let v = crate::settings::read(c, WATERMARK_KEY)?;
+    Ok(v.and_then(|s| s.parse().ok()).unwrap_or(0))
 }
 
 fn merge_top(into: &mut HashMap<(String, String), i64>, rows: Vec<Top>) {

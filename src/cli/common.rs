@@ -1,7 +1,7 @@
 //! Pieces shared by the subcommands: errors, `--db` resolution, logging set-up, and the
 //! check that no unknown flag is left over.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pico_args::Arguments;
@@ -64,8 +64,11 @@ pub fn db_path(flag: Option<String>) -> PathBuf {
 }
 
 pub fn open_db(flag: Option<String>) -> Result<Arc<Db>, CliError> {
-    let path = db_path(flag);
-    crate::database::open(&path)
+    open_db_at(&db_path(flag))
+}
+
+pub fn open_db_at(path: &Path) -> Result<Arc<Db>, CliError> {
+    crate::database::open(path)
         .map(Arc::new)
         .map_err(|e| CliError::fail(e.to_string()))
 }

@@ -2,11 +2,13 @@
 //! is one line on stderr with a non-zero exit (2 for usage errors, 1 for failures).
 
 mod common;
+mod config;
 mod deploy;
 mod healthcheck;
 mod logs;
 mod run;
 mod serve;
+#[cfg(feature = "acme")]
 mod serve_https;
 mod service;
 #[cfg(feature = "analytics")]
@@ -37,6 +39,8 @@ COMMANDS:
     logs SITE [-f]     A site's script logs
     run SITE           Execute a site's main.js once and print the response
     service            Install as a hardened systemd service (install|uninstall|status|logs)
+    config             Server options stored in fazt.db: list, get KEY, set KEY VALUE,
+                       unset KEY (alias: `set-config KEY VALUE`)
     vacuum             Compact the database file (give freed space back to the disk)
 
 CLIENT COMMANDS (from your laptop, over the API):
@@ -49,6 +53,8 @@ OPTIONS:
     -V, --version      Print the version
 
 Every command that opens the database takes --db PATH (env FAZT_DB, default ./fazt.db).
+`fazt serve` takes each option from its flag, else FAZT_<NAME>, else `fazt config`, else
+its default.
 ";
 
 /// Runs the CLI with the process arguments; returns the exit code.
@@ -103,6 +109,8 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         "vacuum" => vacuum::run(args),
         "logs" => logs::run(args),
         "service" => service::run(args),
+        "config" => config::run(args),
+        "set-config" => config::set_config(args),
         "run" => run::run(args),
         "deploy" => deploy::deploy(args),
         "client" => deploy::client(args),

@@ -1,233 +1,95 @@
-//! `fazt serve`: opens the database, seeds system sites, listens, and shuts down gracefully
-//! on SIGTERM/SIGINT. Settings: flags beat environment beat settings stored in fazt.db beat
-//! defaults.
+//! `fazt serve`: resolves its configuration (flags beat environment beat settings stored in
+//! fazt.db beat defaults, see [`crate::config`]), opens the database, wires the verticals
+//! into one [`App`], listens, and shuts down gracefully on SIGTERM/SIGINT.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pico_args::Arguments;
 
-use super::common::{finish, init_logging, open_db, opt, CliError};
+use super::common::{finish, init_logging, open_db_at, CliError};
 #[cfg(feature = "analytics")]
 use crate::analytics::Analytics;
 use crate::api::Api;
 use crate::app::App;
+use crate::config::{self, JsConfig, ServeConfig};
 use crate::hosting::{seed, Hosting, Sites};
-use crate::kernel::http::{server, Lifecycle, Limits};
+use crate::kernel::db::Db;
+use crate::kernel::http::{server, Lifecycle};
 use crate::kernel::vfs::Vfs;
-
-#[cfg(feature = "analytics")]
-const ANALYTICS_HELP: &str = "\
-    --no-analytics       Do not record requests to sites (tracking endpoints, short links
-                         and webhooks still work)
-    --analytics-flush-ms N      Write recorded events at least every N ms (default 1000)
-    --analytics-buffer N        Events each serving thread holds before new ones are
-                                dropped and counted (default 4096)
-    --analytics-retention-days N  Keep raw events N days (default 90); hourly and daily
-                                rollups are kept longer
-    --analytics-rollup-days N   Keep hourly rollups and top lists N days (default 730)
-    --analytics-store-ip  Store raw client addresses and user agents (default: only a
-                         daily-rotating salted hash)
-    --webhook-max-kb N   Largest webhook body in KiB (default 64)
-";
-
-const HELP: &str = "\
-fazt serve — run the server (alias: fazt server start)
-
-USAGE:
-    fazt serve [OPTIONS]
-
-OPTIONS:
-    --db PATH            Database file (env FAZT_DB, default ./fazt.db)
-    --listen ADDR        Address to listen on (env FAZT_LISTEN, default 0.0.0.0:4698)
-    --domain NAME        Domain sites are served under (env FAZT_DOMAIN, default localhost):
-                         <site>.<domain>; admin.<domain> is fazt's own host
-    --log-level LEVEL    error, warn, info, debug (one line per request), trace
-                         (env FAZT_LOG, default info)
-    --cache-mb N         Hot-file cache budget in MiB (default 4)
-    --stack-kb N         Coroutine stack per connection in KiB (default 128)
-    --header-timeout S   Seconds to receive a request head (default 10)
-    --idle-timeout S     Seconds a keep-alive connection may idle (default 60)
-    --body-timeout S     Seconds between two reads of a request body (default 30)
-    --max-connections N  Simultaneous connections (default 10000)
-    --max-conns-per-ip N Simultaneous connections from one client address; behind
-                         --trusted-proxy, requests in progress per forwarded address
-                         (default 64, 0 = no cap)
-    --min-body-rate N    Slowest request body accepted, bytes/s after a grace of
-                         --header-timeout; slower gets 408 (default 1024, 0 = off)
-    --max-uploads N      Deploy uploads received at once; more get 503 with
-                         Retry-After (default 2)
-    --max-upload-mb N    Largest deploy upload in MiB (default 100)
-    --max-zip-entries N  Most entries in a deployed ZIP (default 10000)
-    --max-unzipped-mb N  Most bytes a deployed ZIP may inflate to, in MiB (default 1024)
-    --trusted-proxy IP   A reverse proxy whose X-Forwarded-For is believed (repeatable)
-    --js-timeout-ms N    CPU (wall-clock) time per script run (default 1000)
-    --js-memory-mb N     Memory per JS runtime in MiB (default 32)
-    --js-threads N       JS worker threads (default 2)
-
-Settings stored in fazt.db (table configurations: listen, domain) are used when neither a
-flag nor the environment gives one.
-";
-
-/// flag > env > stored setting > default
-fn setting(flag: Option<String>, env: &str, stored: Option<String>, default: &str) -> String {
-    flag.or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
-        .or(stored)
-        .unwrap_or_else(|| default.to_string())
-}
-
-fn num<T: std::str::FromStr>(
-    args: &mut Arguments,
-    name: &'static str,
-) -> Result<Option<T>, CliError> {
-    match opt(args, name)? {
-        None => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| CliError::usage(format!("{name}: '{v}' is not a valid number"))),
-    }
-}
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if args.contains(["-h", "--help"]) {
-        print!("{HELP}");
-        #[cfg(feature = "acme")]
-        print!("\n{}", super::serve_https::HELP);
-        #[cfg(feature = "analytics")]
-        print!("\nANALYTICS (feature `analytics`):\n{ANALYTICS_HELP}");
+        print!("{}", config::serve::help());
         return Ok(());
     }
-    let https_flags = super::serve_https::parse(&mut args)?;
-    let db_flag = opt(&mut args, "--db")?;
-    let listen_flag = opt(&mut args, "--listen")?;
-    let domain_flag = opt(&mut args, "--domain")?;
-    let level = opt(&mut args, "--log-level")?;
-    let cache_mb: usize = num(&mut args, "--cache-mb")?.unwrap_or(4);
-    let stack_kb: usize = num(&mut args, "--stack-kb")?.unwrap_or(128);
-    let mut limits = Limits {
-        server_header: "fazt",
-        ..Limits::default()
-    };
-    if let Some(s) = num::<u64>(&mut args, "--header-timeout")? {
-        limits.header_timeout = Duration::from_secs(s.max(1));
-    }
-    if let Some(s) = num::<u64>(&mut args, "--idle-timeout")? {
-        limits.idle_timeout = Duration::from_secs(s.max(1));
-    }
-    if let Some(s) = num::<u64>(&mut args, "--body-timeout")? {
-        limits.body_timeout = Duration::from_secs(s.max(1));
-    }
-    if let Some(n) = num::<usize>(&mut args, "--max-connections")? {
-        limits.max_connections = n.max(1);
-    }
-    if let Some(n) = num::<usize>(&mut args, "--max-conns-per-ip")? {
-        limits.max_connections_per_ip = n;
-    }
-    if let Some(n) = num::<u64>(&mut args, "--min-body-rate")? {
-        limits.min_body_rate = n;
-    }
-    let mut deploy_limits = crate::deploy::DeployLimits::default();
-    if let Some(n) = num::<u64>(&mut args, "--max-upload-mb")? {
-        deploy_limits.max_upload = n.max(1) * 1024 * 1024;
-    }
-    if let Some(n) = num::<usize>(&mut args, "--max-uploads")? {
-        deploy_limits.max_concurrent = n.max(1);
-    }
-    if let Some(n) = num::<usize>(&mut args, "--max-zip-entries")? {
-        deploy_limits.zip.max_entries = n.max(1);
-    }
-    if let Some(n) = num::<u64>(&mut args, "--max-unzipped-mb")? {
-        deploy_limits.zip.max_total_uncompressed = n.max(1) * 1024 * 1024;
-        deploy_limits.zip.max_entry_uncompressed = deploy_limits.zip.max_total_uncompressed;
-    }
-    let mut trusted_proxies = Vec::new();
-    while let Some(ip) = opt(&mut args, "--trusted-proxy")? {
-        trusted_proxies.push(ip.parse::<std::net::IpAddr>().map_err(|_| {
-            CliError::usage(format!("--trusted-proxy: '{ip}' is not an IP address"))
-        })?);
-    }
-    let trusted_proxies_for_edge = trusted_proxies.clone();
-    let js_timeout_ms: Option<u64> = num(&mut args, "--js-timeout-ms")?;
-    let js_memory_mb: Option<usize> = num(&mut args, "--js-memory-mb")?;
-    let js_threads: Option<usize> = num(&mut args, "--js-threads")?;
-    #[cfg(feature = "analytics")]
-    let mut analytics_settings =
-        crate::analytics::Settings::from_args(&mut args).map_err(CliError::usage)?;
+    let src = config::serve::sources(&mut args).map_err(CliError::usage)?;
     finish(args, "serve")?;
-    if !(64..=8192).contains(&stack_kb) {
-        return Err(CliError::usage("--stack-kb must be between 64 and 8192"));
-    }
-    let level = setting(level, "FAZT_LOG", None, "info");
-    init_logging(&level)?;
-
+    let boot = config::Boot::resolve(&src).map_err(CliError::usage)?;
+    init_logging(&boot.log_level)?;
     // Signal handlers go in before anything can announce readiness, so a SIGTERM sent as
     // soon as we say "listening" is a graceful stop, never the default kill.
     let signals = install_signals()?;
-    let db = open_db(db_flag)?;
-    // With HTTPS the public ports are 443/80; the plain listener stays local by default.
-    let default_listen = if https_flags.enabled {
-        "127.0.0.1:4698"
-    } else {
-        "0.0.0.0:4698"
-    };
-    let listen = setting(
-        listen_flag,
-        "FAZT_LISTEN",
-        db.setting("listen"),
-        default_listen,
-    );
-    let domain = setting(
-        domain_flag,
-        "FAZT_DOMAIN",
-        db.setting("domain"),
-        "localhost",
-    )
-    .trim_end_matches('.')
-    .to_ascii_lowercase();
-    if domain.is_empty() || domain.contains(['/', ':', ' ']) {
-        return Err(CliError::usage(format!("invalid domain '{domain}'")));
-    }
+    let db = open_db_at(&boot.db)?;
+    let src = src.load_stored(&db).map_err(CliError::fail)?;
+    let cfg = ServeConfig::resolve(&src).map_err(CliError::usage)?;
+
     let seeded = seed::seed_system_sites(&db).map_err(CliError::fail)?;
     if !seeded.is_empty() {
         log::info!("seeded system sites: {}", seeded.join(", "));
     }
-
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     crate::kernel::memory::configure();
-    server::configure_runtime(stack_kb * 1024, workers);
+    server::configure_runtime(cfg.stack_bytes, workers);
+    let wired = wire(&db, &cfg)?;
+    let life = Arc::new(Lifecycle::default());
+    let local = listen(&cfg, &wired, &life)?;
+    announce(&cfg.domain, local, &db);
+    start_housekeeping(wired.app.clone(), life.clone())?;
 
+    // systemd's Type=notify: ready now that every listener is bound.
+    let _ = crate::kernel::provision::sd_notify(crate::kernel::provision::READY);
+    wait_for_signal(signals);
+    let _ = crate::kernel::provision::sd_notify(crate::kernel::provision::STOPPING);
+    shut_down(&wired, &life, &db);
+    Ok(())
+}
+
+/// The request handler and what must be stopped with it.
+struct Wired {
+    app: Arc<App>,
+    #[cfg(feature = "acme")]
+    https: Option<Arc<crate::https::Https>>,
+}
+
+/// Builds the verticals from the configuration and composes them into one [`App`].
+fn wire(db: &Arc<Db>, cfg: &ServeConfig) -> Result<Wired, CliError> {
+    let domain = &cfg.domain;
     let vfs = Arc::new(Vfs::new(
         db.clone(),
         crate::database::FILES,
-        cache_mb * 1024 * 1024,
+        cfg.cache_bytes,
     ));
     let sites = Arc::new(Sites::new(db.clone()));
-    let scripts = Arc::new(build_scripts(
-        &db,
-        &vfs,
-        js_timeout_ms,
-        js_memory_mb,
-        js_threads,
-    )?);
+    let scripts = Arc::new(build_scripts(db, &vfs, &cfg.js)?);
     let mut api = Api::new(db.clone(), vfs.clone(), sites.clone(), domain.clone());
     let s2 = scripts.clone();
     api.site_hooks.push(Box::new(move |site| s2.forget(site)));
-    api.deploy_limits = deploy_limits;
+    api.deploy_limits = cfg.deploy.clone();
     #[cfg(feature = "analytics")]
     let analytics = {
-        analytics_settings.domain = domain.clone();
-        analytics_settings.trusted_proxies = trusted_proxies.clone();
-        let analytics = Analytics::start(db.clone(), analytics_settings).map_err(CliError::fail)?;
+        let analytics =
+            Analytics::start(db.clone(), cfg.analytics.clone()).map_err(CliError::fail)?;
         let a2 = analytics.clone();
         api.analytics_status = Some(Box::new(move || a2.health()));
         analytics
     };
-    api.trusted_proxies = trusted_proxies;
+    api.trusted_proxies = cfg.trusted_proxies.clone();
     #[cfg(feature = "acme")]
-    let https = if https_flags.enabled {
+    let https = if cfg.https.enabled {
         let h = Arc::new(
-            crate::https::Https::start(&https_flags.opts, &domain, db.clone(), sites.clone())
+            crate::https::Https::start(&cfg.https.opts, domain, db.clone(), sites.clone())
                 .map_err(|e| CliError::fail(format!("HTTPS: {e}")))?,
         );
         let (h1, h2) = (h.clone(), h.clone());
@@ -246,28 +108,40 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         api,
         scripts,
         #[cfg(feature = "analytics")]
-        analytics: analytics.clone(),
+        analytics,
         hosting: Hosting { vfs, sites },
-        router: crate::hosting::Router::new(&domain),
+        router: crate::hosting::Router::new(domain),
         started: Instant::now(),
     });
-    let listener = may::net::TcpListener::bind(&listen)
+    Ok(Wired {
+        app,
+        #[cfg(feature = "acme")]
+        https,
+    })
+}
+
+/// Binds every listener and starts serving; returns the plain listener's address.
+fn listen(cfg: &ServeConfig, wired: &Wired, life: &Arc<Lifecycle>) -> Result<SocketAddr, CliError> {
+    let listen = &cfg.listen;
+    let listener = may::net::TcpListener::bind(listen)
         .map_err(|e| CliError::fail(format!("cannot listen on {listen}: {e}")))?;
     let local = listener
         .local_addr()
         .map_err(|e| CliError::fail(format!("cannot read the listening address: {e}")))?;
-    let life = Arc::new(Lifecycle::default());
-    limits.trusted_proxies = trusted_proxies_for_edge;
-    let limits = Arc::new(limits);
-    server::serve_http(listener, app.clone(), limits.clone(), life.clone())
+    let limits = Arc::new(cfg.limits.clone());
+    server::serve_http(listener, wired.app.clone(), limits.clone(), life.clone())
         .map_err(|e| CliError::fail(format!("cannot start serving: {e}")))?;
     #[cfg(feature = "acme")]
-    if let Some(h) = &https {
+    if let Some(h) = &wired.https {
         let (tls, plain) =
-            super::serve_https::serve(&https_flags, h, app.clone(), limits.clone(), life.clone())?;
+            super::serve_https::serve(&cfg.https, h, wired.app.clone(), limits, life.clone())?;
         log::info!("HTTPS on {tls}, HTTP (ACME challenges, redirects) on {plain}");
     }
+    Ok(local)
+}
 
+/// The "listening" line (tests and scripts wait for it) and where to point a browser.
+fn announce(domain: &str, local: SocketAddr, db: &Db) {
     let port = local.port();
     log::info!(
         "fazt {} listening on {local} (domain {domain}, database {})",
@@ -279,72 +153,67 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     } else {
         log::info!("admin: http://admin.{domain}:{port}/ — sites: http://<name>.{domain}:{port}/");
     }
+}
 
-    {
-        // Housekeeping off the request path: token last-use times written in batches,
-        // freed database pages given back to the disk, freed memory to the system.
-        let app = app.clone();
-        let life = life.clone();
-        std::thread::Builder::new()
-            .name("fazt-housekeeping".into())
-            .spawn(move || {
-                let mut ticks = 0u64;
-                loop {
-                    std::thread::sleep(Duration::from_secs(5));
-                    ticks += 1;
-                    if life.in_flight.load(std::sync::atomic::Ordering::Relaxed) == 0 {
-                        crate::kernel::memory::trim();
-                    }
-                    if ticks % 6 == 0 {
-                        app.api.flush();
-                        app.db.reclaim_free_pages();
-                    }
-                    if ticks % 720 == 0 {
-                        // Hourly: keep each site's newest script log lines only.
-                        crate::scripts::trim_logs(&app.db, 1000);
-                    }
+/// Housekeeping off the request path: token last-use times written in batches, freed
+/// database pages given back to the disk, freed memory to the system, script logs trimmed.
+fn start_housekeeping(app: Arc<App>, life: Arc<Lifecycle>) -> Result<(), CliError> {
+    std::thread::Builder::new()
+        .name("fazt-housekeeping".into())
+        .spawn(move || {
+            let mut ticks = 0u64;
+            loop {
+                std::thread::sleep(Duration::from_secs(5));
+                ticks += 1;
+                if life.in_flight.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+                    crate::kernel::memory::trim();
                 }
-            })
-            .map_err(|e| CliError::fail(format!("cannot start housekeeping: {e}")))?;
-    }
+                if ticks % 6 == 0 {
+                    app.api.flush();
+                    app.db.reclaim_free_pages();
+                }
+                if ticks % 720 == 0 {
+                    // Hourly: keep each site's newest script log lines only.
+                    crate::scripts::trim_logs(&app.db, 1000);
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| CliError::fail(format!("cannot start housekeeping: {e}")))
+}
 
-    // systemd's Type=notify: ready now that every listener is bound.
-    let _ = crate::kernel::provision::sd_notify(crate::kernel::provision::READY);
-    wait_for_signal(signals);
-    let _ = crate::kernel::provision::sd_notify(crate::kernel::provision::STOPPING);
+/// Stops taking connections, lets requests in flight finish, then writes what is buffered.
+fn shut_down(wired: &Wired, life: &Lifecycle, db: &Db) {
     log::info!("shutting down: no new connections, finishing requests in flight");
     if !life.shutdown(Duration::from_secs(10)) {
         log::warn!("requests still running after 10 s; stopping anyway");
     }
-    app.api.flush();
+    wired.app.api.flush();
     #[cfg(feature = "analytics")]
-    analytics.flush();
+    wired.app.analytics.flush();
     #[cfg(feature = "acme")]
-    if let Some(m) = https.as_ref().and_then(|h| h.manager.as_ref()) {
+    if let Some(m) = wired.https.as_ref().and_then(|h| h.manager.as_ref()) {
         m.shutdown();
     }
     db.checkpoint();
     log::info!("stopped");
-    Ok(())
 }
 
 #[cfg(feature = "js")]
 fn build_scripts(
-    db: &Arc<crate::kernel::db::Db>,
+    db: &Arc<Db>,
     vfs: &Arc<Vfs>,
-    timeout_ms: Option<u64>,
-    memory_mb: Option<usize>,
-    threads: Option<usize>,
+    js: &JsConfig,
 ) -> Result<crate::scripts::Scripts, CliError> {
     use crate::scripts::host::{DbHost, DEFAULT_SITE_KV_BYTES};
     let mut limits = crate::serverless::Limits::default();
-    if let Some(ms) = timeout_ms {
+    if let Some(ms) = js.timeout_ms {
         limits.cpu_time = Duration::from_millis(ms.clamp(10, 600_000));
     }
-    if let Some(mb) = memory_mb {
+    if let Some(mb) = js.memory_mb {
         limits.memory_bytes = mb.clamp(4, 4096) * 1024 * 1024;
     }
-    if let Some(t) = threads {
+    if let Some(t) = js.threads {
         limits.threads = t.clamp(1, 64);
     }
     let host = Arc::new(DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES));
@@ -359,13 +228,11 @@ fn build_scripts(
 
 #[cfg(not(feature = "js"))]
 fn build_scripts(
-    _db: &Arc<crate::kernel::db::Db>,
+    _db: &Arc<Db>,
     _vfs: &Arc<Vfs>,
-    timeout_ms: Option<u64>,
-    memory_mb: Option<usize>,
-    threads: Option<usize>,
+    js: &JsConfig,
 ) -> Result<crate::scripts::Scripts, CliError> {
-    if timeout_ms.is_some() || memory_mb.is_some() || threads.is_some() {
+    if js.any() {
         log::warn!("--js-* options ignored: this fazt was built without the `js` feature");
     }
     Ok(crate::scripts::Scripts::default())

@@ -83,15 +83,43 @@ impl Server {
         Server::spawn(Command::new(bin()), dir, db, extra)
     }
 
+    /// `start_on` with these environment variables set for the server.
+    pub fn start_on_env(
+        dir: Arc<TempDir>,
+        db: PathBuf,
+        env: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Server {
+        let mut cmd = Command::new(bin());
+        Server::clear_fazt_env(&mut cmd);
+        cmd.envs(env.iter().copied());
+        Server::spawn_prepared(cmd, dir, db, extra)
+    }
+
+    /// Every option of `fazt serve` also reads `FAZT_<NAME>`: none may leak in from the
+    /// environment the tests run in.
+    fn clear_fazt_env(cmd: &mut Command) {
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("FAZT_") && k != "FAZT_TEST_BIN" {
+                cmd.env_remove(k);
+            }
+        }
+    }
+
     fn spawn(mut cmd: Command, dir: Arc<TempDir>, db: PathBuf, extra: &[&str]) -> Server {
+        Server::clear_fazt_env(&mut cmd);
+        cmd.env_remove("FAZT_DB")
+            .env_remove("FAZT_LISTEN")
+            .env_remove("FAZT_DOMAIN");
+        Server::spawn_prepared(cmd, dir, db, extra)
+    }
+
+    fn spawn_prepared(mut cmd: Command, dir: Arc<TempDir>, db: PathBuf, extra: &[&str]) -> Server {
         cmd.arg("serve")
             .arg("--db")
             .arg(&db)
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
-            .env_remove("FAZT_DB")
-            .env_remove("FAZT_LISTEN")
-            .env_remove("FAZT_DOMAIN")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

@@ -263,30 +263,4 @@ impl Db {
         })?;
         Ok((before, self.file_size()))
     }
-
-    /// A stored setting from `configurations`.
-    pub fn setting(&self, key: &str) -> Option<String> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT value FROM configurations WHERE key = ?1",
-                [key],
-                |r| r.get::<_, Option<String>>(0),
-            )
-        })
-        .ok()
-        .flatten()
-    }
-
-    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), String> {
-        let (k, v) = (key.to_string(), value.to_string());
-        self.write(move |c| {
-            c.execute(
-                "INSERT INTO configurations (key, value, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                rusqlite::params![k, v, now()],
-            )
-        })
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-    }
 }
