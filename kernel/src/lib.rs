@@ -1,8 +1,4 @@
-//! The cartridge kernel: reusable plumbing that knows nothing of the product built on it.
-//! HTTP edge (and TLS and ACME with the `tls`/`acme` features), a small blocking HTTP
-//! client, the cartridge database with EDD, the VFS, compression, MIME types, ZIP and
-//! multipart parsing, provisioning. The product passes in everything that is its own: the
-//! schema, table names, the `Server` header, the service's name and unit template.
+#![doc = include_str!("../README.md")]
 // Every public item says what it is; `cargo doc` is the kernel's reference.
 #![deny(missing_docs)]
 // `unsafe` lives in `memory` alone (two allocator calls). The root denies it so that a new
