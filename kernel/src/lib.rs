@@ -1,21 +1,38 @@
-//! The cartridge kernel: reusable plumbing that knows nothing of the product built on it.
-//! HTTP edge (and TLS and ACME with the `tls`/`acme` features), a small blocking HTTP
-//! client, the cartridge database with EDD, the VFS, compression, MIME types, ZIP and
-//! multipart parsing, provisioning. The product passes in everything that is its own: the
-//! schema, table names, the `Server` header, the service's name and unit template.
+#![doc = include_str!("../README.md")]
+// Every public item says what it is; `cargo doc` is the kernel's reference.
+#![deny(missing_docs)]
+// `unsafe` lives in `memory` alone (two allocator calls). The root denies it so that a new
+// module starts without it; every other module forbids it, so no `allow` inside can let it in.
+#![deny(unsafe_code)]
 
+#[forbid(unsafe_code)]
 pub mod civil;
+#[forbid(unsafe_code)]
 pub mod compress;
+// TODO(lead): `db` and `http_client` still have undocumented items; drop these `allow`s once
+// they are documented.
+#[allow(missing_docs)]
+#[forbid(unsafe_code)]
 pub mod db;
+#[forbid(unsafe_code)]
 pub mod http;
+#[allow(missing_docs)]
+#[forbid(unsafe_code)]
 pub mod http_client;
+#[allow(unsafe_code)]
 pub mod memory;
+#[forbid(unsafe_code)]
 pub mod mime;
+#[forbid(unsafe_code)]
 pub mod multipart;
+#[forbid(unsafe_code)]
 pub mod provision;
 #[cfg(feature = "tls")]
+#[forbid(unsafe_code)]
 pub mod tls;
+#[forbid(unsafe_code)]
 pub mod vfs;
+#[forbid(unsafe_code)]
 pub mod zip;
 
 /// Settings for the property tests of the hand-written parsers: `default_cases` cases, kept

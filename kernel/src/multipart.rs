@@ -38,13 +38,27 @@ pub enum MultipartError {
     /// The body ends before the closing `--boundary--` line.
     MissingClosingBoundary,
     /// More parts than [`MAX_PARTS`].
-    TooManyParts { limit: usize },
+    TooManyParts {
+        /// The [`MAX_PARTS`] in force.
+        limit: usize,
+    },
     /// A part's headers are longer than [`MAX_HEADER_BYTES`] or never end.
-    HeadersTooLarge { part: usize, limit: usize },
+    HeadersTooLarge {
+        /// The part's number, from 1.
+        part: usize,
+        /// The [`MAX_HEADER_BYTES`] in force.
+        limit: usize,
+    },
     /// A header line of the part has no `:`.
-    MalformedHeader { part: usize },
+    MalformedHeader {
+        /// The part's number, from 1.
+        part: usize,
+    },
     /// The part has no `Content-Disposition: form-data; name=…` header.
-    MissingName { part: usize },
+    MissingName {
+        /// The part's number, from 1.
+        part: usize,
+    },
 }
 
 impl fmt::Display for MultipartError {

@@ -17,18 +17,21 @@ pub(crate) trait Source {
     fn send_continue(&mut self) -> io::Result<()>;
 }
 
+/// Why a request body could not be read; [`BodyError::status`] is the answer it calls for.
 #[derive(Debug)]
 pub enum BodyError {
-    /// Larger than the route's cap (declared or counted while reading): 413.
+    /// Larger than the route's cap (declared or counted while reading), the cap in bytes: 413.
     TooLarge(u64),
     /// Bad chunk syntax or the stream ended early: 400.
     Malformed(&'static str),
     /// The client stopped sending: 408.
     Timeout,
+    /// Reading from the socket failed (reset, closed mid-body): 400.
     Io(io::Error),
 }
 
 impl BodyError {
+    /// The HTTP status to answer with: 413, 400 or 408.
     pub fn status(&self) -> u16 {
         match self {
             BodyError::TooLarge(_) => 413,

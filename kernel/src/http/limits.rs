@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+/// The caps and timeouts one [`server`](super::server) applies to every connection;
+/// [`Limits::default`] is safe for the open internet.
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Request line + headers, in bytes. Over it: 431.

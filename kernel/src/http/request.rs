@@ -10,8 +10,11 @@ use super::limits::Limits;
 /// How the body of a request is delimited on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framing {
+    /// No body: neither header, or `Content-Length: 0`.
     None,
+    /// Exactly this many bytes follow the head (`Content-Length`, never 0).
     Length(u64),
+    /// `Transfer-Encoding: chunked` (HTTP/1.1 only), ended by the zero-size chunk.
     Chunked,
 }
 
@@ -29,6 +32,7 @@ pub enum HeadError {
 }
 
 impl HeadError {
+    /// The HTTP status to answer with: 431, 400, 501 or 505.
     pub fn status(&self) -> u16 {
         match self {
             HeadError::TooLarge(_) => 431,
@@ -37,6 +41,7 @@ impl HeadError {
             HeadError::Version => 505,
         }
     }
+    /// The one-line reason sent as the error response's plain-text body.
     pub fn message(&self) -> &'static str {
         match self {
             HeadError::TooLarge(m) | HeadError::Malformed(m) => m,
@@ -46,6 +51,8 @@ impl HeadError {
     }
 }
 
+/// One request's head as parsed by [`parse_head`]; the body is read separately through
+/// [`Body`](super::body::Body).
 pub struct Request {
     head: Vec<u8>,
     method: Range<usize>,
@@ -53,6 +60,7 @@ pub struct Request {
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
     headers: Vec<(Range<usize>, Range<usize>)>,
+    /// How the body that follows the head is delimited.
     pub framing: Framing,
     /// `Expect: 100-continue` was sent and not yet answered.
     pub expects_continue: bool,
@@ -237,6 +245,7 @@ impl Request {
         })
     }
 
+    /// The method token exactly as sent (`GET`, `POST`, …; case-sensitive per RFC 9110).
     pub fn method(&self) -> &str {
         str_at(&self.head, &self.method)
     }
@@ -287,10 +296,12 @@ impl Request {
             .map(|(n, v)| (n, String::from_utf8_lossy(v)))
     }
 
+    /// How many header lines the request carried (repeated names counted each time).
     pub fn header_count(&self) -> usize {
         self.headers.len()
     }
 
+    /// The method is `HEAD`: the response carries headers but no body.
     pub fn is_head(&self) -> bool {
         self.method() == "HEAD"
     }

@@ -28,9 +28,13 @@ impl BodySink for Vec<u8> {
     }
 }
 
+/// What follows a response's head; its [`len`](ResponseBody::len) becomes `Content-Length`.
 pub enum ResponseBody {
+    /// No bytes.
     Empty,
+    /// Owned bytes.
     Bytes(Vec<u8>),
+    /// Bytes compiled into the binary.
     Static(&'static [u8]),
     /// A shared buffer (e.g. a cached file) and the range of it to send.
     Shared(Arc<[u8]>, std::ops::Range<usize>),
@@ -38,12 +42,15 @@ pub enum ResponseBody {
     /// `Read`) lets the producer keep a database cursor open on its own stack for the whole
     /// transfer (SQLite re-walks a BLOB's overflow chain on every fresh open).
     Stream {
+        /// Writes the body into the connection when the head has gone out.
         producer: Producer,
+        /// The exact number of bytes `producer` writes, sent as `Content-Length`.
         len: u64,
     },
 }
 
 impl ResponseBody {
+    /// The body's size in bytes (a stream's declared `len`).
     pub fn len(&self) -> u64 {
         match self {
             ResponseBody::Empty => 0,
@@ -54,6 +61,7 @@ impl ResponseBody {
         }
     }
 
+    /// The body has no bytes.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -70,15 +78,22 @@ impl ResponseBody {
     }
 }
 
+/// What a [`Handler`](super::server::Handler) answers. Built with [`Response::new`] or one of
+/// the typed constructors, then chained: `Response::text(200, "hi").header("X-A", "b")`.
 pub struct Response {
+    /// The status code, sent as is with the phrase [`reason`] gives it.
     pub status: u16,
+    /// Headers in order, repeats allowed. `Content-Length`, `Transfer-Encoding`, `Connection`,
+    /// `Date` and `Server` are the edge's own and are dropped here, as are invalid lines.
     pub headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    /// The body; HEAD requests and bodiless statuses (1xx, 204, 304) send none of it.
     pub body: ResponseBody,
     /// Close the connection after this response (e.g. after a protocol error).
     pub close: bool,
 }
 
 impl Response {
+    /// A response with this status, no headers and an empty body.
     pub fn new(status: u16) -> Self {
         Response {
             status,
@@ -88,6 +103,7 @@ impl Response {
         }
     }
 
+    /// Appends a header (keeping any of the same name) and returns the response.
     pub fn header(
         mut self,
         name: impl Into<Cow<'static, str>>,
@@ -97,6 +113,7 @@ impl Response {
         self
     }
 
+    /// Replaces every header of this name (case-insensitive) with one of this value.
     pub fn set_header(
         &mut self,
         name: impl Into<Cow<'static, str>>,
@@ -107,6 +124,7 @@ impl Response {
         self.headers.push((name, value.into()));
     }
 
+    /// The first header of this name (case-insensitive), if any.
     pub fn get_header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -114,17 +132,20 @@ impl Response {
             .map(|(_, v)| v.as_ref())
     }
 
+    /// Replaces the body and returns the response.
     pub fn body(mut self, body: ResponseBody) -> Self {
         self.body = body;
         self
     }
 
+    /// A response with these owned bytes and this `Content-Type`.
     pub fn bytes(status: u16, content_type: &'static str, body: Vec<u8>) -> Self {
         Response::new(status)
             .header("Content-Type", content_type)
             .body(ResponseBody::Bytes(body))
     }
 
+    /// A `text/plain; charset=utf-8` response.
     pub fn text(status: u16, body: impl Into<String>) -> Self {
         Response::bytes(
             status,
@@ -133,10 +154,13 @@ impl Response {
         )
     }
 
+    /// A `text/html; charset=utf-8` response.
     pub fn html(status: u16, body: impl Into<String>) -> Self {
         Response::bytes(status, "text/html; charset=utf-8", body.into().into_bytes())
     }
 
+    /// An `application/json` response with `Cache-Control: no-store` (API answers are not
+    /// cacheable). Serialising a `Value` cannot fail; were it to, the body would be empty.
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
         Response::bytes(
             status,
@@ -146,6 +170,7 @@ impl Response {
         .header("Cache-Control", "no-store")
     }
 
+    /// Marks the response to close the connection once it is sent.
     pub fn closing(mut self) -> Self {
         self.close = true;
         self

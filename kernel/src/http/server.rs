@@ -18,6 +18,8 @@ use super::Limits;
 
 /// What the edge calls for every request: the product's router.
 pub trait Handler: Send + Sync + 'static {
+    /// Answers one request, reading `body` only if it needs it (a body left unread closes the
+    /// connection after the response). Runs on a `may` coroutine; a panic becomes a 500.
     fn handle(&self, req: &Request, body: &mut Body<'_>) -> Response;
 }
 
@@ -25,7 +27,9 @@ pub trait Handler: Send + Sync + 'static {
 #[derive(Default)]
 pub struct Lifecycle {
     stopping: AtomicBool,
+    /// Open connections (each counted from accept to close).
     pub connections: AtomicUsize,
+    /// Requests between the start of their handler and the end of their response's write.
     pub in_flight: AtomicUsize,
     /// Connections (or, behind a trusted proxy, requests) per client address.
     pub per_ip: PerIp,
@@ -117,6 +121,7 @@ impl AcceptErrors {
 }
 
 impl Lifecycle {
+    /// [`Lifecycle::shutdown`] has begun: no new connections, no more keep-alive.
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }

@@ -10,7 +10,10 @@ use std::time::Duration;
 /// Timeouts are set before every read (deadline-based, see `conn`), so implementations must
 /// make `set_read_timeout` cheap; on `may` sockets it is an atomic store.
 pub trait Transport: Read + Write + Send {
+    /// Bounds each following blocking read (`None`: wait forever); a read past it fails with
+    /// `WouldBlock` or `TimedOut`.
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    /// Bounds each following blocking write (`None`: wait forever).
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
     /// Whether a read would find data without waiting. The connection loop asks this every
     /// few requests to tell a client that pipelines without pause (and so never lets its

@@ -136,55 +136,151 @@ pub struct ZipArchive<'a> {
 /// Why an upload was refused. `Display` is one sentence naming the entry (when there is one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ZipError {
-    /// The archive's own structures (end records, central directory) are missing or damaged.
+    /// The archive's own structures (end records, central directory) are missing or damaged;
+    /// the string says which.
     Malformed(String),
     /// One entry's structures or data are damaged.
-    CorruptEntry { entry: String, detail: String },
+    CorruptEntry {
+        /// The entry's name as the central directory gives it.
+        entry: String,
+        /// What is damaged, as a phrase.
+        detail: String,
+    },
     /// The entry uses a compression method other than stored or deflate.
-    UnsupportedMethod { entry: String, method: u16 },
+    UnsupportedMethod {
+        /// The entry's name as the central directory gives it.
+        entry: String,
+        /// The method number from the central directory (APPNOTE 4.4.5).
+        method: u16,
+    },
     /// The entry is encrypted.
-    Encrypted { entry: String },
+    Encrypted {
+        /// The entry's name as the central directory gives it.
+        entry: String,
+    },
     /// The name could escape the site or is otherwise unusable as a path.
-    UnsafeName { entry: String, reason: &'static str },
-    /// The raw name (shown lossily) is not valid UTF-8; `index` is its position in the directory.
-    NameNotUtf8 { index: usize, lossy: String },
+    UnsafeName {
+        /// The entry's name as the central directory gives it.
+        entry: String,
+        /// Which rule the name breaks, as a phrase.
+        reason: &'static str,
+    },
+    /// The raw name is not valid UTF-8.
+    NameNotUtf8 {
+        /// The entry's 0-based position in the central directory.
+        index: usize,
+        /// The raw name with invalid bytes replaced by U+FFFD.
+        lossy: String,
+    },
     /// The entry is a symbolic link.
-    Symlink { entry: String },
-    /// The entry is a device, FIFO or socket (its Unix mode is given).
-    SpecialFile { entry: String, mode: u32 },
-    /// Two names are equal after case folding and Unicode normalisation (`other` came first).
-    Duplicate { entry: String, other: String },
+    Symlink {
+        /// The entry's name as the central directory gives it.
+        entry: String,
+    },
+    /// The entry is a device, FIFO or socket.
+    SpecialFile {
+        /// The entry's name as the central directory gives it.
+        entry: String,
+        /// The Unix mode from the external attributes (file type and permission bits).
+        mode: u32,
+    },
+    /// Two names are equal after case folding and Unicode normalisation.
+    Duplicate {
+        /// The later of the two names.
+        entry: String,
+        /// The name that came first in the central directory.
+        other: String,
+    },
     /// `entry` lives under `file`, which is a file, not a directory.
-    FileDirConflict { entry: String, file: String },
+    FileDirConflict {
+        /// The name that needs `file` to be a directory.
+        entry: String,
+        /// The entry that is a file where a directory is needed.
+        file: String,
+    },
     /// The local header names a different file than the central directory.
-    NameMismatch { entry: String, local: String },
-    /// The entry's bytes overlap another entry's (`other`).
-    Overlap { entry: String, other: String },
+    NameMismatch {
+        /// The name the central directory gives.
+        entry: String,
+        /// The name the entry's local header gives.
+        local: String,
+    },
+    /// The entry's bytes overlap another entry's.
+    Overlap {
+        /// The entry's name as the central directory gives it.
+        entry: String,
+        /// The entry whose bytes it overlaps.
+        other: String,
+    },
     /// The entry's header or data lies outside the file or inside the central directory.
-    OutOfBounds { entry: String },
+    OutOfBounds {
+        /// The entry's name as the central directory gives it.
+        entry: String,
+    },
     /// The data does not inflate to the declared size.
-    SizeMismatch { entry: String, declared: u64 },
+    SizeMismatch {
+        /// The entry's name as the central directory gives it.
+        entry: String,
+        /// The uncompressed size the central directory declares, in bytes.
+        declared: u64,
+    },
     /// The data does not match the declared CRC-32.
     CrcMismatch {
+        /// The entry's name as the central directory gives it.
         entry: String,
+        /// The CRC-32 the central directory declares.
         expected: u32,
+        /// The CRC-32 of the bytes actually inflated.
         actual: u32,
     },
     /// No entry at this index (a caller bug, not an upload problem).
-    NoSuchEntry { index: usize },
+    NoSuchEntry {
+        /// The 0-based index asked for.
+        index: usize,
+    },
     /// Over [`ZipLimits::max_entries`].
-    TooManyEntries { count: u64, limit: usize },
-    /// Over [`ZipLimits::max_total_uncompressed`]; `entry` is where the total was crossed.
-    TotalTooLarge { entry: String, limit: u64 },
+    TooManyEntries {
+        /// How many entries the end record declares.
+        count: u64,
+        /// The [`ZipLimits::max_entries`] in force.
+        limit: usize,
+    },
+    /// Over [`ZipLimits::max_total_uncompressed`].
+    TotalTooLarge {
+        /// The entry at which the running total crossed the limit.
+        entry: String,
+        /// The [`ZipLimits::max_total_uncompressed`] in force, in bytes.
+        limit: u64,
+    },
     /// Over [`ZipLimits::max_entry_uncompressed`].
-    EntryTooLarge { entry: String, limit: u64 },
+    EntryTooLarge {
+        /// The entry's name as the central directory gives it.
+        entry: String,
+        /// The [`ZipLimits::max_entry_uncompressed`] in force, in bytes.
+        limit: u64,
+    },
     /// Over [`ZipLimits::max_ratio`].
-    RatioTooHigh { entry: String, limit: u64 },
+    RatioTooHigh {
+        /// The entry's name as the central directory gives it.
+        entry: String,
+        /// The [`ZipLimits::max_ratio`] in force (uncompressed bytes per compressed byte).
+        limit: u64,
+    },
     /// All entries together inflate to more than `cap` = [`ZipLimits::max_ratio`] (`limit`)
-    /// times the archive's size (or [`ARCHIVE_RATIO_FLOOR`]); `entry` is where it was crossed.
-    ArchiveRatioTooHigh { entry: String, limit: u64, cap: u64 },
+    /// times the archive's size (or [`ARCHIVE_RATIO_FLOOR`]).
+    ArchiveRatioTooHigh {
+        /// The entry at which the running total crossed `cap`.
+        entry: String,
+        /// The [`ZipLimits::max_ratio`] in force.
+        limit: u64,
+        /// The total the archive may inflate to, in bytes.
+        cap: u64,
+    },
     /// The machine could not allocate memory for the entry's inflated bytes.
-    OutOfMemory { entry: String },
+    OutOfMemory {
+        /// The entry's name as the central directory gives it.
+        entry: String,
+    },
 }
 
 impl ZipError {

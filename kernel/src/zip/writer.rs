@@ -49,11 +49,24 @@ pub enum ZipWriteError {
     /// Writing to the output failed.
     Io(io::Error),
     /// The name would be refused by the server's reader.
-    BadName { name: String, reason: &'static str },
+    BadName {
+        /// The name as the caller passed it.
+        name: String,
+        /// Which rule of the reader the name breaks, as a phrase.
+        reason: &'static str,
+    },
     /// The name was already added (names are compared ignoring case and Unicode normalization).
-    Duplicate { name: String },
+    Duplicate {
+        /// The name as the caller passed it the second time.
+        name: String,
+    },
     /// One of the two names is a file the other needs as a directory (ignoring case).
-    FileDirConflict { name: String, other: String },
+    FileDirConflict {
+        /// The name being added.
+        name: String,
+        /// The name already added that conflicts with it.
+        other: String,
+    },
 }
 
 impl fmt::Display for ZipWriteError {
