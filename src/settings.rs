@@ -3,7 +3,7 @@
 //! options stored with `fazt config set` (the `config` module, above it) and a few values fazt keeps
 //! for itself between runs (the analytics visitor salt and rollup watermark).
 //!
-//! [`get`], [`set`], [`unset`] and [`list`] go through the database; [`read`] and [`write`]
+//! [`get`], [`set`], [`unset`] and [`list`] go through the database; [`read`] and [`write()`]
 //! take a connection, for callers that must read or write a setting inside their own
 //! transaction (a rollup and its watermark commit together).
 

@@ -141,9 +141,11 @@ pub type TlsWrap<'a> = &'a dyn Fn(TcpStream, &str) -> Result<Box<dyn Stream>, Cl
 /// Timeouts and the response cap.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
+    /// Longest wait for the TCP connection (per address tried).
     pub connect_timeout: Duration,
     /// Per read: how long the server may stay silent.
     pub read_timeout: Duration,
+    /// Per write: how long a blocked send may wait.
     pub write_timeout: Duration,
     /// Largest response (head and body) accepted; more is an error.
     pub max_response: usize,
@@ -154,19 +156,24 @@ pub struct Options {
 
 /// One request to send.
 pub struct Outgoing<'a> {
+    /// Upper-case method (`GET`, `PUT`, …).
     pub method: &'a str,
     /// Origin-form target: path and query.
     pub target: &'a str,
     /// Extra headers; `Host`, `Content-Length` and `Connection` are written by the client.
     pub headers: &'a [(&'a str, &'a str)],
+    /// The request body (empty for none); sent with its `Content-Length`.
     pub body: &'a [u8],
 }
 
+/// A whole response, read to the end of its framing.
 #[derive(Debug)]
 pub struct ClientResponse {
+    /// The final status (interim 1xx answers are skipped).
     pub status: u16,
     /// Names lower-cased, in the order received.
     pub headers: Vec<(String, String)>,
+    /// The body, de-chunked; empty for HEAD, 204 and 304.
     pub body: Vec<u8>,
 }
 
@@ -444,11 +451,14 @@ fn framing(
     }
 }
 
+/// What decoding a chunked body found so far.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Dechunked {
+    /// The whole body, up to and including the last chunk.
     Complete(Vec<u8>),
     /// A valid prefix: more bytes are needed.
     Incomplete,
+    /// Not chunked encoding: the answer cannot be used.
     Malformed,
 }
 

@@ -9,14 +9,10 @@
 pub mod civil;
 #[forbid(unsafe_code)]
 pub mod compress;
-// TODO(lead): `db` and `http_client` still have undocumented items; drop these `allow`s once
-// they are documented.
-#[allow(missing_docs)]
 #[forbid(unsafe_code)]
 pub mod db;
 #[forbid(unsafe_code)]
 pub mod http;
-#[allow(missing_docs)]
 #[forbid(unsafe_code)]
 pub mod http_client;
 #[allow(unsafe_code)]
