@@ -32,6 +32,8 @@
 #                 RUSTFLAGS=-Clink-self-contained=no cargo +NIGHTLY zigbuild
 #                 -Z build-std=std,panic_unwind
 #                 -Z build-std-features=panic-unwind,optimize_for_size ...
+#                 -Z location-detail=none (panics keep their message, not their
+#                 file:line; FAZT_PANIC_LOCATIONS=1 keeps it)
 #                 (zig supplies crt1.o/libc/libunwind; the release profile uses
 #                 panic = "unwind" so panic_unwind must be in the built std), and the
 #                 C code (SQLite, QuickJS, ring) compiled without unwind tables.
@@ -144,7 +146,15 @@ for t in "${targets[@]}"; do
         fi
         # Without rust-std for the target there are no self-contained crt objects;
         # zig provides crt1.o, libc and libunwind instead.
-        env_vars+=("RUSTFLAGS=${RUSTFLAGS:+$RUSTFLAGS }-Clink-self-contained=no")
+        rustflags="${RUSTFLAGS:+$RUSTFLAGS }-Clink-self-contained=no"
+        if [[ "$std_size" == 1 && "${FAZT_PANIC_LOCATIONS:-0}" != 1 ]]; then
+            # Panic messages without file:line:column (−98 KB on aarch64): every panic is
+            # caught, logged with its message and confined to its connection or job, and a
+            # location helps only whoever debugs, who can rebuild with
+            # FAZT_PANIC_LOCATIONS=1 (or use a debug build).
+            rustflags+=" -Zlocation-detail=none"
+        fi
+        env_vars+=("RUSTFLAGS=$rustflags")
     else
         cmd+=(zigbuild)
     fi

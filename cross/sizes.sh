@@ -89,7 +89,7 @@ human() { # BYTES -> "3,996,232 (3.81 MiB)"
 
 table="$(fazt_dist_dir)/sizes.md"
 {
-    std_note="std rebuilt for size on $FAZT_NIGHTLY, C without unwind tables"
+    std_note="std rebuilt for size on $FAZT_NIGHTLY, C without unwind tables, panics without locations"
     for a in "${build_args[@]}"; do [[ "$a" == --stable-std ]] && std_note="rustup's std (armv7: rebuilt), C without unwind tables"; done
     echo "Release binaries (static musl, \`opt-level=\"z\"\`, fat LTO, stripped, panic=unwind; $std_note), bytes:"
     echo
