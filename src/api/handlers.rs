@@ -2,7 +2,6 @@
 //! already checked the token's scope; each handler validates its input completely before
 //! changing anything, and audits what it changed as the [`Caller`].
 
-use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 
 use super::Api;
@@ -11,11 +10,11 @@ use crate::audit;
 use crate::database::FILES;
 use crate::deploy::{self, DeployError};
 use crate::envelope::{bad_request, body_error, data, error, internal, not_found, ok};
-use crate::hosting::{seed::SYSTEM_SITES, valid_site_name};
-use crate::kernel::db::now;
+use crate::hosting::{seed::SYSTEM_SITES, valid_site_name, Sites};
 use crate::kernel::http::{Body, Request, Response};
 use crate::kernel::multipart;
 use crate::kernel::vfs;
+use crate::scripts;
 
 /// Request bodies of ordinary API calls (not uploads).
 const SMALL_BODY: u64 = 1024 * 1024;
@@ -225,30 +224,20 @@ fn run_deploy(
 
 /// `GET /api/sites`.
 pub fn list_sites(api: &Api, req: &Request) -> Response {
-    let rows = api.db.read(|c| {
-        let mut st = c.prepare(
-            "SELECT s.name, COALESCE(s.system, 0), COALESCE(s.updated_at, 0),
-                    (SELECT COUNT(*) FROM files f WHERE f.site_id = s.name),
-                    (SELECT COALESCE(SUM(size_bytes), 0) FROM files f WHERE f.site_id = s.name)
-             FROM sites s ORDER BY s.name",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?;
-        rows.collect::<Result<Vec<_>, _>>()
+    // The sites' rows (hosting) joined here with what the VFS stores for each.
+    let rows = api.sites.list().and_then(|sites| {
+        let usage: std::collections::HashMap<String, vfs::Usage> =
+            api.vfs.usage_by_site()?.into_iter().collect();
+        Ok((sites, usage))
     });
     match rows {
-        Ok(rows) => ok(Value::Array(
-            rows.into_iter()
-                .map(|(name, system, updated, files, bytes)| {
-                    json!({"name": name, "url": api.site_url(&name, req), "system": system != 0,
-                           "file_count": files, "size_bytes": bytes, "updated_at": updated})
+        Ok((sites, usage)) => ok(Value::Array(
+            sites
+                .into_iter()
+                .map(|(name, system, updated)| {
+                    let u = usage.get(&name).cloned().unwrap_or_default();
+                    json!({"name": name, "url": api.site_url(&name, req), "system": system,
+                           "file_count": u.files, "size_bytes": u.bytes, "updated_at": updated})
                 })
                 .collect(),
         )),
@@ -266,24 +255,13 @@ pub fn get_site(api: &Api, req: &Request, raw: &str) -> Response {
     if !info.exists {
         return not_found(format!("no site '{name}'"));
     }
-    let stats = api.db.read(|c| {
-        let (files, bytes): (i64, i64) = c.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM files WHERE site_id = ?1",
-            [&name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let last: Option<(i64, i64)> = c
-            .query_row(
-                "SELECT id, COALESCE(created_at, 0) FROM deployments WHERE site_id = ?1 ORDER BY id DESC LIMIT 1",
-                [&name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        Ok((files, bytes, last))
-    });
+    let stats = api
+        .vfs
+        .site_usage(&name)
+        .and_then(|u| Ok((u, deploy::history::last(&api.db, &name)?)));
     match stats {
-        Ok((files, bytes, last)) => ok(json!({
-            "name": name, "url": api.site_url(&name, req), "file_count": files, "size_bytes": bytes,
+        Ok((u, last)) => ok(json!({
+            "name": name, "url": api.site_url(&name, req), "file_count": u.files, "size_bytes": u.bytes,
             "spa": info.spa, "has_script": info.main_js || info.api_main_js,
             "last_deployment": last.map(|(id, at)| json!({"id": id, "created_at": at})),
         })),
@@ -307,10 +285,8 @@ pub fn delete_site(api: &Api, req: &Request, raw: &str, who: &Caller) -> Respons
     let r = api.db.write(move |c| -> rusqlite::Result<usize> {
         let tx = c.transaction()?;
         let files = vfs::clear_site(&tx, FILES, &n2)?;
-        for table in ["kv_store", "env_vars", "site_logs"] {
-            tx.execute(&format!("DELETE FROM {table} WHERE site_id = ?1"), [&n2])?;
-        }
-        tx.execute("DELETE FROM sites WHERE name = ?1", [&n2])?;
+        scripts::forget_site(&tx, &n2)?;
+        Sites::unregister(&tx, &n2)?;
         tx.commit()?;
         Ok(files)
     });
@@ -381,16 +357,7 @@ pub fn list_env(api: &Api, raw: &str) -> Response {
         Ok(n) => n,
         Err(r) => return r,
     };
-    let rows = api.db.read(|c| {
-        let mut st = c.prepare(
-            "SELECT name, COALESCE(updated_at, 0) FROM env_vars WHERE site_id = ?1 ORDER BY name",
-        )?;
-        let rows = st.query_map([&name], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        rows.collect::<Result<Vec<_>, _>>()
-    });
-    match rows {
+    match scripts::env::names(&api.db, &name) {
         Ok(rows) => ok(Value::Array(
             rows.into_iter()
                 .map(|(n, t)| json!({"name": n, "updated_at": t}))
@@ -406,15 +373,7 @@ pub fn get_env(api: &Api, raw: &str, var: &str) -> Response {
         Ok(n) => n,
         Err(r) => return r,
     };
-    let found = api.db.read(|c| {
-        c.query_row(
-            "SELECT COALESCE(updated_at, 0) FROM env_vars WHERE site_id = ?1 AND name = ?2",
-            [&name, var],
-            |r| r.get::<_, i64>(0),
-        )
-        .optional()
-    });
-    match found {
+    match scripts::env::updated_at(&api.db, &name, var) {
         Ok(Some(t)) => ok(json!({"name": var, "set": true, "updated_at": t})),
         Ok(None) => not_found(format!("{var} is not set for '{name}'")),
         Err(e) => internal(e),
@@ -449,15 +408,7 @@ pub fn put_env(api: &Api, body: &mut Body<'_>, raw: &str, var: &str, who: &Calle
             format!("env values are limited to {ENV_VALUE_MAX} bytes"),
         );
     }
-    let (n2, v2, val) = (name.clone(), var.to_string(), value);
-    let r = api.db.write(move |c| {
-        c.execute(
-            "INSERT INTO env_vars (site_id, name, value, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-             ON CONFLICT(site_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            rusqlite::params![n2, v2, val, now()],
-        )
-    });
-    match r {
+    match scripts::env::set(&api.db, &name, var, value) {
         Ok(_) => {
             api.notify_site_changed(&name);
             audit::record(&api.db, who, "env.set", &format!("{name}/{var}"), "");
@@ -473,15 +424,9 @@ pub fn delete_env(api: &Api, raw: &str, var: &str, who: &Caller) -> Response {
         Ok(n) => n,
         Err(r) => return r,
     };
-    let (n2, v2) = (name.clone(), var.to_string());
-    match api.db.write(move |c| {
-        c.execute(
-            "DELETE FROM env_vars WHERE site_id = ?1 AND name = ?2",
-            [n2, v2],
-        )
-    }) {
-        Ok(0) => not_found(format!("{var} is not set for '{name}'")),
-        Ok(_) => {
+    match scripts::env::delete(&api.db, &name, var) {
+        Ok(false) => not_found(format!("{var} is not set for '{name}'")),
+        Ok(true) => {
             api.notify_site_changed(&name);
             audit::record(&api.db, who, "env.delete", &format!("{name}/{var}"), "");
             ok(json!({"site": name, "name": var, "deleted": true}))
@@ -504,22 +449,16 @@ pub fn site_logs(api: &Api, req: &Request, raw: &str) -> Response {
         Err(r) => return r,
     };
     let limit = limit_param(req, 100, 1000);
-    let rows = api.db.read(|c| {
-        let mut st = c.prepare(
-            "SELECT id, COALESCE(level, ''), COALESCE(message, ''), COALESCE(created_at, 0) FROM site_logs
-             WHERE site_id = ?1 ORDER BY id DESC LIMIT ?2",
-        )?;
-        let rows = st.query_map(rusqlite::params![name, limit], |r| {
-            Ok(json!({"id": r.get::<_, i64>(0)?, "level": r.get::<_, String>(1)?,
-                      "message": r.get::<_, String>(2)?, "created_at": r.get::<_, i64>(3)?}))
-        })?;
-        rows.collect::<Result<Vec<_>, _>>()
-    });
-    match rows {
-        Ok(mut rows) => {
-            rows.reverse();
-            ok(Value::Array(rows))
-        }
+    match scripts::logs::recent(&api.db, &name, 0, limit) {
+        Ok(lines) => ok(Value::Array(
+            lines
+                .into_iter()
+                .map(|l| {
+                    json!({"id": l.id, "level": l.level, "message": l.message,
+                           "created_at": l.created_at})
+                })
+                .collect(),
+        )),
         Err(e) => internal(e),
     }
 }
@@ -527,21 +466,16 @@ pub fn site_logs(api: &Api, req: &Request, raw: &str) -> Response {
 /// `GET /api/deployments?limit=`, newest first.
 pub fn deployments(api: &Api, req: &Request) -> Response {
     let limit = limit_param(req, 50, 500);
-    let rows = api.db.read(|c| {
-        let mut st = c.prepare(
-            "SELECT id, COALESCE(site_id, ''), COALESCE(file_count, 0), COALESCE(size_bytes, 0),
-                    COALESCE(deployed_by, ''), COALESCE(created_at, 0)
-             FROM deployments ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = st.query_map([limit], |r| {
-            Ok(json!({"id": r.get::<_, i64>(0)?, "site": r.get::<_, String>(1)?, "file_count": r.get::<_, i64>(2)?,
-                      "size_bytes": r.get::<_, i64>(3)?, "deployed_by": r.get::<_, String>(4)?,
-                      "created_at": r.get::<_, i64>(5)?}))
-        })?;
-        rows.collect::<Result<Vec<_>, _>>()
-    });
-    match rows {
-        Ok(rows) => ok(Value::Array(rows)),
+    match deploy::history::recent(&api.db, limit) {
+        Ok(rows) => ok(Value::Array(
+            rows.into_iter()
+                .map(|d| {
+                    json!({"id": d.id, "site": d.site, "file_count": d.file_count,
+                           "size_bytes": d.size_bytes, "deployed_by": d.deployed_by,
+                           "created_at": d.created_at})
+                })
+                .collect(),
+        )),
         Err(e) => internal(e),
     }
 }

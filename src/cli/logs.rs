@@ -27,18 +27,12 @@ fn fetch(
     after: i64,
     limit: i64,
 ) -> Result<Vec<Line>, CliError> {
-    let mut rows = db
-        .read(|c| {
-            let mut st = c.prepare(
-                "SELECT id, COALESCE(created_at, 0), COALESCE(level, ''), COALESCE(message, '') FROM site_logs
-                 WHERE site_id = ?1 AND id > ?2 ORDER BY id DESC LIMIT ?3",
-            )?;
-            let rows = st.query_map(rusqlite::params![site, after, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-            rows.collect::<Result<Vec<Line>, _>>()
-        })
+    let rows = crate::scripts::logs::recent(db, site, after, limit)
         .map_err(|e| CliError::fail(format!("reading logs: {e}")))?;
-    rows.reverse();
-    Ok(rows)
+    Ok(rows
+        .into_iter()
+        .map(|l| (l.id, l.created_at, l.level, l.message))
+        .collect())
 }
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {

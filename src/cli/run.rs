@@ -76,14 +76,7 @@ fn execute(
         .load(site, kind)
         .map_err(CliError::fail)?
         .ok_or_else(|| CliError::fail("script vanished"))?;
-    let env: Vec<(String, String)> = db
-        .read(|c| {
-            let mut st =
-                c.prepare("SELECT name, COALESCE(value, '') FROM env_vars WHERE site_id = ?1")?;
-            let rows = st.query_map([site], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })
-        .map_err(|e| CliError::fail(e.to_string()))?;
+    let env = crate::scripts::env::values(&db, site).map_err(|e| CliError::fail(e.to_string()))?;
     let req = JsRequest {
         method: method.to_string(),
         path: path.to_string(),

@@ -174,7 +174,7 @@ fn start_housekeeping(app: Arc<App>, life: Arc<Lifecycle>) -> Result<(), CliErro
                 }
                 if ticks % 720 == 0 {
                     // Hourly: keep each site's newest script log lines only.
-                    crate::scripts::trim_logs(&app.db, 1000);
+                    crate::scripts::logs::trim(&app.db, 1000);
                 }
             }
         })

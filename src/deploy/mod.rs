@@ -11,11 +11,13 @@
 //! `security.txt`, app links), which is kept, though dot-segments inside it are still skipped.
 //! A single top-level folder is unwrapped first, so `dist/.well-known/x` is kept too.
 
+pub mod history;
+
 use std::sync::Arc;
 
 use crate::database::FILES;
 use crate::hosting::Sites;
-use crate::kernel::db::{now, Db};
+use crate::kernel::db::Db;
 use crate::kernel::vfs::{self, PreparedFile};
 use crate::kernel::zip::{ZipArchive, ZipError, ZipLimits};
 
@@ -163,13 +165,9 @@ pub fn deploy(
             vfs::put(&tx, FILES, &site, &file).map_err(internal)?;
         }
         Sites::register(&tx, &site, false).map_err(internal)?;
-        tx.execute(
-            "INSERT INTO deployments (site_id, size_bytes, file_count, deployed_by, created_at, deployed_from)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            rusqlite::params![site, size_bytes as i64, plan.len() as i64, actor, now(), from],
-        )
-        .map_err(internal)?;
-        let deployment_id = tx.last_insert_rowid();
+        let deployment_id =
+            history::record(&tx, &site, size_bytes, plan.len() as u64, &actor, &from)
+                .map_err(internal)?;
         tx.commit().map_err(internal)?;
         Ok(Deployed {
             deployment_id,

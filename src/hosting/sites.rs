@@ -74,6 +74,25 @@ impl Sites {
         }
     }
 
+    /// Every registered site: (name, system, updated_at), by name.
+    pub fn list(&self) -> rusqlite::Result<Vec<(String, bool, i64)>> {
+        self.db.read(|c| {
+            let mut st = c.prepare(
+                "SELECT name, COALESCE(system, 0), COALESCE(updated_at, 0) FROM sites ORDER BY name",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? != 0, r.get(2)?))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Removes a site's row (inside the caller's transaction).
+    pub fn unregister(conn: &rusqlite::Connection, site: &str) -> rusqlite::Result<()> {
+        conn.execute("DELETE FROM sites WHERE name = ?1", [site])?;
+        Ok(())
+    }
+
     /// Registers a site row (inside the caller's write), keeping its settings if present.
     pub fn register(conn: &rusqlite::Connection, site: &str, system: bool) -> rusqlite::Result<()> {
         let t = now();

@@ -167,15 +167,6 @@ impl Host for DbHost {
 
     fn log(&self, site: &str, level: &str, message: &str) {
         log::debug!("[{site}] {level}: {message}");
-        let (s, l, m) = (site.to_string(), level.to_string(), message.to_string());
-        let r = self.db.write(move |c| {
-            c.execute(
-                "INSERT INTO site_logs (site_id, level, message, created_at) VALUES (?1, ?2, ?3, ?4)",
-                rusqlite::params![s, l, m, now()],
-            )
-        });
-        if r.is_err() {
-            log::warn!("could not store a log line of site {site}");
-        }
+        super::logs::append(&self.db, site, level, message);
     }
 }

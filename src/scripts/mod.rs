@@ -4,8 +4,10 @@
 //! Without the `js` feature, sites with scripts are served as static files (logged once per
 //! site).
 
+pub mod env;
 #[cfg(feature = "js")]
 pub mod host;
+pub mod logs;
 
 #[cfg(feature = "js")]
 mod runner;
@@ -17,15 +19,12 @@ mod disabled;
 #[cfg(not(feature = "js"))]
 pub use disabled::Scripts;
 
-/// Keeps each site's newest `keep` log lines (`site_logs` grows with every `console.log`).
-pub fn trim_logs(db: &crate::kernel::db::Db, keep: i64) {
-    let _ = db.write(move |c| {
-        c.execute(
-            "DELETE FROM site_logs WHERE id IN (
-                SELECT id FROM (
-                    SELECT id, ROW_NUMBER() OVER (PARTITION BY site_id ORDER BY id DESC) AS n FROM site_logs
-                ) WHERE n > ?1 LIMIT 10000)",
-            [keep],
-        )
-    });
+/// Removes everything a site's scripts kept (KV rows, env vars, logs) inside the caller's
+/// transaction, when the site is deleted. The KV store's reads and writes are `host`'s (with
+/// `js`); a site's rows go with it in every build.
+pub fn forget_site(conn: &rusqlite::Connection, site: &str) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM kv_store WHERE site_id = ?1", [site])?;
+    env::clear_site(conn, site)?;
+    logs::clear_site(conn, site)?;
+    Ok(())
 }

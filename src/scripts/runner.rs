@@ -47,16 +47,7 @@ impl Scripts {
         if let Some(e) = self.env.lock().ok().and_then(|m| m.get(site).cloned()) {
             return Ok(e);
         }
-        let vars = self
-            .db
-            .read(|c| {
-                let mut st = c.prepare_cached(
-                    "SELECT name, COALESCE(value, '') FROM env_vars WHERE site_id = ?1 ORDER BY name",
-                )?;
-                let rows = st.query_map([site], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                rows.collect::<Result<Vec<(String, String)>, _>>()
-            })
-            .map_err(|e| e.to_string())?;
+        let vars = super::env::values(&self.db, site).map_err(|e| e.to_string())?;
         let vars = Arc::new(vars);
         if let Ok(mut m) = self.env.lock() {
             if m.len() > 4096 {
