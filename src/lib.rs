@@ -11,14 +11,18 @@
 //! the imports and keeps it so: no cycle, nothing shared imports a vertical, no vertical
 //! imports `app` or `cli`, and `api` and `analytics` never name each other.
 //!
-//! - [`kernel`] — plumbing:
+//! - [`kernel`] — plumbing, the separate crate `fazt-kernel` in `kernel/` (see its
+//!   README). It cannot import fazt: fazt hands it its schema ([`database`]), the VFS
+//!   table, the `Server` header and its service ([`service_unit`]); `tests/kernel_is_generic.rs`
+//!   fails on any fazt name in it, and `kernel/examples/pastebin` is a second product on it.
 //!   - [`kernel::http`]: the HTTP/1.1 edge on `may` coroutines (limits, timeouts, pipelining,
 //!     streaming, graceful shutdown), generic over the transport so TLS slots underneath;
 //!     the caps that keep one hostile client from freezing it (empty-line floods, fair
 //!     turns for pipelining clients, per-address connections, minimum body rate) and the
 //!     client address behind a trusted proxy ([`kernel::http::client_addr()`]).
-//!   - [`kernel::db`]: `fazt.db` — pragmas for small boards, the single writer thread, pooled
-//!     readers, and Evolutionary Database Design over the embedded `schema.sql`.
+//!   - [`kernel::db`]: one SQLite file — pragmas for small boards, the single writer thread,
+//!     pooled readers, Evolutionary Database Design over the caller's schema, and the EDD
+//!     rails (`db::edd`) fazt's `tests/edd.rs` runs.
 //!   - [`kernel::http_client`]: a small blocking HTTP/1.1 client (one request per
 //!     connection, timeouts, capped answers), TLS plugged in by the caller; the deploy
 //!     client and ACME use it.
@@ -27,11 +31,12 @@
 //!     dir) and sd_notify.
 //!   - [`kernel::civil`]: calendar arithmetic shared by certificates and analytics.
 //!   - [`kernel::memory`]: handing freed heap memory back to the system when idle.
-//!   - `kernel::tls` (feature `acme`): rustls edge with SNI, static PEM certificates, ACME
+//!   - `kernel::tls` (feature `acme` → the kernel's `tls`): rustls edge with SNI, static PEM certificates, ACME
 //!     (instant-acme on a short-lived Tokio thread, over `kernel::http_client`) with renewal, behind storage/policy traits.
 //!   - [`kernel::vfs`]: files as rows keyed by (site, path), sha256 and gzip on write, a hot
 //!     cache, BLOB streaming. [`kernel::compress`], [`kernel::mime`] support it.
-//! - shared:
+//! - shared (each table of fazt.db has one owner module, `tests/table_owners.rs`):
+//!   - [`database`]: fazt's schema and the name of its file table; opening `fazt.db`.
 //!   - [`access`]: API tokens and scopes, the failed-authentication limit, and
 //!     [`access::Gate::authenticate`] (bearer token → [`access::Caller`], or 401/403/429).
 //!   - [`audit`]: the audit trail of state-changing API calls.
