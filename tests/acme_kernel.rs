@@ -521,7 +521,7 @@ fn account_deactivated_at_the_ca_is_registered_anew() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let http = fazt::kernel::tls::client::http_client(&roots).unwrap();
+        let http = fazt::kernel::tls::acme_http::http_client(&roots).unwrap();
         let creds: instant_acme::AccountCredentials = serde_json::from_slice(&first).unwrap();
         let account = instant_acme::Account::builder_with_http(http)
             .from_credentials(creds)

@@ -9,8 +9,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rustls::sign::CertifiedKey;
+#[cfg(feature = "acme")]
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+#[cfg(feature = "acme")]
 use super::TlsError;
 
 /// Both kinds of challenge response, shared by the ACME worker and the edges.
@@ -25,6 +27,7 @@ pub struct Challenges {
 fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|e| e.into_inner())
 }
+#[cfg_attr(not(feature = "acme"), allow(dead_code))]
 fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
@@ -40,18 +43,22 @@ impl Challenges {
         read(&self.alpn).get(name).cloned()
     }
 
+    #[cfg_attr(not(feature = "acme"), allow(dead_code))]
     pub(crate) fn set_http01(&self, token: &str, key_authorization: &str) {
         write(&self.http01).insert(token.to_owned(), key_authorization.to_owned());
     }
 
+    #[cfg_attr(not(feature = "acme"), allow(dead_code))]
     pub(crate) fn clear_http01(&self, token: &str) {
         write(&self.http01).remove(token);
     }
 
+    #[cfg_attr(not(feature = "acme"), allow(dead_code))]
     pub(crate) fn set_alpn(&self, name: &str, cert: Arc<CertifiedKey>) {
         write(&self.alpn).insert(name.to_owned(), cert);
     }
 
+    #[cfg_attr(not(feature = "acme"), allow(dead_code))]
     pub(crate) fn clear_alpn(&self, name: &str) {
         write(&self.alpn).remove(name);
     }
@@ -62,6 +69,7 @@ impl Challenges {
     }
 }
 
+#[cfg(feature = "acme")]
 /// Mint the self-signed TLS-ALPN-01 certificate for `name`: its only SAN is
 /// `name` and its critical `acmeIdentifier` extension holds the SHA-256 digest
 /// of the key authorization (RFC 8737 §3).
@@ -105,6 +113,7 @@ mod tests {
         assert_eq!(c.pending(), 0);
     }
 
+    #[cfg(feature = "acme")]
     #[test]
     fn alpn_cert_carries_acme_identifier() {
         let digest = [7u8; 32];
@@ -127,6 +136,7 @@ mod tests {
         assert!(c.alpn_cert("x.example").is_none());
     }
 
+    #[cfg(feature = "acme")]
     #[test]
     fn wrong_digest_length_is_an_error() {
         assert!(mint_alpn_cert("x.example", &[0; 31]).is_err());

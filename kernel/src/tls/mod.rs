@@ -5,7 +5,7 @@
 //!
 //! This module knows nothing about the product's sites or database: storage comes in
 //! through [`CertStore`], the decision of which names deserve a certificate
-//! through a [`NamePolicy`] closure.
+//! through a `NamePolicy` closure (feature `acme`).
 //!
 //! Wiring (see each type for details):
 //! ```text
@@ -20,20 +20,30 @@
 
 use std::fmt;
 
+// Feature `tls`: the edge (handshakes, SNI, static certificates, challenge answers), the
+// rustls client configuration, the certificate store and X.509 reading. Feature `acme`
+// adds the ACME client (instant-acme, Tokio, rcgen) and the manager that renews.
+#[cfg(feature = "acme")]
 mod acme;
+#[cfg(feature = "acme")]
+pub mod acme_http;
 pub mod challenge;
 pub mod client;
 pub mod edge;
+#[cfg(feature = "acme")]
 pub mod manager;
 pub mod pem;
 pub mod renew;
 pub mod sni;
 pub mod store;
+#[cfg(feature = "acme")]
 mod worker;
 pub mod x509;
 
+#[cfg(feature = "acme")]
 pub use acme::ChallengeKind;
 pub use edge::{Accepted, HandshakeError, OnDemand, Socket, TlsAcceptor, TlsStream};
+#[cfg(feature = "acme")]
 pub use manager::{
     AcmeConfig, CertManager, CertState, CertStatus, NamePolicy, RequestOutcome,
     LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING,

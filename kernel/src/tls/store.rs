@@ -88,7 +88,7 @@ impl CertStore for MemStore {
 }
 
 /// What the store keeps about one certificate (its `meta.json`), readable without a
-/// running [`CertManager`](super::CertManager), e.g. by an offline status command.
+/// running certificate manager (feature `acme`), e.g. by an offline status command.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoredMeta {
     /// The certificate's name.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use instant_acme::Account;
 
 use super::acme::{self, IssueError};
-use super::client;
+use super::acme_http;
 use super::manager::{normalize_name, now_unix, Entry, Inner};
 use super::pem::load_pem;
 use super::renew::backoff;
@@ -175,7 +175,7 @@ impl Inner {
         if let Some(a) = slot {
             return Ok(a.clone());
         }
-        let http = client::http_client(&self.extra_roots).map_err(|e| e.to_string())?;
+        let http = acme_http::http_client(&self.extra_roots).map_err(|e| e.to_string())?;
         let a = acme::open_account(
             self.store.as_ref(),
             &self.ns,
