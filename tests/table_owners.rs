@@ -10,8 +10,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("files", &[]),
     ("certificates", &["src/https/store.rs"]),
     ("api_keys", &["src/access/tokens.rs"]),
-    // The KV store's reads and writes (with `js`) and a deleted site's rows (every build).
-    ("kv_store", &["src/scripts/host.rs", "src/scripts/mod.rs"]),
+    ("kv_store", &["src/scripts/kv.rs"]),
     ("env_vars", &["src/scripts/env.rs"]),
     ("site_logs", &["src/scripts/logs.rs"]),
     ("deployments", &["src/deploy/history.rs"]),

@@ -1,5 +1,6 @@
-//! The serverless engine's window on fazt.db: a site's own KV rows (`kv_store`), its logs
-//! (`site_logs`, also the server log at debug level). Every call is keyed by the site the
+//! The serverless engine's window on fazt.db: a site's own KV rows (through [`super::kv`],
+//! with the quota kept here), its logs (through [`super::logs`], also the server log at
+//! debug level). Every call is keyed by the site the
 //! engine passes in, which is how one site's script never reaches another's data. Reads use
 //! the pooled readers (never waiting for writers); writes go through the single writer.
 
@@ -7,9 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension};
-
-use crate::kernel::db::{now, Db};
+use super::kv;
+use crate::kernel::db::Db;
 use crate::serverless::Host;
 
 /// Total bytes of keys and values one site may keep in its KV store.
@@ -53,26 +53,6 @@ impl Usage {
     }
 }
 
-/// Bytes a site's KV rows hold, summed (the slow path: once a minute per site at most).
-fn sum_usage(c: &Connection, site: &str) -> rusqlite::Result<i64> {
-    c.prepare_cached(
-        "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + COALESCE(length(CAST(value AS BLOB)), 0)), 0)
-         FROM kv_store WHERE site_id = ?1",
-    )?
-    .query_row([site], |r| r.get(0))
-}
-
-/// Bytes one row holds, 0 when it does not exist.
-fn row_size(c: &Connection, site: &str, key: &str) -> rusqlite::Result<i64> {
-    c.prepare_cached(
-        "SELECT length(CAST(key AS BLOB)) + COALESCE(length(CAST(value AS BLOB)), 0)
-         FROM kv_store WHERE site_id = ?1 AND key = ?2",
-    )?
-    .query_row([site, key], |r| r.get(0))
-    .optional()
-    .map(Option::unwrap_or_default)
-}
-
 pub struct DbHost {
     pub db: Arc<Db>,
     pub site_kv_bytes: i64,
@@ -92,12 +72,7 @@ impl DbHost {
 impl Host for DbHost {
     fn kv_get(&self, site: &str, key: &str) -> Result<Option<String>, String> {
         self.db
-            .read(|c| {
-                c.prepare_cached("SELECT value FROM kv_store WHERE site_id = ?1 AND key = ?2")?
-                    .query_row([site, key], |r| r.get::<_, Option<String>>(0))
-                    .optional()
-            })
-            .map(Option::flatten)
+            .read(|c| kv::get(c, site, key))
             .map_err(|e| format!("db.get failed: {e}"))
     }
 
@@ -114,16 +89,16 @@ impl Host for DbHost {
                 let tx = c.transaction().map_err(|e| e.to_string())?;
                 let err = |e: rusqlite::Error| e.to_string();
                 // The quota counts what the site would hold after this write.
-                let replaced = row_size(&tx, &s, &k).map_err(err)?;
+                let replaced = kv::row_bytes(&tx, &s, &k).map_err(err)?;
                 let added = (k.len() + v.len()) as i64;
                 let mut total = match usage.cached(&s) {
                     Some(t) => t,
-                    None => sum_usage(&tx, &s).map_err(err)?,
+                    None => kv::site_bytes(&tx, &s).map_err(err)?,
                 };
                 if total - replaced + added > cap {
                     // Before refusing, make sure the total is not stale (rows deleted with
                     // the site, or by another process, since it was cached).
-                    total = sum_usage(&tx, &s).map_err(err)?;
+                    total = kv::site_bytes(&tx, &s).map_err(err)?;
                     usage.put(&s, total);
                     if total - replaced + added > cap {
                         return Err(format!(
@@ -131,13 +106,7 @@ impl Host for DbHost {
                         ));
                     }
                 }
-                let t = now();
-                tx.prepare_cached(
-                    "INSERT INTO kv_store (site_id, key, value, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-                     ON CONFLICT(site_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                )
-                .and_then(|mut st| st.execute(rusqlite::params![s, k, v, t]))
-                .map_err(err)?;
+                kv::put(&tx, &s, &k, &v).map_err(err)?;
                 tx.commit().map_err(err)?;
                 usage.put(&s, total - replaced + added);
                 Ok(())
@@ -152,12 +121,8 @@ impl Host for DbHost {
         let usage = self.usage.clone();
         self.db
             .write(move |c| -> rusqlite::Result<()> {
-                let size = row_size(c, &s, &k)?;
-                if c.execute(
-                    "DELETE FROM kv_store WHERE site_id = ?1 AND key = ?2",
-                    [&s, &k],
-                )? > 0
-                {
+                let size = kv::row_bytes(c, &s, &k)?;
+                if kv::delete(c, &s, &k)? {
                     usage.adjust(&s, -size);
                 }
                 Ok(())

@@ -7,6 +7,7 @@
 pub mod env;
 #[cfg(feature = "js")]
 pub mod host;
+pub mod kv;
 pub mod logs;
 
 #[cfg(feature = "js")]
@@ -20,10 +21,9 @@ mod disabled;
 pub use disabled::Scripts;
 
 /// Removes everything a site's scripts kept (KV rows, env vars, logs) inside the caller's
-/// transaction, when the site is deleted. The KV store's reads and writes are `host`'s (with
-/// `js`); a site's rows go with it in every build.
+/// transaction, when the site is deleted (in every build: rows a `js` build wrote go too).
 pub fn forget_site(conn: &rusqlite::Connection, site: &str) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM kv_store WHERE site_id = ?1", [site])?;
+    kv::clear_site(conn, site)?;
     env::clear_site(conn, site)?;
     logs::clear_site(conn, site)?;
     Ok(())
