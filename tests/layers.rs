@@ -8,6 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+#[path = "common/source.rs"]
+mod source;
+
 /// Below every vertical: what several of them need.
 const SHARED: &[&str] = &[
     "version",
@@ -38,17 +41,6 @@ type Graph = BTreeMap<String, BTreeSet<String>>;
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push(p);
-        }
-    }
 }
 
 /// The crate root's modules (`mod x;` / `pub mod x;` in `src/lib.rs`).
@@ -116,7 +108,7 @@ fn references(text: &str, top_level_file: bool) -> BTreeSet<String> {
 /// Which top-level module names which, over all of `src/`.
 fn graph(modules: &BTreeSet<String>) -> Graph {
     let mut files = Vec::new();
-    rust_files(&src(), &mut files);
+    source::files(&src(), &["rs"], &mut files);
     let mut g: Graph = modules
         .iter()
         .map(|m| (m.clone(), BTreeSet::new()))

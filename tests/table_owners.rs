@@ -3,7 +3,10 @@
 //! `files` belongs to the kernel's VFS (fazt names it in `src/database.rs` only), so no
 //! fazt module may name it in SQL at all.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+#[path = "common/source.rs"]
+mod source;
 
 /// table → the files (or, ending in `/`, the folder of one vertical) allowed to name it.
 const OWNERS: &[(&str, &[&str])] = &[
@@ -25,51 +28,28 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("analytics_top", &["src/analytics/"]),
 ];
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn every_table_is_named_only_by_its_owner() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let schema = include_str!("../schema.sql").to_ascii_lowercase();
-    for t in schema.split("create table if not exists ").skip(1) {
-        let name = t
-            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .next()
-            .unwrap();
+    for name in source::schema_tables() {
         assert!(
             OWNERS.iter().any(|(n, _)| *n == name),
             "table {name} has no owner in tests/table_owners.rs"
         );
     }
     let mut files = Vec::new();
-    rust_files(&root.join("src"), &mut files);
+    source::files(&root.join("src"), &["rs"], &mut files);
     let mut wrong = Vec::new();
     for f in files {
         let rel = f.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&f).unwrap().to_ascii_lowercase();
+        let text = std::fs::read_to_string(&f).unwrap();
         let code: String = text
             .lines()
             .filter(|l| !l.trim_start().starts_with("//"))
             .collect::<Vec<_>>()
             .join("\n");
-        let words: Vec<&str> = code
-            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .filter(|w| !w.is_empty())
-            .collect();
-        for pair in words.windows(2) {
-            if !["from", "into", "update", "join", "table", "exists"].contains(&pair[0]) {
-                continue;
-            }
-            if let Some((table, owners)) = OWNERS.iter().find(|(n, _)| *n == pair[1]) {
+        for (keyword, name) in source::sql_names(&code) {
+            if let Some((table, owners)) = OWNERS.iter().find(|(n, _)| *n == name) {
                 let owned = owners.iter().any(|o| {
                     if o.ends_with('/') {
                         rel.starts_with(o)
@@ -78,7 +58,7 @@ fn every_table_is_named_only_by_its_owner() {
                     }
                 });
                 if !owned {
-                    wrong.push(format!("{rel} names {table} ({} {})", pair[0], pair[1]));
+                    wrong.push(format!("{rel} names {table} ({keyword} {name})"));
                 }
             }
         }

@@ -193,8 +193,6 @@ struct Queries {
     content: String,
     list: String,
     rowid: String,
-    exists: String,
-    any: String,
 }
 
 impl Queries {
@@ -204,8 +202,6 @@ impl Queries {
             content: format!("SELECT content, gzip FROM {t} WHERE site_id = ?1 AND path = ?2"),
             list: format!("SELECT {META_COLS} FROM {t} WHERE site_id = ?1 ORDER BY path"),
             rowid: format!("SELECT rowid FROM {t} WHERE site_id = ?1 AND path = ?2 AND hash = ?3"),
-            exists: format!("SELECT 1 FROM {t} WHERE site_id = ?1 AND path = ?2"),
-            any: format!("SELECT 1 FROM {t} WHERE site_id = ?1 LIMIT 1"),
         }
     }
 }
@@ -478,28 +474,6 @@ impl Vfs {
             .write(move |c| put(c, t, &s, &PreparedFile::new(&p, content)))?;
         self.invalidate(site);
         Ok(())
-    }
-
-    /// Whether `site` has a file at `path` (without reading or caching it).
-    pub fn exists(&self, site: &str, path: &str) -> rusqlite::Result<bool> {
-        if let Some(true) = self
-            .cache
-            .lock()
-            .ok()
-            .map(|c| c.map.contains_key(&key(site, path)))
-        {
-            return Ok(true);
-        }
-        self.db.read(|c| {
-            c.prepare_cached(&self.sql.exists)?
-                .exists(params![site, path])
-        })
-    }
-
-    /// Whether `site` has any file.
-    pub fn has_files(&self, site: &str) -> rusqlite::Result<bool> {
-        self.db
-            .read(|c| c.prepare_cached(&self.sql.any)?.exists([site]))
     }
 
     /// Files and bytes stored for `site`.

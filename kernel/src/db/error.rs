@@ -34,18 +34,6 @@ pub enum DbError {
     WriterStopped,
 }
 
-impl DbError {
-    /// Whether this is SQLite's "database is locked/busy" (another process holds the lock
-    /// longer than the busy timeout): worth a retry, not a bug.
-    pub fn is_busy(&self) -> bool {
-        matches!(
-            self,
-            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        )
-    }
-}
-
 impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
