@@ -6,6 +6,8 @@
 #![deny(unsafe_code)]
 
 #[forbid(unsafe_code)]
+pub mod backup;
+#[forbid(unsafe_code)]
 pub mod civil;
 #[forbid(unsafe_code)]
 pub mod compress;
@@ -30,6 +32,9 @@ pub mod tls;
 pub mod vfs;
 #[forbid(unsafe_code)]
 pub mod zip;
+
+#[cfg(test)]
+mod testdir;
 
 /// Settings for the property tests of the hand-written parsers: `default_cases` cases, kept
 /// modest because the lib tests run on every push, unless `PROPTEST_CASES` asks for more (a

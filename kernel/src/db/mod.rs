@@ -42,6 +42,11 @@ pub struct Db {
     writer: Writer,
     schema_version: u32,
     reclaiming: AtomicBool,
+    replicated: AtomicBool,
+    /// A shared `flock` on the file for as long as this `Db` lives: a restore takes it
+    /// exclusively, so it never swaps a file out from under an open database. Last, so it
+    /// is released after every connection is closed.
+    _lock: std::fs::File,
 }
 
 fn pragmas(conn: &Connection, writer: bool) -> rusqlite::Result<()> {
@@ -80,6 +85,33 @@ fn create_private(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A shared `flock` on `path`, waiting while a restore holds it exclusively. The restore
+/// renames a new file into place before it lets go, so the lock is taken again until it is
+/// on the file the path names now.
+fn lock_shared(path: &Path) -> std::io::Result<std::fs::File> {
+    loop {
+        let f = std::fs::File::open(path)?;
+        f.lock_shared()?;
+        if same_inode(&f, path) {
+            return Ok(f);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn same_inode(f: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_inode(_f: &std::fs::File, _path: &Path) -> bool {
+    true
+}
+
 impl Db {
     /// Opens (creating if needed) the database at `path` and applies `schema` (the
     /// product's schema text, steps as described in [`migrate`]).
@@ -95,6 +127,7 @@ impl Db {
         };
         let fresh = !path.exists() || std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
         create_private(path).map_err(|e| failed("cannot create: ", &e))?;
+        let lock = lock_shared(path).map_err(|e| failed("cannot lock: ", &e))?;
         let mut conn = Connection::open(path).map_err(|e| failed("", &e))?;
         if fresh {
             // Only settable before the first table exists (older databases switch with
@@ -111,6 +144,8 @@ impl Db {
             writer,
             schema_version,
             reclaiming: AtomicBool::new(false),
+            replicated: AtomicBool::new(false),
+            _lock: lock,
         })
     }
 
@@ -188,10 +223,44 @@ impl Db {
             .is_ok()
     }
 
+    /// Declares that a replicator streams this database's WAL (a `--replicated` setting):
+    /// from then on [`Db::checkpoint`] and [`Db::vacuum`] leave the WAL's reset to it.
+    pub fn set_replicated(&self, on: bool) {
+        self.replicated.store(on, Ordering::Relaxed);
+    }
+
+    /// A replicator is attached: declared with [`Db::set_replicated`], or detected by the
+    /// tables Litestream keeps in the database it replicates (`_litestream_seq`,
+    /// `_litestream_lock`).
+    pub fn replicated(&self) -> bool {
+        self.replicated.load(Ordering::Relaxed)
+            || self
+                .read(|c| {
+                    c.query_row(
+                        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name LIKE '\\_litestream\\_%' ESCAPE '\\'",
+                        [],
+                        |r| r.get::<_, i64>(0),
+                    )
+                })
+                .is_ok_and(|n| n > 0)
+    }
+
+    /// The checkpoint this program may make: `TRUNCATE` folds the WAL back and empties it;
+    /// with a replicator attached only `PASSIVE`, since Litestream must see every WAL frame
+    /// before the WAL restarts, and it resets the WAL itself.
+    fn own_checkpoint(&self) -> &'static str {
+        if self.replicated() {
+            "PRAGMA wal_checkpoint(PASSIVE);"
+        } else {
+            "PRAGMA wal_checkpoint(TRUNCATE);"
+        }
+    }
+
     /// Folds the WAL back into the main file (at shutdown, so a copied database file is
-    /// complete).
+    /// complete; see [`Db::own_checkpoint`] for a replicated one).
     pub fn checkpoint(&self) {
-        let _ = self.write(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"));
+        let sql = self.own_checkpoint();
+        let _ = self.write(move |c| c.execute_batch(sql));
     }
 
     /// Gives free pages back to the filesystem in steps of 16 MiB (`RECLAIM_STEP`), each its own
@@ -256,11 +325,69 @@ impl Db {
     /// its duration. Returns the file size (with WAL) before and after.
     pub fn vacuum(&self) -> Result<(u64, u64), DbError> {
         let before = self.file_size();
-        self.write(|c| {
-            c.execute_batch(
-                "PRAGMA auto_vacuum = INCREMENTAL; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
-            )
+        let checkpoint = self.own_checkpoint();
+        self.write(move |c| {
+            c.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")?;
+            c.execute_batch(checkpoint)
         })?;
         Ok((before, self.file_size()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdir::TempDir;
+
+    const SCHEMA: &str = "-- step 1: t\nCREATE TABLE IF NOT EXISTS t (x);\n";
+
+    fn wal_len(db: &Db) -> u64 {
+        std::fs::metadata(format!("{}-wal", db.path().display())).map_or(0, |m| m.len())
+    }
+
+    #[test]
+    fn a_replicated_database_keeps_its_wal_at_checkpoints() {
+        let d = TempDir::new("replicated");
+        let db = Db::open(&d.join("a.db"), SCHEMA).unwrap();
+        db.write(|c| c.execute("INSERT INTO t VALUES (1)", []))
+            .unwrap();
+        assert!(!db.replicated());
+        db.checkpoint();
+        assert_eq!(wal_len(&db), 0, "TRUNCATE empties the WAL");
+
+        // Litestream's table appears: only passive checkpoints from now on.
+        db.write(|c| {
+            c.execute_batch("CREATE TABLE _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER);")
+        })
+        .unwrap();
+        assert!(db.replicated());
+        db.checkpoint();
+        assert!(wal_len(&db) > 0, "the WAL was reset under the replicator");
+
+        // Declared by setting, without the tables.
+        let b = Db::open(&d.join("b.db"), SCHEMA).unwrap();
+        b.set_replicated(true);
+        b.write(|c| c.execute("INSERT INTO t VALUES (1)", []))
+            .unwrap();
+        b.vacuum().unwrap();
+        assert!(wal_len(&b) > 0);
+    }
+
+    #[test]
+    fn an_open_database_holds_a_shared_lock() {
+        let d = TempDir::new("lock");
+        let p = d.join("a.db");
+        let db = Db::open(&p, SCHEMA).unwrap();
+        // A second process-like holder can share it…
+        let other = std::fs::File::open(&p).unwrap();
+        assert!(other.try_lock_shared().is_ok());
+        other.unlock().unwrap();
+        // …but not take it exclusively while the Db lives.
+        assert!(matches!(
+            other.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        drop(db);
+        assert!(other.try_lock().is_ok());
     }
 }
