@@ -164,3 +164,17 @@ CREATE TABLE IF NOT EXISTS analytics_top (
     PRIMARY KEY (site, day, kind, value)
 );
 CREATE INDEX IF NOT EXISTS idx_analytics_top_day ON analytics_top (day, kind);
+
+-- step 5: backups: every snapshot taken (scheduled, from the CLI, downloaded) and its result
+CREATE TABLE IF NOT EXISTS backups (
+    id INTEGER PRIMARY KEY,
+    started_at INTEGER NOT NULL DEFAULT 0,
+    finished_at INTEGER,
+    kind TEXT NOT NULL DEFAULT '',
+    ok INTEGER NOT NULL DEFAULT 0,
+    path TEXT,
+    size_bytes INTEGER,
+    schema_version INTEGER,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_backups_started ON backups (started_at);

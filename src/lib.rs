@@ -29,6 +29,8 @@
 //!   - [`kernel::zip`], [`kernel::multipart`]: hardened parsers for uploads.
 //!   - [`kernel::provision`]: installing a product as a systemd service (unit, binary, state
 //!     dir) and sd_notify.
+//!   - [`kernel::backup`]: online snapshots (`VACUUM INTO`, checked, fsynced, renamed),
+//!     scheduled snapshots with rotation, restore against the schema history.
 //!   - [`kernel::civil`]: calendar arithmetic shared by certificates and analytics.
 //!   - [`kernel::memory`]: handing freed heap memory back to the system when idle.
 //!   - `kernel::tls` (feature `acme` → the kernel's `tls`): rustls edge with SNI, static PEM certificates, ACME
@@ -48,6 +50,8 @@
 //!   - [`deploy`]: ZIP upload → site, atomically, in one transaction.
 //!   - [`analytics`]: request recording off the request path, tracking endpoints, short
 //!     links, webhooks, rollups and stats.
+//!   - [`backup`]: snapshots of fazt.db on the kernel's backup agent — the `backups`
+//!     record, the schedule of a running server, the download from the API.
 //!   - [`api`]: the management API's state and handlers (deploys, sites, env, keys, health).
 //!   - `serverless` (feature `js`): QuickJS engine for `main.js` / `api/main.js` — worker
 //!     threads, limits, bytecode cache; reaches fazt only through its `Host` trait.
@@ -73,6 +77,7 @@ pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod audit;
+pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod config;

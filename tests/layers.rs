@@ -31,6 +31,7 @@ const VERTICALS: &[&str] = &[
     "analytics",
     "api",
     "client",
+    "backup",
 ];
 /// The request handler composing the verticals, and the command line over everything.
 const TOP: &[&str] = &["app", "config", "cli"];

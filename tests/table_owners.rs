@@ -20,6 +20,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("configurations", &["src/settings.rs"]),
     ("audit_logs", &["src/audit.rs"]),
     ("sites", &["src/hosting/sites.rs"]),
+    ("backups", &["src/backup/record.rs"]),
     // Analytics keeps its own tables inside its vertical.
     ("events", &["src/analytics/"]),
     ("redirects", &["src/analytics/"]),

@@ -568,5 +568,26 @@ pub fn system_health(api: &Api) -> Response {
         "domain": api.domain,
         "certificates": api.cert_status.as_ref().map_or(Value::Array(Vec::new()), |f| f()),
         "analytics": api.analytics_status.as_ref().map(|f| f()),
+        "backup": backup_health(api),
     }))
+}
+
+/// The backup part of `/api/system/health`: the schedule, whether a replicator is attached,
+/// and the newest snapshot recorded (any, and successful).
+fn backup_health(api: &Api) -> Value {
+    let (last, last_ok) = crate::backup::record::latest(&api.db).unwrap_or((None, None));
+    let schedule = api.backup.schedule.as_ref().map(|s| {
+        json!({
+            "dir": s.dir.display().to_string(),
+            "every_seconds": s.every.as_secs(),
+            "keep": s.keep,
+            "next_in_seconds": s.due_in(crate::kernel::db::now()),
+        })
+    });
+    json!({
+        "schedule": schedule,
+        "replicated": api.db.replicated(),
+        "last": last.map(|r| r.to_json()),
+        "last_ok": last_ok.map(|r| r.to_json()),
+    })
 }

@@ -35,6 +35,8 @@ pub struct Api {
     pub uploads: std::sync::atomic::AtomicUsize,
     pub started: Instant,
     pub site_hooks: Vec<SiteHook>,
+    /// Scheduled snapshots and replication, for `/api/system/health`.
+    pub backup: crate::backup::Policy,
     /// Certificates for `/api/system/health` (set when HTTPS is on).
     pub cert_status: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
     /// The analytics recorder (queue, drops) for `/api/system/health`.
@@ -56,6 +58,7 @@ impl Api {
             uploads: std::sync::atomic::AtomicUsize::new(0),
             started: Instant::now(),
             site_hooks: Vec::new(),
+            backup: crate::backup::Policy::default(),
             cert_status: None,
             analytics_status: None,
         }

@@ -93,6 +93,8 @@ pub static ROUTES: &[Route] = &[
     r("DELETE", Admin, "/api/keys/{id}",               admin(delete_key)),
     r("*",      Admin, "/api/keys/{id}",               WrongMethod(JsonWithoutAllow)),
     r("GET",    Admin, "/api/system/health",           deploy(system_health)),
+    r("GET",    Admin, "/api/system/backup",           admin(system_backup)),
+    r("*",      Admin, "/api/system/backup",           WrongMethod(Json)),
     r("*",      Admin, "/api",                         open(no_api_route)),
     r("*",      Admin, "/api/{rest*}",                 open(no_api_route)),
 
@@ -181,6 +183,10 @@ fn delete_key(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
 
 fn system_health(a: &App, _: &mut Call<'_, '_>, _: &Caller) -> Response {
     api::system_health(&a.api)
+}
+
+fn system_backup(a: &App, _: &mut Call<'_, '_>, who: &Caller) -> Response {
+    crate::backup::download(&a.db, who)
 }
 
 fn no_api_route(_: &App, c: &mut Call<'_, '_>) -> Response {

@@ -1,11 +1,13 @@
 //! The `fazt` command line: parses the subcommand with pico-args and dispatches. Every error
 //! is one line on stderr with a non-zero exit (2 for usage errors, 1 for failures).
 
+mod backup;
 mod common;
 mod config;
 mod deploy;
 mod healthcheck;
 mod logs;
+mod restore;
 mod run;
 mod serve;
 #[cfg(feature = "acme")]
@@ -42,6 +44,10 @@ COMMANDS:
     config             Server options stored in fazt.db: list, get KEY, set KEY VALUE,
                        unset KEY (alias: `set-config KEY VALUE`)
     vacuum             Compact the database file (give freed space back to the disk)
+    backup             A consistent snapshot of the database, also while serving
+                       (--to FILE|DIR|-)
+    restore FILE       Replace the database with a snapshot (server stopped; the old
+                       database is kept)
 
 CLIENT COMMANDS (from your laptop, over the API):
     deploy [DIR]       Zip a folder and publish it as a site
@@ -107,6 +113,8 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         "healthcheck" => healthcheck::run(args),
         "token" => token::run(args),
         "vacuum" => vacuum::run(args),
+        "backup" => backup::run(args),
+        "restore" => restore::run(args),
         "logs" => logs::run(args),
         "service" => service::run(args),
         "config" => config::run(args),

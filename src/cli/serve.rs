@@ -34,6 +34,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     let db = open_db_at(&boot.db)?;
     let src = src.load_stored(&db).map_err(CliError::fail)?;
     let cfg = ServeConfig::resolve(&src).map_err(CliError::usage)?;
+    db.set_replicated(cfg.backup.replicated);
 
     let seeded = seed::seed_system_sites(&db).map_err(CliError::fail)?;
     if !seeded.is_empty() {
@@ -47,6 +48,9 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     let local = listen(&cfg, &wired, &life)?;
     announce(&cfg.domain, local, &db);
     start_housekeeping(wired.app.clone(), life.clone())?;
+    if let Some(schedule) = &cfg.backup.schedule {
+        start_backups(&db, schedule.clone())?;
+    }
 
     // systemd's Type=notify: ready now that every listener is bound.
     let _ = crate::kernel::provision::sd_notify(crate::kernel::provision::READY);
@@ -86,6 +90,7 @@ fn wire(db: &Arc<Db>, cfg: &ServeConfig) -> Result<Wired, CliError> {
         analytics
     };
     api.trusted_proxies = cfg.trusted_proxies.clone();
+    api.backup = cfg.backup.clone();
     #[cfg(feature = "acme")]
     let https = if cfg.https.enabled {
         let h = Arc::new(
@@ -180,6 +185,42 @@ fn start_housekeeping(app: Arc<App>, life: Arc<Lifecycle>) -> Result<(), CliErro
         })
         .map(|_| ())
         .map_err(|e| CliError::fail(format!("cannot start housekeeping: {e}")))
+}
+
+/// Scheduled snapshots: the directory made if missing (0700: snapshots hold tokens'
+/// hashes and every site), a warning when it sits beside the database (one SD card failure
+/// takes both).
+fn start_backups(db: &Arc<Db>, schedule: crate::kernel::backup::Schedule) -> Result<(), CliError> {
+    let dir = &schedule.dir;
+    if !dir.is_dir() {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(dir).map_err(|e| {
+            CliError::fail(format!(
+                "--backup-dir {}: cannot create it: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    let db_dir = crate::kernel::backup::scratch_dir(db.path());
+    if same_dir(dir, &db_dir) {
+        log::warn!(
+            "backups go to {}, the database's own directory: a failed disk takes both; \
+             point --backup-dir at another disk, or replicate (README: Backups and replication)",
+            dir.display()
+        );
+    }
+    crate::backup::start_schedule(db, schedule)
+        .map_err(|e| CliError::fail(format!("cannot start scheduled backups: {e}")))
+}
+
+fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }
 
 /// Stops taking connections, lets requests in flight finish, then writes what is buffered.

@@ -1,5 +1,5 @@
-//! `fazt status`: what a database holds — sites, files, bytes stored, database size and
-//! schema version. Reads only; safe while `serve` runs.
+//! `fazt status`: what a database holds — sites, files, bytes stored, database size,
+//! schema version, the newest backup and whether a replicator is attached. Reads only; safe while `serve` runs.
 
 use pico_args::Arguments;
 
@@ -36,6 +36,15 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     println!("sites:          {}", sites.len());
     println!("files:          {files}");
     println!("stored (VFS):   {}", human(bytes));
+    println!("last backup:    {}", crate::backup::record::summary(&db));
+    println!(
+        "replication:    {}",
+        if db.replicated() {
+            "a replicator is attached (Litestream's tables are in the database)"
+        } else {
+            "none detected"
+        }
+    );
     if !sites.is_empty() {
         println!();
         println!("{:<32} {:>8} {:>12}", "SITE", "FILES", "SIZE");

@@ -7,6 +7,7 @@
 //! and its source. Commands build their whole configuration in one call
 //! ([`serve::ServeConfig::resolve`]); `fazt config set` checks a value with the same parser.
 
+pub mod backup;
 pub mod help;
 pub mod https;
 pub mod opt;

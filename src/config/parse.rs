@@ -60,6 +60,27 @@ pub fn path(raw: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(raw))
 }
 
+/// A duration: a number with a unit, `s`, `m`, `h` or `d` (`90s`, `15m`, `24h`, `7d`), at
+/// least one second and at most a year.
+pub fn duration(raw: &str) -> Result<std::time::Duration, String> {
+    let t = raw.trim();
+    let bad = || format!("'{raw}' is not a duration (a number and s, m, h or d: 30m, 24h, 7d)");
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    let secs = n.saturating_mul(per);
+    if !(1..=366 * 86_400).contains(&secs) {
+        return Err(format!("'{raw}' must be from 1s to 366d"));
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 /// `HOST:PORT` for a listener. The host is not resolved here: an address that cannot be
 /// bound is reported when binding ("cannot listen on …").
 pub fn listen_addr(raw: &str) -> Result<String, String> {
@@ -121,6 +142,28 @@ pub fn challenges(raw: &str) -> Result<Vec<&'static str>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(duration(" 90s "), Ok(Duration::from_secs(90)));
+        assert_eq!(duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        for bad in [
+            "",
+            "h",
+            "24",
+            "1.5h",
+            "-1h",
+            "24 h",
+            "1w",
+            "0s",
+            "400d",
+            "99999999999999999999d",
+        ] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn numbers_and_ranges() {

@@ -210,6 +210,7 @@ pub static GENERAL: &[&dyn AnyOpt] = &[
 /// feature, to refuse them clearly).
 pub fn options() -> Vec<&'static dyn AnyOpt> {
     let mut all: Vec<&'static dyn AnyOpt> = GENERAL.to_vec();
+    all.extend_from_slice(super::backup::OPTIONS);
     all.extend_from_slice(super::https::OPTIONS);
     #[cfg(feature = "analytics")]
     all.extend_from_slice(super::analytics::OPTIONS);
@@ -233,6 +234,8 @@ OPTIONS:
 ",
     );
     h.push_str(&super::help::render(GENERAL));
+    h.push_str("\nBACKUPS:\n");
+    h.push_str(&super::help::render(super::backup::OPTIONS));
     #[cfg(feature = "acme")]
     {
         h.push_str("\nHTTPS (feature `acme`):\n");
@@ -281,6 +284,7 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<IpAddr>,
     pub js: JsConfig,
     pub https: super::https::HttpsConfig,
+    pub backup: crate::backup::Policy,
     /// With `domain` and `trusted_proxies` filled in.
     #[cfg(feature = "analytics")]
     pub analytics: crate::analytics::Settings,
@@ -378,6 +382,7 @@ impl ServeConfig {
                 threads: src.given(&JS_THREADS)?,
             },
             https,
+            backup: super::backup::resolve(src)?,
         })
     }
 }
@@ -426,6 +431,7 @@ mod tests {
         // Help shows every option this build honours, with its environment variable.
         let help = help();
         let mut shown: Vec<&dyn AnyOpt> = GENERAL.to_vec();
+        shown.extend_from_slice(super::super::backup::OPTIONS);
         if cfg!(feature = "acme") {
             shown.extend_from_slice(super::super::https::OPTIONS);
         }
@@ -458,6 +464,7 @@ mod tests {
         assert_eq!(c.limits.max_connections, Limits::default().max_connections);
         assert_eq!(c.deploy.max_upload, DeployLimits::default().max_upload);
         assert!(c.trusted_proxies.is_empty() && !c.js.any() && !c.https.enabled);
+        assert_eq!(c.backup, crate::backup::Policy::default());
     }
 
     #[test]
@@ -490,6 +497,17 @@ mod tests {
         assert_eq!(c.js.threads, Some(4));
         assert_eq!(c.trusted_proxies, c.limits.trusted_proxies);
         assert_eq!(c.trusted_proxies.len(), 1);
+
+        let c = resolve(
+            &["--backup-dir", "/srv/snaps", "--replicated"],
+            &[("FAZT_BACKUP_KEEP", "3")],
+            &[("backup_every", "6h")],
+        )
+        .unwrap();
+        let s = c.backup.schedule.unwrap();
+        assert_eq!(s.dir, std::path::Path::new("/srv/snaps"));
+        assert_eq!((s.every.as_secs(), s.keep), (6 * 3600, 3));
+        assert!(c.backup.replicated);
     }
 
     #[test]
@@ -512,5 +530,15 @@ mod tests {
         );
         let e = resolve(&[], &[("FAZT_TRUSTED_PROXY", "10.0.0.1,nope")], &[]).unwrap_err();
         assert_eq!(e, "FAZT_TRUSTED_PROXY: 'nope' is not an IP address");
+        let e = resolve(&["--backup-dir", "d", "--backup-every", "1w"], &[], &[]).unwrap_err();
+        assert!(
+            e.starts_with("--backup-every: '1w' is not a duration"),
+            "{e}"
+        );
+        let e = resolve(&[], &[], &[("backup_keep", "0")]).unwrap_err();
+        assert_eq!(
+            e,
+            "stored setting backup_keep: must be between 1 and 10000, not 0"
+        );
     }
 }

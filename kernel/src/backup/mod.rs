@@ -20,3 +20,10 @@ pub use error::BackupError;
 pub use restore::{inspect, restore, Inspection, Restored};
 pub use schedule::{Outcome, Schedule};
 pub use snapshot::{snapshot, snapshot_file, Snapshot};
+
+/// Where a snapshot of the database at `db` is written before it is streamed: the
+/// database's own directory, the one place a server can always write (a scratch image has
+/// no `/tmp`, a hardened unit may see only its state directory).
+pub fn scratch_dir(db: &std::path::Path) -> std::path::PathBuf {
+    files::dir_of(db)
+}
