@@ -56,7 +56,7 @@ fn text(rng: &mut Rng, tag: &str, n: usize) -> Vec<u8> {
     let mut s = format!("{tag}\n");
     while s.len() < n {
         s.push_str(WORDS[(rng.next() % WORDS.len() as u64) as usize]);
-        s.push(if rng.next() % 9 == 0 { '\n' } else { ' ' });
+        s.push(if rng.next().is_multiple_of(9) { '\n' } else { ' ' });
     }
     s.truncate(n);
     s.into_bytes()
@@ -70,7 +70,7 @@ type Files = BTreeMap<String, Vec<u8>>;
 fn version(seed: u64, generation: u64) -> Files {
     let mut rng = Rng(seed ^ generation.wrapping_mul(0xA24B_AED4_963E_E407));
     let g = generation;
-    let shape = if g % 2 == 0 { "A" } else { "B" };
+    let shape = if g.is_multiple_of(2) { "A" } else { "B" };
     let tag = format!("generation {g} shape {shape}");
     let mut f = Files::new();
     let index = format!("<!doctype html><title>{tag}</title><h1>{tag}</h1>\n");
@@ -422,7 +422,7 @@ fn kill_9_during_deploys_leaves_old_or_new_site() {
     let mut by_kind: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
     for i in 1..=iterations {
         let next = version(seed, i);
-        let multipart = rng.next() % 3 == 0;
+        let multipart = rng.next().is_multiple_of(3);
         let raw = deploy_request(&tok, &zip_of(&next), multipart);
         let kill = match rng.range(0, 99) {
             0..=24 => Kill::MidUpload {

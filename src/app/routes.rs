@@ -23,9 +23,9 @@ use crate::kernel::http::Response;
 
 use Handler::WrongMethod;
 use Host::{Admin, Site, Unknown};
-use NotAllowed::JsonWithoutAllow;
+use NotAllowed::{Json, JsonWithoutAllow};
 #[cfg(feature = "analytics")]
-use NotAllowed::{Json, Text};
+use NotAllowed::Text;
 
 const fn r(method: &'static str, host: Host, path: &'static str, handler: Handler) -> Route {
     Route {

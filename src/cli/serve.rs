@@ -173,11 +173,11 @@ fn start_housekeeping(app: Arc<App>, life: Arc<Lifecycle>) -> Result<(), CliErro
                 if life.in_flight.load(std::sync::atomic::Ordering::Relaxed) == 0 {
                     crate::kernel::memory::trim();
                 }
-                if ticks % 6 == 0 {
+                if ticks.is_multiple_of(6) {
                     app.api.flush();
                     app.db.reclaim_free_pages();
                 }
-                if ticks % 720 == 0 {
+                if ticks.is_multiple_of(720) {
                     // Hourly: keep each site's newest script log lines only.
                     crate::scripts::logs::trim(&app.db, 1000);
                 }
