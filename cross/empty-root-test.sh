@@ -12,8 +12,9 @@
 # (through a user namespace when not root) on 127.0.0.1 in the host's network
 # namespace, as uid:gid 65532:65532 (root when unprivileged); the script curls
 # /health and the start page, runs `fazt healthcheck` inside the root (the
-# Docker HEALTHCHECK), then stops the server with SIGTERM and expects a
-# clean exit and a database in /data.
+# Docker HEALTHCHECK) and `fazt backup` into /data and to stdout while it
+# serves, then stops the server with SIGTERM, expects a clean exit and a
+# database in /data, and restores the snapshot (no /tmp needed for any of it).
 set -euo pipefail
 
 # shellcheck source=cross/lib.sh
@@ -92,6 +93,16 @@ log "ok: start page -> HTTP $status, ${#body} bytes"
 hc="$("${in_root[@]}" /fazt healthcheck --listen "$addr" 2>&1)" || fail "fazt healthcheck inside the root failed: $hc"
 log "ok: fazt healthcheck inside the root -> $hc"
 
+bk="$("${in_root[@]}" /fazt backup --db /data/fazt.db --to /data/snap.db 2>&1)" ||
+    fail "fazt backup inside the root failed: $bk"
+[[ -s "$root_dir/data/snap.db" ]] || fail "no /data/snap.db after: $bk"
+log "ok: $bk"
+"${in_root[@]}" /fazt backup --db /data/fazt.db --to - >"$log_file.piped" 2>"$log_file.err" ||
+    fail "fazt backup --to - inside the root failed: $(cat "$log_file.err")"
+[[ "$(head -c 15 "$log_file.piped")" == "SQLite format 3" ]] || fail "--to - wrote no database"
+rm -f "$log_file.piped" "$log_file.err"
+log "ok: fazt backup --to - streams a database"
+
 kill -TERM "$server_pid"
 rc=0
 wait "$server_pid" || rc=$?
@@ -99,4 +110,6 @@ server_pid=""
 ((rc == 0)) || fail "serve exited with status $rc after SIGTERM"
 [[ -s "$root_dir/data/fazt.db" ]] || fail "/data/fazt.db was not created"
 log "ok: SIGTERM -> clean exit; /data holds: $(find "$root_dir/data" -mindepth 1 -printf '%f ')"
+rs="$("${in_root[@]}" /fazt restore /data/snap.db --db /data/fazt.db 2>&1)" || fail "fazt restore inside the root failed: $rs"
+log "ok: restore -> $(echo "$rs" | tr '\n' ' ')"
 echo "empty-root: 1 passed, 0 failed"

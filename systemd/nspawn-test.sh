@@ -6,8 +6,10 @@
 #   systemd/nspawn-test.sh [--install] [--type-exec] BINARY
 #
 # Default: systemd/fazt.service is placed in /etc/systemd/system and enabled.
-# --install:   instead, run `fazt service install --domain localhost` inside
-#              the booted container (the installer writes unit, state dir, DB).
+# --install:   instead, run `fazt service install --domain localhost
+#              --backup-dir /srv/fazt-backups` inside the booted container (the
+#              installer writes unit, state dir, DB, backup dir), and check that
+#              the first scheduled snapshot lands there, owned by the dynamic user.
 # --type-exec: a drop-in sets Type=exec, for binaries that do not yet send
 #              READY=1 (with Type=notify systemd would wait for it and fail).
 #
@@ -118,10 +120,10 @@ done
 say "container booted (leader pid $leader, state $state)"
 
 if ((install_mode)); then
-    out="$(in_ct /usr/local/bin/fazt service install --domain localhost 2>&1)" ||
+    out="$(in_ct /usr/local/bin/fazt service install --domain localhost --backup-dir /srv/fazt-backups 2>&1)" ||
         { echo "$out" >&2 && fail "fazt service install failed"; }
     printf '    install: %s\n' "$out" >&2
-    out2="$(in_ct /usr/local/bin/fazt service install --domain localhost 2>&1)" ||
+    out2="$(in_ct /usr/local/bin/fazt service install --domain localhost --backup-dir /srv/fazt-backups 2>&1)" ||
         { echo "$out2" >&2 && fail "second fazt service install failed"; }
     say "ok: service install ran twice"
 fi
@@ -159,6 +161,22 @@ say "ok: main.js deployed and ran -> $body"
 owner="$(in_ct stat -c '%U %a' /var/lib/private/fazt/fazt.db)"
 [[ "$owner" == "fazt 600" ]] || fail "database is '$owner', expected 'fazt 600'"
 say "ok: /var/lib/private/fazt/fazt.db is owned by the dynamic user fazt, mode 600"
+
+if ((install_mode)); then
+    # The first scheduled snapshot is due at start; ReadWritePaths= and the chown before
+    # start let the dynamic user write outside its state directory.
+    snap=""
+    deadline=$((SECONDS + 30))
+    while ((SECONDS < deadline)); do
+        snap="$(in_ct sh -c 'ls /srv/fazt-backups/fazt-*.db 2>/dev/null | head -n1' || true)"
+        [[ -n "$snap" ]] && break
+        sleep 0.2
+    done
+    [[ -n "$snap" ]] || fail "no scheduled snapshot in /srv/fazt-backups"
+    owner="$(in_ct stat -c '%U %a' "$snap")"
+    [[ "$owner" == "fazt 600" ]] || fail "snapshot $snap is '$owner', expected 'fazt 600'"
+    say "ok: scheduled snapshot $snap, owned by fazt, mode 600"
+fi
 
 in_ct systemd-analyze security --no-pager fazt.service 2>/dev/null | tail -n 1 | sed 's/^/    /' >&2 || true
 

@@ -56,7 +56,11 @@ fn text(rng: &mut Rng, tag: &str, n: usize) -> Vec<u8> {
     let mut s = format!("{tag}\n");
     while s.len() < n {
         s.push_str(WORDS[(rng.next() % WORDS.len() as u64) as usize]);
-        s.push(if rng.next().is_multiple_of(9) { '\n' } else { ' ' });
+        s.push(if rng.next().is_multiple_of(9) {
+            '\n'
+        } else {
+            ' '
+        });
     }
     s.truncate(n);
     s.into_bytes()

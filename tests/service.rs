@@ -136,3 +136,49 @@ fn install_twice_same_result_then_uninstall() {
     assert!(purge.status.success());
     assert!(!db.exists());
 }
+
+#[test]
+fn install_with_a_backup_dir_outside_the_state_directory() {
+    let root = TempDir::new("svc-backup");
+    let r = root.path().to_str().unwrap();
+    let out = fazt(&[
+        "service",
+        "install",
+        "--domain",
+        "example.com",
+        "--backup-dir",
+        "/mnt/usb/fazt",
+        "--root",
+        r,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unit = std::fs::read_to_string(root.join("etc/systemd/system/fazt.service")).unwrap();
+    assert!(
+        unit.contains("ExecStart=/usr/local/bin/fazt serve --domain example.com --listen 0.0.0.0:80 --backup-dir /mnt/usb/fazt\nReadWritePaths=/mnt/usb/fazt\nExecStartPre=+/bin/chown -R fazt:fazt /mnt/usb/fazt\n"),
+        "{unit}"
+    );
+    let dir = root.join("mnt/usb/fazt");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    for bad in ["relative", "/a b", "/x/../etc"] {
+        let o = fazt(&[
+            "service",
+            "install",
+            "--domain",
+            "example.com",
+            "--backup-dir",
+            bad,
+            "--root",
+            r,
+        ]);
+        assert!(!o.status.success(), "{bad}");
+        assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
+    }
+}

@@ -23,9 +23,9 @@ use crate::kernel::http::Response;
 
 use Handler::WrongMethod;
 use Host::{Admin, Site, Unknown};
-use NotAllowed::{Json, JsonWithoutAllow};
 #[cfg(feature = "analytics")]
 use NotAllowed::Text;
+use NotAllowed::{Json, JsonWithoutAllow};
 
 const fn r(method: &'static str, host: Host, path: &'static str, handler: Handler) -> Route {
     Route {

@@ -43,6 +43,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     let db = db_path(db_flag);
     let done = backup::restore(&file, &db, crate::database::SCHEMA_SQL).map_err(|e| match e {
         BackupError::NotOurs(m) => CliError::fail(format!("refused: {m} (not a fazt database)")),
+        BackupError::InUse(m) => CliError::fail(format!("refused: {m} (systemctl stop fazt)")),
         other => CliError::fail(format!("refused: {other}")),
     })?;
     let i = &done.inspection;

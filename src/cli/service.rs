@@ -14,7 +14,8 @@ const HELP: &str = "\
 fazt service — run fazt as a systemd service
 
 USAGE:
-    fazt service install --domain D [--https --email E] [--listen ADDR] [--root DIR] [--binary PATH]
+    fazt service install --domain D [--https --email E] [--listen ADDR] [--backup-dir DIR]
+                         [--root DIR] [--binary PATH]
     fazt service uninstall [--purge] [--root DIR]
     fazt service status
     fazt service logs [-f] [--lines N]
@@ -23,6 +24,9 @@ install    copies this binary to /usr/local/bin/fazt, writes /etc/systemd/system
            (DynamicUser, StateDirectory=fazt, hardened), creates /var/lib/fazt/fazt.db with an
            admin token printed once, then daemon-reload, enable and start. Running it again
            changes only what differs.
+--backup-dir DIR  scheduled snapshots into DIR (absolute; another disk is best): the unit
+           gets `--backup-dir DIR`, `ReadWritePaths=DIR`, and hands DIR to the service's
+           user before each start. Change the schedule with `fazt config set backup_every 6h`.
 uninstall  stops and removes the service and binary; the database stays unless --purge.
 --root DIR installs into DIR instead of / (for images; no systemctl is run).
 ";
@@ -44,6 +48,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             let listen = opt(&mut args, "--listen")?;
             let root = opt(&mut args, "--root")?.unwrap_or_else(|| "/".into());
             let binary = opt(&mut args, "--binary")?;
+            let backup_dir = opt(&mut args, "--backup-dir")?;
             finish(args, "service install")?;
             let flags = ServeFlags::new(&domain, listen.as_deref(), https, email.as_deref())
                 .map_err(|e| CliError::usage(e.to_string()))?;
@@ -51,6 +56,18 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
                 InstallPlan::new(PathBuf::from(root), PRODUCT, flags.args()).map_err(fail)?;
             if let Some(b) = binary {
                 plan.binary = PathBuf::from(b);
+            }
+            if let Some(dir) = backup_dir {
+                let dir = PathBuf::from(dir);
+                if !dir.is_absolute() {
+                    return Err(CliError::usage(format!(
+                        "--backup-dir {}: must be an absolute path",
+                        dir.display()
+                    )));
+                }
+                plan.args.push("--backup-dir".into());
+                plan.args.push(dir.display().to_string());
+                plan.writable_dirs.push(dir);
             }
             let create_db =
                 |path: &std::path::Path| -> Result<Option<String>, provision::HookError> {

@@ -253,8 +253,15 @@ impl Worker {
             .map_err(|e| thrown(ctx, e))?;
         let func = self.load(ctx, job)?;
         let completion = bytecode::run(ctx, &func).map_err(|e| thrown(ctx, e))?;
-        // Promise jobs (async functions, .then) run now, within the same deadline.
-        while ctx.execute_pending_job() {}
+        // Promise jobs (async functions, .then) run now, within the same deadline. The
+        // interrupt handler only ends the job it lands in: a chain that queues its next
+        // link first (`function f() { return Promise.resolve().then(f) }`) would outlive
+        // every interrupt, so the deadline is also checked between jobs.
+        while ctx.execute_pending_job() {
+            if scope.deadline.get().is_some_and(|d| Instant::now() >= d) {
+                return Err(Failure::Timeout);
+            }
+        }
         let completion = settle(ctx, completion, job.kind)?;
         match state {
             Some(state) => {

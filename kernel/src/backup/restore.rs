@@ -177,8 +177,7 @@ fn lock_exclusive(db: &Path) -> Result<File, BackupError> {
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(std::fs::TryLockError::WouldBlock) => Err(BackupError::InUse(format!(
-            "{} is open in another process (a running server or command); stop it first \
-             (systemctl stop fazt)",
+            "{} is open in another process (a running server or command); stop it first",
             db.display()
         ))),
         Err(std::fs::TryLockError::Error(e)) => {

@@ -23,7 +23,7 @@ use super::fsutil::{
 };
 use super::product::Product;
 use super::systemctl::run_ok;
-use super::unit::render;
+use super::unit::render_unit;
 
 /// The database hook: creates the database at the given path (the caller
 /// owns schema and migrations) and returns the admin token it minted, if any,
@@ -45,6 +45,10 @@ pub struct InstallPlan {
     /// The arguments after the binary on the unit's `ExecStart=` line; each
     /// must pass [`validate_arg`](super::validate_arg).
     pub args: Vec<String>,
+    /// Directories outside the state directory the service writes to (a backup disk):
+    /// created 0700 if missing, `ReadWritePaths=` in the unit, handed to the service's
+    /// dynamic user at each start (see [`render_unit`](super::render_unit)).
+    pub writable_dirs: Vec<PathBuf>,
 }
 
 impl InstallPlan {
@@ -63,6 +67,7 @@ impl InstallPlan {
             binary,
             product,
             args,
+            writable_dirs: Vec::new(),
         })
     }
 }
@@ -153,7 +158,7 @@ pub fn install(
 ) -> Result<InstallReport, ProvisionError> {
     // Bad input is reported before a missing privilege: sudo would not fix it.
     let layout = Layout::new(&plan.root, &plan.product)?;
-    let unit_text = render(&plan.product, &plan.args)?;
+    let unit_text = render_unit(&plan.product, &plan.args, &plan.writable_dirs)?;
     let live = is_live_root(&plan.root)?;
     if live {
         require_root()?;
@@ -163,6 +168,9 @@ pub fn install(
         if let Some(parent) = file.parent() {
             create_dirs(parent, 0o755)?;
         }
+    }
+    for dir in &plan.writable_dirs {
+        create_dirs(&plan.root.join(dir.strip_prefix("/").unwrap_or(dir)), 0o700)?;
     }
     let binary_changed = install_binary(&plan.binary, &layout.bin)?;
     let unit_changed = write_if_changed(&layout.unit, unit_text.as_bytes(), 0o644)?;
@@ -351,6 +359,7 @@ mod tests {
             binary: bin,
             product: DEMO,
             args: run_args("example.com"),
+            writable_dirs: Vec::new(),
         };
         (t, plan)
     }
@@ -392,7 +401,7 @@ mod tests {
         assert_eq!(first.unit, r.join("etc/systemd/system/demo.service"));
         assert_eq!(
             fs::read_to_string(&first.unit).unwrap(),
-            render(&plan.product, &plan.args).unwrap()
+            super::super::render(&plan.product, &plan.args).unwrap()
         );
         assert_eq!(fs::metadata(&first.unit).unwrap().mode() & 0o7777, 0o644);
         assert_eq!(first.db, r.join("var/lib/private/demo/demo.db"));

@@ -43,9 +43,42 @@ pub fn validate_arg(arg: &str) -> Result<(), ProvisionError> {
 /// The unit file of `product` running `<bin path> <args…>`: its template with
 /// the `ExecStart=` line replaced. Each argument must pass [`validate_arg`].
 pub fn render(product: &Product, args: &[String]) -> Result<String, ProvisionError> {
+    render_unit(product, args, &[])
+}
+
+/// [`render`], and for each directory of `writable` (absolute, each a valid
+/// [`validate_arg`], no `..`) two lines after `ExecStart=`: `ReadWritePaths=` (the
+/// hardened unit sees a read-only system otherwise) and
+/// `ExecStartPre=+/bin/chown -R <name>:<name> <dir>` (run as root before each start:
+/// the service's `DynamicUser` may get a different uid each time, and only its state
+/// directory is handed over by systemd itself).
+pub fn render_unit(
+    product: &Product,
+    args: &[String],
+    writable: &[std::path::PathBuf],
+) -> Result<String, ProvisionError> {
     product.check()?;
     for arg in args {
         validate_arg(arg)?;
+    }
+    let mut extra = String::new();
+    for dir in writable {
+        let text = dir.to_str().unwrap_or("");
+        validate_arg(text)?;
+        if !dir.is_absolute()
+            || dir
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(ProvisionError::InvalidArgument {
+                arg: text.to_string(),
+                reason: "must be an absolute path without '..'",
+            });
+        }
+        let name = product.name;
+        extra.push_str(&format!(
+            "ReadWritePaths={text}\nExecStartPre=+/bin/chown -R {name}:{name} {text}\n"
+        ));
     }
     let template = product.unit_template;
     let exec_lines = template
@@ -67,6 +100,7 @@ pub fn render(product: &Product, args: &[String]) -> Result<String, ProvisionErr
                 out.push_str(arg);
             }
             out.push('\n');
+            out.push_str(&extra);
         } else {
             out.push_str(line);
         }
@@ -149,6 +183,34 @@ mod tests {
         unit.lines()
             .filter(|l| l.starts_with("ExecStart="))
             .collect()
+    }
+
+    #[test]
+    fn writable_dirs_get_read_write_paths_and_an_owner() {
+        let dirs = [std::path::PathBuf::from("/mnt/usb/demo-backups")];
+        let out = render_unit(&DEMO, &args(&["run"]), &dirs).unwrap();
+        let exec = out.find("ExecStart=").unwrap();
+        let after: Vec<&str> = out[exec..].lines().take(3).collect();
+        assert_eq!(
+            after,
+            [
+                "ExecStart=/usr/local/bin/demo run",
+                "ReadWritePaths=/mnt/usb/demo-backups",
+                "ExecStartPre=+/bin/chown -R demo:demo /mnt/usb/demo-backups",
+            ]
+        );
+        for bad in [
+            "relative/dir",
+            "/a/../etc",
+            "/with space",
+            "/a;rm",
+            "/$HOME",
+        ] {
+            assert!(
+                render_unit(&DEMO, &[], &[std::path::PathBuf::from(bad)]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -69,9 +69,18 @@ fn regex_backtracking_and_promise_loops_are_stopped_too() {
     )
     .unwrap_err();
     assert!(matches!(err, JsError::Timeout { .. }), "{err:?}");
-    // Unbounded, both would run for hours; the bound is loose for a loaded CI machine.
+    // Chains whose links do different amounts of work: the interrupt lands at every phase
+    // of a link, also after it queued the next one (which once ran for ever).
+    for work in [0, 1, 3, 7, 20] {
+        let src = format!(
+            "function f() {{ let x = 0; for (let i = 0; i < {work}; i++) x++; return Promise.resolve().then(f); }} f();"
+        );
+        let err = run_main(&engine, "s", &src).unwrap_err();
+        assert!(matches!(err, JsError::Timeout { .. }), "{work}: {err:?}");
+    }
+    // Unbounded, these would run for hours; the bound is loose for a loaded CI machine.
     assert!(
-        start.elapsed() < Duration::from_secs(10),
+        start.elapsed() < Duration::from_secs(20),
         "{:?}",
         start.elapsed()
     );
