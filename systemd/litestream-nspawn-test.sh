@@ -12,8 +12,8 @@
 # - a Counter main.js takes writes; `systemctl stop fazt litestream` right after the last one
 #   stops fazt first and Litestream after it, so a clean shutdown loses nothing: the database
 #   `litestream restore` rebuilds from the replica (run as fazt's dynamic user into an empty
-#   state directory, as the README says) holds the last acknowledged value, and fazt.service
-#   started on it serves it.
+#   state directory, as the README says) holds the last acknowledged value, and
+#   `fazt service install` keeps it and serves it.
 # LITESTREAM_BINARY defaults to `litestream` on PATH, then the virtualenv tests/run.sh makes.
 # Needs root and apt (installs systemd-container).
 set -euo pipefail
@@ -162,13 +162,15 @@ say "ok: systemctl stop: fazt stopped first, then litestream (both Result=succes
 
 # The machine is replaced: its state directory is gone. The README's restore: Litestream,
 # as fazt's dynamic user in fazt's state directory, rebuilds fazt.db from the replica; then
-# the units start again.
+# `fazt service install` (which keeps an existing database) and Litestream start.
 in_ct rm -rf /var/lib/private/fazt
 out="$(in_ct systemd-run --wait --pipe --quiet -p DynamicUser=yes -p User=fazt -p Group=fazt \
     -p StateDirectory=fazt -p StateDirectoryMode=0700 -p UMask=077 -p EnvironmentFile=-/etc/litestream.env \
     /usr/local/bin/litestream restore -config /etc/litestream.yml /var/lib/fazt/fazt.db 2>&1)" ||
     { echo "$out" >&2 && fail "litestream restore from $replica failed"; }
-in_ct systemctl start litestream.service fazt.service
+out="$(in_ct /usr/local/bin/fazt service install --domain localhost 2>&1)" ||
+    { echo "$out" >&2 && fail "fazt service install on the restored database failed"; }
+in_ct systemctl start litestream.service
 # The dynamic user's name resolves only while a unit of it runs.
 owner="$(in_ct stat -c '%U %a' /var/lib/private/fazt/fazt.db)"
 [[ "$owner" == "fazt 600" ]] || fail "restored database is '$owner', expected 'fazt 600'"
