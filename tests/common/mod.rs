@@ -2,6 +2,7 @@
 //! speaks raw HTTP/1.1 to it, so tests see exactly what a client on the network sees.
 #![allow(dead_code)]
 
+pub mod litestream;
 #[cfg(feature = "acme")]
 pub mod pebble;
 pub mod zipbuild;
