@@ -28,50 +28,9 @@ ls_bin="${2:-$(command -v litestream || echo "${CARGO_TARGET_DIR:-$here/../targe
 [[ -x "$bin" ]] || { echo "$bin is not an executable" >&2 && exit 2; }
 [[ -x "$ls_bin" ]] || { echo "no litestream at $ls_bin (bash tests/run.sh installs it)" >&2 && exit 2; }
 ls_bin="$(realpath "$ls_bin")"
-[[ "$(id -u)" == 0 ]] || { echo "needs root (systemd-nspawn)" >&2 && exit 2; }
-
-say() { printf '\033[1;34m[nspawn litestream]\033[0m %s\n' "$*" >&2; }
-if ! command -v systemd-nspawn >/dev/null 2>&1; then
-    say "apt-get install systemd-container"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends systemd-container >/dev/null ||
-        { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends systemd-container >/dev/null; }
-fi
-[[ -x /usr/lib/systemd/systemd ]] || { echo "no /usr/lib/systemd/systemd on this machine" >&2 && exit 2; }
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/fazt-litestream-nspawn.XXXXXX")"
-r="$work/root"
-nspawn_pid=""
-leader=""
-in_ct() { timeout 60 nsenter -t "$leader" -a "$@"; }
-cleanup() {
-    if [[ -n "$nspawn_pid" ]] && kill -0 "$nspawn_pid" 2>/dev/null; then
-        kill -TERM "$nspawn_pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$nspawn_pid" 2>/dev/null || true
-        wait "$nspawn_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    printf '\033[1;31m[nspawn litestream] FAIL:\033[0m %s\n' "$*" >&2
-    if [[ -n "$leader" ]]; then
-        in_ct systemctl status --no-pager fazt.service litestream.service >&2 || true
-        in_ct journalctl --no-pager -u fazt.service -u litestream.service -n 60 >&2 || true
-    else
-        tail -n 30 "$work/nspawn.log" >&2 || true
-    fi
-    exit 1
-}
-
-# The container's root, as in nspawn-test.sh: the host's /usr bound, a copy of /etc.
-mkdir -p "$r"/{usr/lib,var/lib,var/tmp,var/backups,run,tmp,root,proc,sys,dev} "$work/bin"
-for l in bin lib lib64 sbin; do [[ -e "/$l" ]] && ln -s "usr/$l" "$r/$l"; done
-cp -a /etc "$r/etc"
-cp /usr/lib/os-release "$r/usr/lib/os-release"
-: >"$r/etc/machine-id"
-find "$r/etc/systemd/system" -mindepth 2 -path '*.wants/*' -delete
+# shellcheck source=systemd/nspawn-lib.sh
+source "$here/nspawn-lib.sh"
+nspawn_init nspawn-litestream fazt.service litestream.service
 cp "$bin" "$work/bin/fazt" && cp "$ls_bin" "$work/bin/litestream"
 chmod 0755 "$work/bin/fazt" "$work/bin/litestream"
 mkdir -p "$r/etc/systemd/system/multi-user.target.wants" "$r/etc/systemd/system/litestream.service.d"
@@ -87,22 +46,7 @@ sed -n '/^dbs:/,/^    replica:/p' "$here/litestream.yml" | sed '$d' >"$r/etc/lit
 printf '    replica:\n      type: file\n      path: %s\n' "$replica" >>"$r/etc/litestream.yml"
 grep -q '/var/lib/fazt/fazt.db' "$r/etc/litestream.yml" || fail "litestream.yml does not name /var/lib/fazt/fazt.db"
 
-say "booting $(systemd --version | head -n1) in a container"
-systemd-nspawn --quiet --register=no --keep-unit --private-network --console=passive \
-    -D "$r" --bind-ro=/usr --bind-ro="$work/bin:/usr/local/bin" -b >"$work/nspawn.log" 2>&1 &
-nspawn_pid=$!
-state=""
-deadline=$((SECONDS + 60))
-while ((SECONDS < deadline)); do
-    leader="$(ps -o pid= --ppid "$nspawn_pid" | tr -d ' ' | head -n1 || true)"
-    if [[ -n "$leader" ]]; then
-        state="$(in_ct systemctl is-system-running 2>/dev/null || true)"
-        [[ "$state" == running || "$state" == degraded ]] && break
-    fi
-    kill -0 "$nspawn_pid" 2>/dev/null || { leader="" && fail "systemd-nspawn exited"; }
-    sleep 0.2
-done
-[[ "$state" == running || "$state" == degraded ]] || fail "container did not finish booting (state '$state')"
+nspawn_boot
 
 for u in fazt litestream; do
     deadline=$((SECONDS + 60))

@@ -43,53 +43,9 @@ done
 bin="$(realpath "$1")"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 [[ -x "$bin" ]] || { echo "$bin is not an executable" >&2 && exit 2; }
-[[ "$(id -u)" == 0 ]] || { echo "needs root (systemd-nspawn)" >&2 && exit 2; }
-
-say() { printf '\033[1;34m[nspawn]\033[0m %s\n' "$*" >&2; }
-if ! command -v systemd-nspawn >/dev/null 2>&1; then
-    say "apt-get install systemd-container"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends systemd-container >/dev/null ||
-        { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends systemd-container >/dev/null; }
-fi
-[[ -x /usr/lib/systemd/systemd ]] || { echo "no /usr/lib/systemd/systemd on this machine" >&2 && exit 2; }
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/fazt-nspawn.XXXXXX")"
-r="$work/root"
-nspawn_pid=""
-leader=""
-# Runs a command inside the container; never hangs the test for long.
-in_ct() { timeout 60 nsenter -t "$leader" -a "$@"; }
-cleanup() {
-    if [[ -n "$nspawn_pid" ]] && kill -0 "$nspawn_pid" 2>/dev/null; then
-        kill -TERM "$nspawn_pid" 2>/dev/null || true # orderly container shutdown
-        for _ in $(seq 1 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$nspawn_pid" 2>/dev/null || true
-        wait "$nspawn_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    printf '\033[1;31m[nspawn] FAIL:\033[0m %s\n' "$*" >&2
-    if [[ -n "$leader" ]]; then
-        in_ct systemctl status --no-pager fazt.service >&2 || true
-        in_ct journalctl --no-pager -u fazt.service -n 40 >&2 || true
-    else
-        tail -n 30 "$work/nspawn.log" >&2 || true
-    fi
-    exit 1
-}
-
-# The container's root: merged-/usr symlinks, the host's /usr (bound), a
-# copy of /etc without the host's enabled services, empty /var.
-mkdir -p "$r"/{usr/lib,var/lib,var/tmp,run,tmp,root,proc,sys,dev} "$work/bin"
-for l in bin lib lib64 sbin; do [[ -e "/$l" ]] && ln -s "usr/$l" "$r/$l"; done
-cp -a /etc "$r/etc"
-# nspawn checks for os-release before /usr is mounted over this placeholder.
-cp /usr/lib/os-release "$r/usr/lib/os-release"
-: >"$r/etc/machine-id"
-find "$r/etc/systemd/system" -mindepth 2 -path '*.wants/*' -delete
+# shellcheck source=systemd/nspawn-lib.sh
+source "$here/nspawn-lib.sh"
+nspawn_init nspawn fazt.service
 cp "$bin" "$work/bin/fazt" && chmod 0755 "$work/bin/fazt"
 if ((!install_mode)); then
     cp "$here/fazt.service" "$r/etc/systemd/system/fazt.service"
@@ -101,23 +57,7 @@ if ((type_exec)); then
     printf '[Service]\nType=exec\n' >"$r/etc/systemd/system/fazt.service.d/type-exec.conf"
 fi
 
-say "booting $(systemd --version | head -n1) in a container (binary $bin)"
-systemd-nspawn --quiet --register=no --keep-unit --private-network --console=passive \
-    -D "$r" --bind-ro=/usr --bind-ro="$work/bin:/usr/local/bin" -b >"$work/nspawn.log" 2>&1 &
-nspawn_pid=$!
-state=""
-deadline=$((SECONDS + 60))
-while ((SECONDS < deadline)); do
-    leader="$(ps -o pid= --ppid "$nspawn_pid" | tr -d ' ' | head -n1 || true)"
-    if [[ -n "$leader" ]]; then
-        state="$(in_ct systemctl is-system-running 2>/dev/null || true)"
-        [[ "$state" == running || "$state" == degraded ]] && break
-    fi
-    kill -0 "$nspawn_pid" 2>/dev/null || { leader="" && fail "systemd-nspawn exited"; }
-    sleep 0.2
-done
-[[ "$state" == running || "$state" == degraded ]] || fail "container did not finish booting (state '$state')"
-say "container booted (leader pid $leader, state $state)"
+nspawn_boot
 
 if ((install_mode)); then
     out="$(in_ct /usr/local/bin/fazt service install --domain localhost --backup-dir /srv/fazt-backups 2>&1)" ||

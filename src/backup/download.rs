@@ -33,6 +33,8 @@ pub fn download(db: &Arc<Db>, who: &Caller) -> Response {
         .name("backup-download".into())
         .stack_size(256 * 1024)
         .spawn(move || {
+            use crate::kernel::priority::{lower_this_thread, BACKGROUND_NICE};
+            lower_this_thread(BACKGROUND_NICE);
             let dir = crate::kernel::backup::scratch_dir(db2.path());
             let _ = tx.send(snapshot_file(db2.path(), &dir));
         });

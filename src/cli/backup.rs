@@ -43,6 +43,8 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             db.display()
         )));
     }
+    // Serving goes first: the snapshot takes a core for its duration on a small board.
+    crate::kernel::priority::lower_this_thread(crate::kernel::priority::BACKGROUND_NICE);
     let started = crate::kernel::db::now();
     let result = if to == "-" {
         to_stdout(&db)

@@ -56,13 +56,7 @@ pub fn litestream_bin() -> PathBuf {
     find_tool("FAZT_LITESTREAM", "litestream")
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use super::free_port;
 
 /// A child process whose stdout and stderr are collected line by line; killed on drop.
 pub struct Proc {

@@ -26,6 +26,15 @@ pub fn bin() -> PathBuf {
     }
 }
 
+/// A loopback port free now (for servers started beside fazt).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A temporary directory removed on drop.
 pub struct TempDir(pub PathBuf);
 

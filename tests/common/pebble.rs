@@ -18,13 +18,7 @@ pub const INSTALL: &str = "apt-get update && apt-get install -y pebble";
 
 // ---------------------------------------------------------------- pebble
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use super::free_port;
 
 pub fn require(bin: &str) {
     let found = std::env::var_os("PATH")

@@ -263,6 +263,7 @@ fn recorded_steps(c: &Connection) -> rusqlite::Result<Vec<(u32, String)>> {
 mod tests {
     use super::*;
     use crate::backup::snapshot;
+    use crate::backup::snapshot::tests::notes as bodies;
     use crate::db::Db;
     use crate::testdir::TempDir;
 
@@ -274,15 +275,6 @@ mod tests {
     fn add(db: &Db, body: &'static str) {
         db.write(move |c| c.execute("INSERT INTO notes (body) VALUES (?1)", [body]))
             .unwrap();
-    }
-
-    fn bodies(path: &Path) -> Vec<String> {
-        let c = Connection::open(path).unwrap();
-        let mut s = c.prepare("SELECT body FROM notes ORDER BY id").unwrap();
-        s.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
     }
 
     #[test]

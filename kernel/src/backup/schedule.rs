@@ -121,18 +121,21 @@ impl Schedule {
         std::thread::Builder::new()
             .name("backup-schedule".into())
             .stack_size(256 * 1024)
-            .spawn(move || loop {
-                let wait = self.due_in(crate::db::now());
-                std::thread::sleep(Duration::from_secs(wait));
-                let outcome = self.run_once(&src);
-                report(&outcome);
-                if outcome.result.is_err() {
-                    // Retry a failed snapshot sooner than a whole interval, but not in a loop.
-                    std::thread::sleep(self.every.min(Duration::from_secs(300)));
-                } else {
-                    // The new file's stamp is the start time; wait at least a second so
-                    // a snapshot shorter than `every` of 1 s does not repeat at once.
-                    std::thread::sleep(Duration::from_secs(1));
+            .spawn(move || {
+                crate::priority::lower_this_thread(crate::priority::BACKGROUND_NICE);
+                loop {
+                    let wait = self.due_in(crate::db::now());
+                    std::thread::sleep(Duration::from_secs(wait));
+                    let outcome = self.run_once(&src);
+                    report(&outcome);
+                    if outcome.result.is_err() {
+                        // Retry a failed snapshot sooner than a whole interval, but not in a loop.
+                        std::thread::sleep(self.every.min(Duration::from_secs(300)));
+                    } else {
+                        // The new file's stamp is the start time; wait at least a second so
+                        // a snapshot shorter than `every` of 1 s does not repeat at once.
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
                 }
             })
             .map(|_| ())

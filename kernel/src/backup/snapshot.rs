@@ -150,7 +150,7 @@ pub(crate) fn schema_version(c: &Connection) -> rusqlite::Result<u32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::db::Db;
     use crate::testdir::TempDir;
@@ -158,7 +158,8 @@ mod tests {
     const SCHEMA: &str =
         "-- step 1: notes\nCREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT);\n";
 
-    fn notes(path: &Path) -> Vec<String> {
+    /// The `body` column of a test database's `notes`, in order.
+    pub(crate) fn notes(path: &Path) -> Vec<String> {
         let c = Connection::open(path).unwrap();
         let mut s = c.prepare("SELECT body FROM notes ORDER BY id").unwrap();
         s.query_map([], |r| r.get(0))

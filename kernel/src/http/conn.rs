@@ -49,10 +49,31 @@ fn read_retrying<S: Transport>(s: &mut S, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-/// The connection as seen by a streamed body: refuses to write past the declared length.
+/// The connection as seen by a streamed body: refuses to write past the declared length,
+/// and gives the other connections of its worker thread a turn every [`TURN_BYTES`] bytes.
 struct Bounded<'a, S: Transport> {
     inner: &'a mut S,
     left: u64,
+    /// Bytes written since the last turn given away.
+    since_yield: usize,
+}
+
+/// A client that drains as fast as we write (a 200 MB download over loopback) never makes
+/// the socket block, so its coroutine would never park: every other request on that worker
+/// thread waited for the whole transfer (measured: p99 of small GETs 0.3 → 229 ms during a
+/// 200 MB backup download on 2 cores). As for pipelining, the turn is a [`PAUSE`]: a plain
+/// yield would put it straight back.
+const TURN_BYTES: usize = 256 * 1024;
+
+impl<S: Transport> Bounded<'_, S> {
+    fn wrote(&mut self, n: usize) {
+        self.left -= n as u64;
+        self.since_yield += n;
+        if self.since_yield >= TURN_BYTES {
+            self.since_yield = 0;
+            may::coroutine::sleep(PAUSE);
+        }
+    }
 }
 
 impl<S: Transport> std::io::Write for Bounded<'_, S> {
@@ -63,7 +84,7 @@ impl<S: Transport> std::io::Write for Bounded<'_, S> {
             ));
         }
         let n = self.inner.write(buf)?;
-        self.left -= n as u64;
+        self.wrote(n);
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -80,7 +101,7 @@ impl<S: Transport> BodySink for Bounded<'_, S> {
         }
         let n = self.inner.write_now(buf)?;
         if let Some(n) = n {
-            self.left -= n as u64;
+            self.wrote(n);
         }
         Ok(n)
     }
@@ -324,6 +345,7 @@ fn send<S: Transport>(
             let mut out = Bounded {
                 inner: &mut wire.s,
                 left: len,
+                since_yield: 0,
             };
             // Short, long or failed: the connection closes, the client sees a truncated body.
             producer(&mut out).is_ok() && out.left == 0
