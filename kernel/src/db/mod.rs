@@ -137,6 +137,11 @@ impl Db {
         }
         pragmas(&conn, true).map_err(|e| failed("cannot configure: ", &e))?;
         let schema_version = migrate::migrate(&mut conn, schema)?;
+        // Every transaction of the writer takes the write lock at BEGIN. A deferred one that
+        // read first and then wrote while another process (`fazt backup` recording its run,
+        // a CLI command) had committed meanwhile would fail at once with SQLITE_BUSY_SNAPSHOT,
+        // without the busy timeout ever applying; at BEGIN the timeout waits for the lock.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         let writer = Writer::start(conn).map_err(|e| failed("cannot start the writer: ", &e))?;
         Ok(Db {
             path: path.to_path_buf(),
@@ -371,6 +376,36 @@ mod tests {
             .unwrap();
         b.vacuum().unwrap();
         assert!(wal_len(&b) > 0);
+    }
+
+    #[test]
+    fn a_transaction_waits_for_another_process_writer_instead_of_failing() {
+        let d = TempDir::new("busy");
+        let db = std::sync::Arc::new(Db::open(&d.join("a.db"), SCHEMA).unwrap());
+        // Another process's write transaction, open while our job reads and then writes.
+        let other = Connection::open(db.path()).unwrap();
+        other
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        other
+            .execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES ('theirs');")
+            .unwrap();
+        let db2 = db.clone();
+        let job = std::thread::spawn(move || {
+            db2.write(|c| {
+                let tx = c.transaction()?;
+                let n: i64 = tx.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?;
+                tx.execute("INSERT INTO t VALUES (?1)", [n])?;
+                tx.commit()
+            })
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        other.execute_batch("COMMIT;").unwrap();
+        job.join().unwrap().expect("the job waited for the lock");
+        let n: i64 = db
+            .read(|c| c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(n, 2);
     }
 
     #[test]
