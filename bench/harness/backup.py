@@ -51,7 +51,6 @@ import json
 import multiprocessing
 import os
 import random
-import re
 import resource
 import shutil
 import socket
@@ -65,7 +64,7 @@ import zipfile
 from pathlib import Path
 
 from . import fazt, machine, procs
-from .soak import COUNT_RE, COUNTER, MIB, SMALL, STATIC, TEXT, Tally, _conn, _get, _worker, machine_line, pct
+from .soak import COUNT_RE, COUNTER, MIB, SMALL, STATIC, TEXT, Tally, _conn, _get, _worker, pct
 from .soak import make_content as soak_content
 from .soak import probe_worker
 
@@ -76,12 +75,12 @@ GOAL_RATIO = 2.0  # issue 14: serving and Counter p99 during a backup within 2x 
 # Runs "$@" at niceness $0, its session's autogroup first set to the same value (allowed
 # without privileges when it lowers the priority).
 LOW_PRIORITY = 'echo "$0" > /proc/self/autogroup 2>/dev/null; exec nice -n "$0" "$@"'
-BACKUP_LINE = re.compile(r"^backup: (?P<path>.+) — (?P<size>.+), schema version (?P<schema>\d+), (?P<secs>[\d.]+) s")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--fazt-bin", type=Path, required=True, help="the fazt binary (release build)")
+    p.add_argument("--fazt-bin", type=Path, help="the fazt binary (release build)")
+    p.add_argument("--report-from", type=Path, help="only redraw the markdown report from this JSON of a run")
     p.add_argument("--db-mb", type=float, default=200, help="database size to build, MB (default 200)")
     p.add_argument("--site-mb", type=int, default=50, help="MiB of files per filler site (default 50)")
     p.add_argument("--window-s", type=float, default=20, help="length of each measured phase (default 20 s)")
@@ -331,7 +330,7 @@ def run_backups(
                 break
         t0 = time.monotonic()
         r = subprocess.run(
-            [*prefix, str(binary), "backup", "--db", str(db), "--to", str(out_dir)],
+            [*prefix, *fazt.backup_cmd(binary, db, out_dir)],
             capture_output=True,
             text=True,
             timeout=600,
@@ -340,11 +339,11 @@ def run_backups(
         )
         wall = time.monotonic() - t0
         line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
-        m = BACKUP_LINE.match(line)
+        made = fazt.parse_backup(r.stdout)
         run = {"t0": t0, "t1": t0 + wall, "wall_s": wall, "exit": r.returncode, "line": line, "stderr": r.stderr[-300:]}
-        if m:
-            snap = Path(m.group("path"))
-            run.update(secs=float(m.group("secs")), schema=int(m.group("schema")), path=str(snap))
+        if made:
+            snap = Path(made["path"])
+            run.update(made)
             run["bytes"] = snap.stat().st_size if snap.exists() else None
             for prev in runs:
                 if prev.get("path") not in (None, str(snap)) and Path(prev["path"]).exists():
@@ -543,9 +542,8 @@ def run(args: argparse.Namespace) -> dict:
     content = soak_content(run_dir, args.seed)
     db = run_dir / "fazt.db"
     port = procs.free_port()
-    upload_mb = args.site_mb + 16
-    cmd = [str(args.fazt_bin), "serve", "--db", str(db), "--listen", f"127.0.0.1:{port}"]
-    proc = reg.start("fazt", [*cmd, "--max-upload-mb", str(max(100, upload_mb))], cwd=run_dir)
+    # Room for one filler site's ZIP (its files are stored, not compressed).
+    proc = reg.start("fazt", fazt.serve_cmd(args.fazt_bin, db, port, max(100, args.site_mb + 16)), cwd=run_dir)
     result: dict = {"run_dir": str(run_dir), "load_before": machine.loadavg()}
     wal = WalSampler(db, 0.5)
     # Snapshots into memory (no disk writeback), to tell the copy's CPU from its I/O.
@@ -577,9 +575,8 @@ def run(args: argparse.Namespace) -> dict:
                 phases.append(("backup-cli-tmpfs", w, lambda end: run_backups(args.fazt_bin, db, shm, end)))
             phases.append(("cpu-hog", w, cpu_hog))
         if not args.no_api:
-            auth = [f"Authorization: Bearer {token}", "Host: localhost"]
-            api = run_dir / "api.db"
-            phases.append(("backup-api", w, lambda end: downloads(port, "/api/system/backup", auth, api, end)))
+            auth, api = fazt.admin_headers(token), run_dir / "api.db"
+            phases.append(("backup-api", w, lambda end: downloads(port, fazt.BACKUP_API, auth, api, end)))
         if not args.no_variants:
             big = ["Host: " + big_host]
             phases.append(("download-10mib", w, lambda end: downloads(port, "/" + BIG, big, Path(os.devnull), end)))
@@ -617,7 +614,14 @@ def run(args: argparse.Namespace) -> dict:
         after["live"] = check_snapshot(db)
         with sqlite3.connect(db) as c:
             after["integrity_check"] = c.execute("PRAGMA integrity_check").fetchone()[0]
-        result.update(built=built, phases=out, after=after, load_after=machine.loadavg())
+        result.update(
+            built=built,
+            phases=out,
+            after=after,
+            load_after=machine.loadavg(),
+            machine=machine.info(),
+            finished_utc=f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
+        )
     finally:
         if wal.is_alive():
             wal.stop()
@@ -694,6 +698,7 @@ def summarize(r: dict) -> dict:
 
 def report(r: dict, args: argparse.Namespace, binary_desc: str, methods: dict | None) -> str:
     s = summarize(r)
+    m = r.get("machine") or machine.info()
     ph = {p["phase"]: p for p in r["phases"]}
     b = r["built"]
     cli = s["backups"].get("backup-cli", {})
@@ -703,10 +708,11 @@ def report(r: dict, args: argparse.Namespace, binary_desc: str, methods: dict | 
     lines = [
         "# fazt backup benchmark",
         "",
-        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} (`bench/backup.sh`, issue 14).",
+        f"{r.get('finished_utc', '?')} (`bench/backup.sh`, issue 14).",
         "",
         f"- binary: {binary_desc}",
-        f"- machine: {machine_line(r['load_before'])}",
+        f"- machine: {m['cpu']}, {m['cores']} cores, {m['arch']}, {m['os']}, kernel {m['kernel']}, "
+        f"{m['mem_mib']} MiB; load average before the run {r['load_before']}, after {r.get('load_after', '?')}",
         f"- database: {b['db_bytes'] / 1e6:.0f} MB (page_count × page_size) — the static site, the Counter and "
         f"{len(b['deploys'])} filler sites of {sum(d['bytes'] for d in b['deploys']) / 1e6:.0f} MB of random "
         f"1 MiB files, deployed through the API in {b['seconds']:.0f} s",
@@ -863,9 +869,8 @@ def report(r: dict, args: argparse.Namespace, binary_desc: str, methods: dict | 
             lines += [f"WAL size during `{name}`, MB, every 2 s: {series}", ""]
     if methods:
         lines += methods_section(methods)
+    lines += ["## Notes", "", *findings(r, s)]
     lines += [
-        "## Notes",
-        "",
         "- The snapshot is `VACUUM INTO` from a read-only connection in the `fazt backup` process (one read "
         "transaction for the copy; writers go on in the WAL, which cannot be reset until the copy ends, hence the "
         "WAL column), then `integrity_check` of the copy and fsync; the duration is the one `fazt backup` prints. "
@@ -886,6 +891,53 @@ def report(r: dict, args: argparse.Namespace, binary_desc: str, methods: dict | 
         "",
     ]
     return "\n".join(lines)
+
+
+def findings(r: dict, s: dict) -> list[str]:
+    """Notes that depend on what this run saw."""
+    out = []
+    locked = sum(
+        n
+        for p in r["phases"]
+        for ex in p["examples"].get("counter", {}).values()
+        for n in [sum("database is locked" in e for e in ex)]
+    )
+    if locked:
+        out.append(
+            "- **Counter writes failed with `database is locked`** (HTTP 500; see Errors) while `fazt backup` "
+            "processes ran. The likely cause (also seen with a plain SQLite writer in another process): each "
+            "`fazt backup` records its run in fazt.db from its own process; the Counter's `db.set` is a deferred "
+            "transaction on the server's writer (a read, then the write), and SQLite "
+            "answers SQLITE_BUSY at once, without busy_timeout, when another process wrote after that read began. "
+            "Any other process writing (Litestream's bookkeeping included) does the same; `BEGIN IMMEDIATE` for "
+            "read-then-write jobs would make them wait instead."
+        )
+    ph = {p["phase"]: p for p in r["phases"]}
+    if "cpu-hog" in ph and "backup-cli" in ph:
+        hog, cli = ph["cpu-hog"]["lat"], ph["backup-cli"]["lat"]
+        out.append(
+            f"- Control: with no backup and one process spinning on a core (`cpu-hog`), static p99 was "
+            f"{fmt_ms(hog['probe']['p99'])} ms and Counter p99 {fmt_ms(hog['counter']['p99'])} ms, against "
+            f"{fmt_ms(cli['probe']['p99'])} and {fmt_ms(cli['counter']['p99'])} ms during back-to-back backups "
+            f"(`backup-cli`) and {fmt_ms(s['baseline']['probe']['p99'])} and {fmt_ms(s['baseline']['counter']['p99'])} "
+            "ms with neither: the part of the rise that any CPU-bound neighbour causes on 2 cores shared with the "
+            "clients."
+        )
+    api = ph.get("backup-api")
+    if api and api["sub"].get("streaming") and api["sub"].get("until the first byte"):
+        st, mk = api["sub"]["streaming"], api["sub"]["until the first byte"]
+        worst = max(st[k]["p99"] or 0 for k in ("probe", "counter"))
+        if worst > 10 * max(mk[k]["p99"] or 0 for k in ("probe", "counter")):
+            out.append(
+                f"- **While the API download streamed, other requests waited up to ~{worst:.0f} ms** (p99 of "
+                f"requests sent meanwhile: static {fmt_ms(st['probe']['p99'])}, Counter "
+                f"{fmt_ms(st['counter']['p99'])} ms; while the server made the snapshot: "
+                f"{fmt_ms(mk['probe']['p99'])} and {fmt_ms(mk['counter']['p99'])} ms). The body is written by one "
+                "coroutine that never yields while the socket takes data (a fast loopback reader never fills it), "
+                "so the connections that share its may worker wait for the whole ~200 MB; which client suffers "
+                "depends on which worker its connection landed on. `download-10mib` shows the same on 10 MiB."
+            )
+    return out
 
 
 def methods_section(m: dict) -> list[str]:
@@ -920,7 +972,17 @@ def methods_section(m: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not args.fazt_bin.is_file():
+    if args.report_from:
+        data = json.loads(args.report_from.read_text())
+        args = argparse.Namespace(**{**vars(args), **data.get("args", {})})
+        args.out = Path(args.out)
+        binary = data.get("binary") or (
+            f"`{args.fazt_bin}` ({args.fazt_bin.stat().st_size / 1024 / 1024:.2f} MiB)" if args.fazt_bin else "?"
+        )
+        args.out.write_text(report(data, args, binary, data.get("methods")))
+        print(f"[backup] report {args.out}")
+        return 0
+    if not args.fazt_bin or not args.fazt_bin.is_file():
         print(f"[backup] no fazt binary at {args.fazt_bin}")
         return 2
     for tool in ("curl",):
@@ -937,10 +999,12 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(r)
     r["baseline"] = summary["baseline"]
     phases = [{k: v for k, v in p.items() if k != "_samples"} for p in r["phases"]]
-    data = {**r, "phases": phases, "summary": summary, "methods": methods}
-    args.out.with_suffix(".json").write_text(json.dumps(data, indent=1, default=str))
     size = args.fazt_bin.stat().st_size
-    args.out.write_text(report(r, args, f"`{args.fazt_bin}` ({size / 1024 / 1024:.2f} MiB)", methods))
+    binary = f"`{args.fazt_bin}` ({size / 1024 / 1024:.2f} MiB)"
+    kept = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
+    data = {**r, "phases": phases, "summary": summary, "methods": methods, "binary": binary, "args": kept}
+    args.out.with_suffix(".json").write_text(json.dumps(data, indent=1, default=str))
+    args.out.write_text(report(r, args, binary, methods))
     s = data["summary"]
     cli, ratios = s["backups"].get("backup-cli", {}), s["ratios"].get("backup-cli", {})
     print(
