@@ -620,6 +620,7 @@ def run(args: argparse.Namespace) -> dict:
             after=after,
             load_after=machine.loadavg(),
             machine=machine.info(),
+            autogroup=autogroup_on(),
             finished_utc=f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
         )
     finally:
@@ -893,9 +894,23 @@ def report(r: dict, args: argparse.Namespace, binary_desc: str, methods: dict | 
     return "\n".join(lines)
 
 
+def autogroup_on() -> bool:
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
 def findings(r: dict, s: dict) -> list[str]:
     """Notes that depend on what this run saw."""
     out = []
+    if r.get("autogroup", autogroup_on()):
+        out.append(
+            "- Autogroup scheduling is on here (`kernel.sched_autogroup_enabled=1`, no CPU cgroup): CPU is shared "
+            "between sessions first, and a nice value only orders threads inside one session. A `fazt backup` "
+            "from cron or a shell is a session of its own, so lowering its own thread's priority does not lower "
+            "its share against the server; `backup-cli-nice19` also sets its session's autogroup nice to 19."
+        )
     locked = sum(
         n
         for p in r["phases"]
@@ -970,6 +985,20 @@ def methods_section(m: dict) -> list[str]:
     return [*out, ""]
 
 
+def slim(p: dict, keep: int = 150) -> dict:
+    """A phase as written to the JSON: no raw samples, no empty fields in the runs of its
+    action, and at most `keep` runs (thousands of short downloads otherwise); the figures
+    were computed from all of them."""
+    p = {k: v for k, v in p.items() if k != "_samples"}
+    a = p.get("action")
+    if isinstance(a, list):
+        runs = [{k: v for k, v in x.items() if v not in ("", None)} for x in a]
+        if len(runs) > keep:
+            p["action_runs"] = len(runs)
+        p["action"] = runs[:keep]
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.report_from:
@@ -998,7 +1027,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     summary = summarize(r)
     r["baseline"] = summary["baseline"]
-    phases = [{k: v for k, v in p.items() if k != "_samples"} for p in r["phases"]]
+    phases = [slim(p) for p in r["phases"]]
     size = args.fazt_bin.stat().st_size
     binary = f"`{args.fazt_bin}` ({size / 1024 / 1024:.2f} MiB)"
     kept = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
