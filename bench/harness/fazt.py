@@ -7,12 +7,16 @@ The contract used (and nothing else):
 - `curl -T site.zip -H 'Authorization: Bearer T' -H 'Host: localhost'
   http://127.0.0.1:PORT/api/sites/NAME` deploys a site (curl is used as-is,
   `Expect: 100-continue` included, because that is what users run);
-- a site with `main.js` runs it (the Counter).
+- a site with `main.js` runs it (the Counter);
+- `fazt serve … --max-upload-mb N` raises the deploy cap (the backup scenario's filler sites);
+- `fazt backup --db DB --to DIR` prints `backup: PATH — SIZE, schema version N, S s (X MB/s)`;
+- `GET /api/system/backup` (admin token, `Host: localhost`) answers with the same snapshot.
 If fazt's interface changes, this file is the one to edit.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -24,6 +28,8 @@ from .server import Env, Running, launch, static_targets
 SITE = "bench"
 COUNTER = "counter"
 DEPLOY = "deploysite"
+BACKUP_API = "/api/system/backup"
+_BACKUP_LINE = re.compile(r"^backup: (?P<path>.+) — (?P<size>.+), schema version (?P<schema>\d+), (?P<secs>[\d.]+) s")
 
 
 class FaztError(RuntimeError):
@@ -89,13 +95,35 @@ def deploy(port: int, token: str, name: str, zip_path: Path) -> float:
         raise FaztError(f"deploying site {name}: curl printed no time: {out.stdout!r}") from None
 
 
+def serve_cmd(binary: Path, db: Path, port: int, max_upload_mb: int | None = None) -> list[str]:
+    cmd = [str(binary), "serve", "--db", str(db), "--listen", f"127.0.0.1:{port}"]
+    return cmd + (["--max-upload-mb", str(max_upload_mb)] if max_upload_mb else [])
+
+
+def backup_cmd(binary: Path, db: Path, to: Path) -> list[str]:
+    return [str(binary), "backup", "--db", str(db), "--to", str(to)]
+
+
+def parse_backup(stdout: str) -> dict | None:
+    """`fazt backup`'s line: the snapshot's path, its schema version and the seconds it took."""
+    lines = stdout.strip().splitlines()
+    m = _BACKUP_LINE.match(lines[-1]) if lines else None
+    if not m:
+        return None
+    return {"path": m.group("path"), "schema": int(m.group("schema")), "secs": float(m.group("secs"))}
+
+
+def admin_headers(token: str) -> list[str]:
+    """curl headers for an admin API call."""
+    return [f"Authorization: Bearer {token}", "Host: localhost"]
+
+
 def _serve(env: Env, binary: Path, tag: str):
     run = env.run_dir / tag
     run.mkdir(parents=True, exist_ok=True)
     db = run / "fazt.db"
     port = procs.free_port()
-    cmd = [str(binary), "serve", "--db", str(db), "--listen", f"127.0.0.1:{port}"]
-    proc, idle = launch(env, tag, cmd, port, cwd=run)
+    proc, idle = launch(env, tag, serve_cmd(binary, db, port), port, cwd=run)
     return proc, idle, port, db
 
 
