@@ -262,7 +262,8 @@ impl Db {
     }
 
     /// Folds the WAL back into the main file (at shutdown, so a copied database file is
-    /// complete; see [`Db::own_checkpoint`] for a replicated one).
+    /// complete); with a replicator attached ([`Db::replicated`]) a passive one that leaves
+    /// the WAL to it.
     pub fn checkpoint(&self) {
         let sql = self.own_checkpoint();
         let _ = self.write(move |c| c.execute_batch(sql));
