@@ -69,8 +69,9 @@ source "$HERE/lib.sh"
 bench_pidfile backup
 
 # The example makes and removes its databases in $SCRATCH and leaves its figures there,
-# for the harness to put into the report.
+# for the harness to put into the report; removed on exit, whatever happens.
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/fazt-snapshot-methods.XXXXXX")
+trap 'bench_cleanup; rm -rf "$SCRATCH"' EXIT
 METHODS_JSON=()
 if [ "$METHODS" = 1 ]; then
     say "in-process comparison: $METHODS_BIN"
@@ -83,4 +84,3 @@ cd "$HERE"
 export PYTHONDONTWRITEBYTECODE=1  # leave no __pycache__ in the work tree
 FAZT_BENCH_PIDFILE="$PIDFILE" PYTHONPATH="$HERE" python3 -m harness.backup \
     --fazt-bin "$FAZT_BIN" --out "$OUT" "${METHODS_JSON[@]}" "${PASS[@]}"
-rm -rf "$SCRATCH"

@@ -623,6 +623,10 @@ def run(args: argparse.Namespace) -> dict:
             autogroup=autogroup_on(),
             finished_utc=f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
         )
+    except BaseException:
+        if not args.keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     finally:
         if wal.is_alive():
             wal.stop()
