@@ -5,20 +5,26 @@
 /// The nice value background threads run at.
 pub const BACKGROUND_NICE: i32 = 10;
 
-/// Lowers the calling thread's priority to `nice` (Linux gives each thread its own nice
-/// value; elsewhere, or when a syscall filter refuses, nothing changes). Raising a nice
-/// value needs no privilege; it cannot be lowered again without one.
+/// Lowers the calling thread's priority to at most `nice` (Linux gives each thread its own
+/// nice value; elsewhere, or when a syscall filter refuses, nothing changes). Never raises
+/// it: a thread already nicer (started with `nice -n 19`) stays so, also as root. Raising a
+/// nice value needs no privilege.
 pub fn lower_this_thread(nice: i32) {
     #[cfg(target_os = "linux")]
     {
         extern "C" {
+            fn getpriority(which: i32, who: u32) -> i32;
             fn setpriority(which: i32, who: u32, prio: i32) -> i32;
         }
         const PRIO_PROCESS: i32 = 0;
-        // SAFETY: setpriority takes plain integers; `who` 0 is the calling thread on Linux.
-        // Failure (EPERM under a filter, EACCES) leaves the priority as it was.
+        // SAFETY: both take plain integers; `who` 0 is the calling thread on Linux. A failed
+        // getpriority reads as -1, below any nice we set; a failed setpriority (EPERM under a
+        // filter) leaves the priority as it was.
         unsafe {
-            setpriority(PRIO_PROCESS, 0, nice);
+            let now = getpriority(PRIO_PROCESS, 0);
+            if now < nice {
+                setpriority(PRIO_PROCESS, 0, nice);
+            }
         }
     }
     #[cfg(not(target_os = "linux"))]
@@ -27,35 +33,35 @@ pub fn lower_this_thread(nice: i32) {
 
 #[cfg(test)]
 mod tests {
+    /// The calling thread's nice value (field 19 of its stat, counted after the ")" that
+    /// ends the command name).
+    #[cfg(target_os = "linux")]
+    fn my_nice() -> i64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        rest.split_whitespace().nth(16).unwrap().parse().unwrap()
+    }
+
     #[test]
     #[cfg(target_os = "linux")]
-    fn only_the_calling_thread_is_lowered() {
-        let nice_of = |tid: String| -> i64 {
-            let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
-            // Field 19 (nice), counted after the ")" that ends the command name.
-            let rest = &stat[stat.rfind(')').unwrap() + 2..];
-            rest.split_whitespace().nth(16).unwrap().parse().unwrap()
-        };
-        let main = std::fs::read_to_string("/proc/thread-self/stat")
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_string();
-        let before = nice_of(main.clone());
+    fn only_the_calling_thread_is_lowered_and_never_raised() {
+        let before = my_nice();
         let lowered = std::thread::spawn(|| {
             super::lower_this_thread(super::BACKGROUND_NICE);
-            let me = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-            let rest = &me[me.rfind(')').unwrap() + 2..];
-            rest.split_whitespace()
-                .nth(16)
-                .unwrap()
-                .parse::<i64>()
-                .unwrap()
+            my_nice()
         })
         .join()
         .unwrap();
-        assert_eq!(lowered, (before + 10).min(19));
-        assert_eq!(nice_of(main), before, "other threads keep their priority");
+        assert_eq!(lowered, before.max(10));
+        assert_eq!(my_nice(), before, "other threads keep their priority");
+        // Already nicer: left as it is (as root, setpriority could raise it again).
+        let kept = std::thread::spawn(|| {
+            super::lower_this_thread(19);
+            super::lower_this_thread(super::BACKGROUND_NICE);
+            my_nice()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(kept, 19);
     }
 }

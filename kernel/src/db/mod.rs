@@ -138,7 +138,7 @@ impl Db {
         pragmas(&conn, true).map_err(|e| failed("cannot configure: ", &e))?;
         let schema_version = migrate::migrate(&mut conn, schema)?;
         // Every transaction of the writer takes the write lock at BEGIN. A deferred one that
-        // read first and then wrote while another process (`fazt backup` recording its run,
+        // read first and then wrote while another process (a backup command recording its run,
         // a CLI command) had committed meanwhile would fail at once with SQLITE_BUSY_SNAPSHOT,
         // without the busy timeout ever applying; at BEGIN the timeout waits for the lock.
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
