@@ -32,6 +32,19 @@ fn refused(out: &std::process::Output) -> String {
     e
 }
 
+/// `fazt restore FILE --db DB`.
+fn restore(file: &Path, db: &Path) -> std::process::Output {
+    Command::new(bin())
+        .args([
+            "restore",
+            file.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap()
+}
+
 fn integrity(path: &Path) -> String {
     let c = rusqlite::Connection::open(path).unwrap();
     c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -142,16 +155,7 @@ fn backup_while_serving_then_restore_brings_every_site_back() {
     let dir = srv.dir.clone();
     assert!(srv.stop().success());
 
-    let out = Command::new(bin())
-        .args([
-            "restore",
-            snap.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let text = ok(&out);
+    let text = ok(&restore(&snap, &db));
     assert!(text.contains("restored "), "{text}");
     let kept = text
         .lines()
@@ -209,15 +213,7 @@ fn the_api_streams_a_snapshot_to_admins_only() {
     let file = other.join("download.db");
     std::fs::write(&file, &r.body).unwrap();
     let db = other.join("fazt.db");
-    let text = ok(&Command::new(bin())
-        .args([
-            "restore",
-            file.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap());
+    let text = ok(&restore(&file, &db));
     assert!(text.contains("there was no database at"), "{text}");
     let srv2 = Server::start_on(other, db, &[]);
     assert_eq!(page(&srv2, "shop", "/"), b"shop v1");
@@ -316,28 +312,18 @@ fn restore_refuses_what_is_not_a_healthy_fazt_database_and_changes_nothing() {
     let dir = srv.dir.clone();
     assert!(srv.stop().success());
     let before = std::fs::read(&db).unwrap();
-    let restore = |file: &Path| {
-        Command::new(bin())
-            .args([
-                "restore",
-                file.to_str().unwrap(),
-                "--db",
-                db.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap()
-    };
+    let restore_into = |file: &Path| restore(file, &db);
 
     let zip = dir.join("site.zip");
     std::fs::write(&zip, site(&[("index.html", b"x")])).unwrap();
-    assert!(refused(&restore(&zip)).contains("not an SQLite database"));
+    assert!(refused(&restore_into(&zip)).contains("not an SQLite database"));
 
     let other = dir.join("other.db");
     rusqlite::Connection::open(&other)
         .unwrap()
         .execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('hi');")
         .unwrap();
-    assert!(refused(&restore(&other)).contains("not a fazt database"));
+    assert!(refused(&restore_into(&other)).contains("not a fazt database"));
 
     // A fazt database with damage in it.
     let broken = dir.join("broken.db");
@@ -354,7 +340,7 @@ fn restore_refuses_what_is_not_a_healthy_fazt_database_and_changes_nothing() {
     let at = (root as usize - 1) * 4096;
     bytes[at..at + 64].fill(0x5a);
     std::fs::write(&broken, &bytes).unwrap();
-    let e = refused(&restore(&broken));
+    let e = refused(&restore_into(&broken));
     assert!(e.contains("integrity") || e.contains("malformed"), "{e}");
 
     // A fazt database whose history forks from this binary's at step 2.
@@ -364,9 +350,9 @@ fn restore_refuses_what_is_not_a_healthy_fazt_database_and_changes_nothing() {
         .unwrap()
         .execute("UPDATE schema_steps SET hash = 'f00d' WHERE step = 2", [])
         .unwrap();
-    assert!(refused(&restore(&fork)).contains("differs from this program's"));
+    assert!(refused(&restore_into(&fork)).contains("differs from this program's"));
 
-    assert!(refused(&restore(&dir.join("missing.db"))).contains("no file at"));
+    assert!(refused(&restore_into(&dir.join("missing.db"))).contains("no file at"));
     let usage = Command::new(bin()).args(["restore"]).output().unwrap();
     assert_eq!(usage.status.code(), Some(2));
 
@@ -391,7 +377,7 @@ fn restore_refuses_what_is_not_a_healthy_fazt_database_and_changes_nothing() {
             "CREATE TABLE future (x); INSERT INTO schema_steps (step, name, hash, applied_at) VALUES (99, 'future', 'abc', 0);",
         )
         .unwrap();
-    let text = ok(&restore(&newer));
+    let text = ok(&restore_into(&newer));
     assert!(
         text.contains("written by a newer fazt (schema 99"),
         "{text}"
