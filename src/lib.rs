@@ -48,7 +48,7 @@
 //!   - [`hosting`]: host → site routing, static serving (404 pages, SPA fallback, ETag,
 //!     ranges, gzip), the system sites seeded from the binary.
 //!   - [`deploy`]: ZIP upload → site, atomically, in one transaction.
-//!   - [`analytics`]: request recording off the request path, tracking endpoints, short
+//!   - `analytics` (feature `analytics`): request recording off the request path, tracking endpoints, short
 //!     links, webhooks, rollups and stats.
 //!   - [`backup`]: snapshots of fazt.db on the kernel's backup agent — the `backups`
 //!     record, the schedule of a running server, the download from the API.

@@ -1,5 +1,5 @@
 //! A site's key-value rows (`kv_store`), the one owner of that table: the SQL behind a
-//! script's `db.get`/`db.set`/`db.delete` (called by [`super::host`] with `js`, which adds
+//! script's `db.get`/`db.set`/`db.delete` (called by `scripts::host` with `js`, which adds
 //! the quota) and removing a deleted site's rows (every build).
 
 use rusqlite::{Connection, OptionalExtension};
