@@ -93,17 +93,13 @@ fn destination(db: &Path, to: &Path, now: i64) -> Result<PathBuf, CliError> {
             dir.display()
         )));
     }
-    if to.exists() && same_file(db, to) {
+    if backup::same_file(db, to) {
         return Err(CliError::fail(format!(
             "--to {} is the database itself",
             to.display()
         )));
     }
     Ok(to.to_path_buf())
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 /// The snapshot written to stdout (refused on a terminal: it is binary).

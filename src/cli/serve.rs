@@ -205,7 +205,7 @@ fn start_backups(db: &Arc<Db>, schedule: crate::kernel::backup::Schedule) -> Res
         })?;
     }
     let db_dir = crate::kernel::backup::scratch_dir(db.path());
-    if same_dir(dir, &db_dir) {
+    if crate::kernel::backup::same_file(dir, &db_dir) {
         log::warn!(
             "backups go to {}, the database's own directory: a failed disk takes both; \
              point --backup-dir at another disk, or replicate (README: Backups and replication)",
@@ -214,13 +214,6 @@ fn start_backups(db: &Arc<Db>, schedule: crate::kernel::backup::Schedule) -> Res
     }
     crate::backup::start_schedule(db, schedule)
         .map_err(|e| CliError::fail(format!("cannot start scheduled backups: {e}")))
-}
-
-fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
 }
 
 /// Stops taking connections, lets requests in flight finish, then writes what is buffered.

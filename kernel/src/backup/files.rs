@@ -103,8 +103,8 @@ pub(crate) fn utf8(path: &Path) -> Result<&str, super::BackupError> {
     })
 }
 
-/// Two paths name the same file (same device and inode).
-pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+/// Two paths name the same file (same device and inode; a missing one names none).
+pub fn same_file(a: &Path, b: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;

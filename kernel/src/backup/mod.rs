@@ -17,6 +17,7 @@ mod schedule;
 mod snapshot;
 
 pub use error::BackupError;
+pub use files::same_file;
 pub use restore::{inspect, restore, Inspection, Restored};
 pub use schedule::{Outcome, Schedule};
 pub use snapshot::{snapshot, snapshot_file, Snapshot};

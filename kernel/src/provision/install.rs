@@ -270,19 +270,11 @@ pub fn uninstall(plan: &UninstallPlan) -> Result<UninstallReport, ProvisionError
 /// Copies `src` to `dest` (mode 0755) unless `dest` already is that file or
 /// has the same bytes.
 fn install_binary(src: &Path, dest: &Path) -> Result<bool, ProvisionError> {
-    if same_file(src, dest) {
+    if crate::backup::same_file(src, dest) {
         return Ok(false);
     }
     let content = fs::read(src).map_err(|e| ProvisionError::io("read executable", src, e))?;
     write_if_changed(dest, &content, 0o755)
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (fs::metadata(a), fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
-    }
 }
 
 /// Returns the directory the database goes in, creating systemd's
