@@ -28,6 +28,17 @@ pub struct App {
     #[cfg(feature = "analytics")]
     pub analytics: Arc<Analytics>,
     pub started: Instant,
+    /// Upgrade settings given by flag or environment; stored ones are read per upgrade.
+    pub upgrade_pinned: crate::upgrade::Settings,
+}
+
+impl App {
+    /// The upgrader with the settings in force now (flags and environment over fazt.db).
+    pub fn upgrader(&self) -> Result<Arc<crate::upgrade::Upgrader>, Response> {
+        let s = crate::config::upgrade::current(&self.upgrade_pinned, &self.db)
+            .map_err(|e| crate::envelope::error(400, "BAD_SETTING", e))?;
+        Ok(Arc::new(crate::upgrade::Upgrader::new(self.db.path(), s)))
+    }
 }
 
 impl Handler for App {

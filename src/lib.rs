@@ -31,6 +31,9 @@
 //!     dir) and sd_notify.
 //!   - [`kernel::backup`]: online snapshots (`VACUUM INTO`, checked, fsynced, renamed),
 //!     scheduled snapshots with rotation, restore against the schema history.
+//!   - [`kernel::release`]: signed releases (signify Ed25519 over a manifest pinning the
+//!     binary), release sources, the release directory with atomic current/previous.
+//!   - [`kernel::process`]: descriptors inherited across a restart, signals, lock holders.
 //!   - [`kernel::civil`]: calendar arithmetic shared by certificates and analytics.
 //!   - [`kernel::memory`]: handing freed heap memory back to the system when idle.
 //!   - `kernel::tls` (feature `acme` → the kernel's `tls`): rustls edge with SNI, static PEM certificates, ACME
@@ -59,6 +62,9 @@
 //!     and logs in fazt.db); without `js`, scripts are served as static files.
 //!   - `https` (feature `acme`): the TLS edge and ACME manager tied to fazt — certificates
 //!     in the `certificates` table, only for names of existing sites; port-80 redirector.
+//!   - [`upgrade`]: signed self-upgrade on the kernel's `release` module — fetch, verify,
+//!     self-test on a copy, install, zero-downtime hand-over of the listeners, automatic
+//!     rollback; `GET`/`POST /api/system/upgrade`.
 //!   - [`config`]: typed options (flag > `FAZT_<NAME>` > stored in fazt.db > default).
 //!   - [`settings`]: the `configurations` table (stored options, fazt's own small state).
 //!   - [`service_unit`]: fazt as that product — its unit template and `serve` flags.
@@ -92,6 +98,7 @@ pub mod scripts;
 pub mod serverless;
 pub mod service_unit;
 pub mod settings;
+pub mod upgrade;
 pub mod version;
 
 /// The kernel crate, under the name the verticals use for it.

@@ -4,6 +4,15 @@
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The version this process runs as: the release `fazt upgrade` installed and launched
+/// (named in `FAZT_RELEASE` by the process that started it), else [`VERSION`].
+pub fn running() -> String {
+    std::env::var("FAZT_RELEASE")
+        .ok()
+        .filter(|v| v.len() <= 64 && !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or_else(|| VERSION.to_string())
+}
+
 /// The cargo features this binary was built with, as `fazt --version` shows them (a size-
 /// trimmed build may lack `js`, `acme` or `analytics`; bug reports and scripts need to know).
 pub fn features() -> String {

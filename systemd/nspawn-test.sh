@@ -118,6 +118,40 @@ if ((install_mode)); then
     say "ok: scheduled snapshot $snap, owned by fazt, mode 600"
 fi
 
+if ((install_mode)); then
+    # A signed upgrade under the hardened unit: the release directory sits in the state
+    # directory, the dynamic user runs the self-test and the new binary, and the service
+    # hands its port-80 socket over to it (MAINPID= moves to the new process).
+    name="$(basename "$bin")"
+    [[ "$name" == fazt-* ]] || fail "name the binary fazt-<target> for the upgrade check"
+    signify-openbsd -G -n -p "$work/rel.pub" -s "$work/rel.sec" >/dev/null
+    bash "$here/../cross/release.sh" --key "$work/rel.sec" --out "$r/srv/releases" --version 99.0.0 \
+        --target "${name#fazt-}" "$bin" >/dev/null
+    chmod -R a+rX "$r/srv/releases"
+    in_ct /usr/local/bin/fazt config set release_source /srv/releases --db "$db" >/dev/null
+    in_ct /usr/local/bin/fazt config set trust_key "$(sed -n 2p "$work/rel.pub")" --db "$db" >/dev/null
+    pid_before="$(in_ct systemctl show -p MainPID --value fazt.service)"
+    out="$(in_ct /usr/local/bin/fazt upgrade --db "$db" 2>&1)" || { echo "$out" >&2 && fail "fazt upgrade failed"; }
+    [[ "$out" == *"release 99.0.0 is serving"* ]] || fail "upgrade said: $out"
+    health="$(in_ct curl -sS -m 10 -H "Authorization: Bearer $token" -H 'Host: localhost' \
+        http://127.0.0.1:80/api/system/health)" || fail "health after the upgrade failed"
+    [[ "$health" == *'"version":"99.0.0"'* ]] || fail "after the upgrade: $health"
+    pid_after="$(in_ct systemctl show -p MainPID --value fazt.service)"
+    [[ "$pid_after" != "$pid_before" && "$(in_ct systemctl is-active fazt.service)" == active ]] ||
+        fail "MainPID $pid_before -> $pid_after, service $(in_ct systemctl is-active fazt.service)"
+    body="$(in_ct curl -sS -m 30 -H 'Host: hello.localhost' http://127.0.0.1:80/)" || fail "GET after upgrade failed"
+    [[ "$body" == "hello from js" ]] || fail "after the upgrade main.js answered '$body'"
+    owner="$(in_ct stat -c '%U' /var/lib/private/fazt/fazt.db.bin/current/)"
+    [[ "$owner" == fazt ]] || fail "the release directory is owned by '$owner', not the dynamic user"
+    say "ok: signed upgrade to 99.0.0 under the hardened unit (MainPID $pid_before -> $pid_after)"
+    # A restart of the unit runs the installed binary, which launches the release again.
+    in_ct systemctl restart fazt.service
+    health="$(in_ct curl -sS -m 10 --retry 20 --retry-connrefused --retry-delay 1 -H "Authorization: Bearer $token" \
+        -H 'Host: localhost' http://127.0.0.1:80/api/system/health)" || fail "health after restart failed"
+    [[ "$health" == *'"version":"99.0.0"'* ]] || fail "after a restart: $health"
+    say "ok: systemctl restart runs release 99.0.0 again (launched by /usr/local/bin/fazt)"
+fi
+
 in_ct systemd-analyze security --no-pager fazt.service 2>/dev/null | tail -n 1 | sed 's/^/    /' >&2 || true
 
 in_ct systemctl stop fazt.service

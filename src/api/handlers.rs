@@ -559,7 +559,8 @@ pub fn system_health(api: &Api) -> Response {
     let (vfs_bytes, files) = api.vfs.usage().unwrap_or((0, 0));
     ok(json!({
         "status": if api.db.healthy() { "ok" } else { "degraded" },
-        "version": crate::version::VERSION,
+        "version": crate::version::running(),
+        "pid": std::process::id(),
         "uptime_seconds": api.started.elapsed().as_secs(),
         "memory": {"rss_bytes": rss_bytes(), "cache_bytes": api.vfs.cache_bytes()},
         "database": {"path": api.db.path().display().to_string(), "size_bytes": api.db.file_size(),

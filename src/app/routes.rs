@@ -95,6 +95,9 @@ pub static ROUTES: &[Route] = &[
     r("GET",    Admin, "/api/system/health",           deploy(system_health)),
     r("GET",    Admin, "/api/system/backup",           admin(system_backup)),
     r("*",      Admin, "/api/system/backup",           WrongMethod(Json)),
+    r("GET",    Admin, "/api/system/upgrade",          admin(system_upgrade_status)),
+    r("POST",   Admin, "/api/system/upgrade",          admin(system_upgrade)),
+    r("*",      Admin, "/api/system/upgrade",          WrongMethod(Json)),
     r("*",      Admin, "/api",                         open(no_api_route)),
     r("*",      Admin, "/api/{rest*}",                 open(no_api_route)),
 
@@ -187,6 +190,20 @@ fn system_health(a: &App, _: &mut Call<'_, '_>, _: &Caller) -> Response {
 
 fn system_backup(a: &App, _: &mut Call<'_, '_>, who: &Caller) -> Response {
     crate::backup::download(&a.db, who)
+}
+
+fn system_upgrade_status(a: &App, _: &mut Call<'_, '_>, _: &Caller) -> Response {
+    match a.upgrader() {
+        Ok(up) => crate::upgrade::api::status(&up),
+        Err(r) => r,
+    }
+}
+
+fn system_upgrade(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
+    match a.upgrader() {
+        Ok(up) => crate::upgrade::api::upgrade(&up, &a.db, c.body, who),
+        Err(r) => r,
+    }
 }
 
 fn no_api_route(_: &App, c: &mut Call<'_, '_>) -> Response {

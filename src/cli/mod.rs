@@ -17,6 +17,7 @@ mod service;
 mod stats;
 mod status;
 mod token;
+mod upgrade;
 mod vacuum;
 
 pub use common::CliError;
@@ -48,6 +49,10 @@ COMMANDS:
                        (--to FILE|DIR|-)
     restore FILE       Replace the database with a snapshot (server stopped; the old
                        database is kept)
+    upgrade            Install a signed release and restart into it (--check,
+                       --to VERSION, --from FILE, --rollback)
+    selftest           Open a database, serve one probe request, stop (what upgrade
+                       runs a new release with, on a copy)
 
 CLIENT COMMANDS (from your laptop, over the API):
     deploy [DIR]       Zip a folder and publish it as a site
@@ -115,6 +120,8 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         "vacuum" => vacuum::run(args),
         "backup" => backup::run(args),
         "restore" => restore::run(args),
+        "upgrade" => upgrade::run(args),
+        "selftest" => serve::selftest(args),
         "logs" => logs::run(args),
         "service" => service::run(args),
         "config" => config::run(args),

@@ -28,6 +28,8 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     finish(args, "serve")?;
     let boot = config::Boot::resolve(&src).map_err(CliError::usage)?;
     init_logging(&boot.log_level)?;
+    // A newer release installed by `fazt upgrade` runs instead of this binary (exec).
+    crate::upgrade::launch::at_start(&boot.db);
     // Signal handlers go in before anything can announce readiness, so a SIGTERM sent as
     // soon as we say "listening" is a graceful stop, never the default kill.
     let signals = install_signals()?;
@@ -54,10 +56,112 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
 
     // systemd's Type=notify: ready now that every listener is bound.
     let _ = crate::kernel::provision::sd_notify(crate::kernel::provision::READY);
-    wait_for_signal(signals);
+    crate::upgrade::handover::report_ready();
+    let mut signals = signals;
+    let successor = loop {
+        if !wait_for_signal(&mut signals) {
+            break None;
+        }
+        // SIGHUP: restart into the release `fazt upgrade` installed, if another.
+        if let Some(child) = crate::upgrade::launch::restart(db.path()) {
+            break Some(child);
+        }
+    };
     let _ = crate::kernel::provision::sd_notify(crate::kernel::provision::STOPPING);
     shut_down(&wired, &life, &db);
+    if let Some(child) = successor {
+        drop(wired);
+        drop(db);
+        let code = crate::upgrade::handover::follow(child, &mut signals);
+        if code != 0 {
+            return Err(CliError {
+                code,
+                message: format!("the new server process exited with status {code}"),
+            });
+        }
+    }
     Ok(())
+}
+
+/// `fazt selftest --db PATH`: what `fazt upgrade` runs a new release with, on a copy of the
+/// live database, before installing it. Opens the database (applying this binary's schema
+/// steps), wires every vertical with the stored settings, serves on a loopback port, asks
+/// its own `/health` over a real connection, and stops. Exit 0 only when that answered 200.
+pub fn selftest(mut args: Arguments) -> Result<(), CliError> {
+    if args.contains(["-h", "--help"]) {
+        print!(
+            "fazt selftest — open a database, serve one probe request, stop\n\n\
+             USAGE:\n    fazt selftest --db PATH\n\n\
+             What `fazt upgrade` runs a new release with on a copy of the live database.\n\
+             Never run it on the live database of a running server: it applies this\n\
+             binary's schema steps.\n"
+        );
+        return Ok(());
+    }
+    let db_path: std::path::PathBuf = args
+        .value_from_str("--db")
+        .map_err(|_| CliError::usage("usage: fazt selftest --db PATH"))?;
+    finish(args, "selftest")?;
+    init_logging("warn")?;
+    let db = open_db_at(&db_path)?;
+    let src = config::serve::sources(&mut Arguments::from_vec(Vec::new()))
+        .map_err(CliError::usage)?
+        .load_stored(&db)
+        .map_err(CliError::fail)?;
+    let mut cfg = ServeConfig::resolve(&src).map_err(CliError::usage)?;
+    cfg.listen = "127.0.0.1:0".into();
+    cfg.backup.schedule = None;
+    #[cfg(feature = "acme")]
+    {
+        cfg.https.enabled = false;
+    }
+    seed::seed_system_sites(&db).map_err(CliError::fail)?;
+    crate::kernel::memory::configure();
+    server::configure_runtime(cfg.stack_bytes, 1);
+    let wired = wire(&db, &cfg)?;
+    let life = Arc::new(Lifecycle::default());
+    let listener = may::net::TcpListener::bind(&cfg.listen)
+        .map_err(|e| CliError::fail(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::fail(e.to_string()))?;
+    server::serve_http(
+        listener,
+        wired.app.clone(),
+        Arc::new(cfg.limits.clone()),
+        life.clone(),
+    )
+    .map_err(|e| CliError::fail(format!("cannot start serving: {e}")))?;
+    let probe = probe_health(local);
+    shut_down(&wired, &life, &db);
+    probe.map_err(|e| CliError::fail(format!("self-test: {e}")))?;
+    println!(
+        "selftest ok: fazt {} served /health on {}",
+        super::VERSION,
+        db.path().display()
+    );
+    Ok(())
+}
+
+/// `GET /health` on `addr` over a real connection; Ok when it answers 200.
+fn probe_health(addr: SocketAddr) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("probe: {e}"))?;
+    let mut out = Vec::new();
+    let _ = s.take(64 * 1024).read_to_end(&mut out);
+    let head = String::from_utf8_lossy(&out[..out.len().min(64)]).to_string();
+    if head.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(format!(
+            "/health answered {:?}",
+            head.lines().next().unwrap_or("nothing")
+        ))
+    }
 }
 
 /// The request handler and what must be stopped with it.
@@ -115,6 +219,7 @@ fn wire(db: &Arc<Db>, cfg: &ServeConfig) -> Result<Wired, CliError> {
         #[cfg(feature = "analytics")]
         analytics,
         hosting: Hosting { vfs, sites },
+        upgrade_pinned: cfg.upgrade.clone(),
         router: crate::hosting::Router::new(domain),
         started: Instant::now(),
     });
@@ -128,7 +233,7 @@ fn wire(db: &Arc<Db>, cfg: &ServeConfig) -> Result<Wired, CliError> {
 /// Binds every listener and starts serving; returns the plain listener's address.
 fn listen(cfg: &ServeConfig, wired: &Wired, life: &Arc<Lifecycle>) -> Result<SocketAddr, CliError> {
     let listen = &cfg.listen;
-    let listener = may::net::TcpListener::bind(listen)
+    let listener = crate::upgrade::handover::listener("http", listen)
         .map_err(|e| CliError::fail(format!("cannot listen on {listen}: {e}")))?;
     let local = listener
         .local_addr()
@@ -150,7 +255,7 @@ fn announce(domain: &str, local: SocketAddr, db: &Db) {
     let port = local.port();
     log::info!(
         "fazt {} listening on {local} (domain {domain}, database {})",
-        super::VERSION,
+        crate::version::running(),
         db.path().display()
     );
     if domain == "localhost" {
@@ -273,13 +378,22 @@ fn build_scripts(
 }
 
 fn install_signals() -> Result<signal_hook::iterator::Signals, CliError> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|e| CliError::fail(format!("cannot install signal handlers: {e}")))
 }
 
-fn wait_for_signal(mut signals: signal_hook::iterator::Signals) {
-    if let Some(sig) = signals.forever().next() {
-        log::info!("received signal {sig}");
+/// Waits for a signal: true for SIGHUP (restart), false for SIGTERM/SIGINT (stop).
+fn wait_for_signal(signals: &mut signal_hook::iterator::Signals) -> bool {
+    match signals.forever().next() {
+        Some(signal_hook::consts::SIGHUP) => {
+            log::info!("received SIGHUP: restart");
+            true
+        }
+        Some(sig) => {
+            log::info!("received signal {sig}");
+            false
+        }
+        None => false,
     }
 }

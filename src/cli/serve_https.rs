@@ -17,12 +17,12 @@ pub fn serve(
     use crate::kernel::tls::Accepted;
     use std::sync::Arc;
 
-    let bind = |a: &str| {
-        may::net::TcpListener::bind(a)
+    let bind = |role: &'static str, a: &str| {
+        crate::upgrade::handover::listener(role, a)
             .map_err(|e| CliError::fail(format!("cannot listen on {a}: {e}")))
     };
-    let tls = bind(&flags.https_listen)?;
-    let plain = bind(&flags.http_listen)?;
+    let tls = bind("https", &flags.https_listen)?;
+    let plain = bind("redirect", &flags.http_listen)?;
     let tls_addr = tls
         .local_addr()
         .map_err(|e| CliError::fail(e.to_string()))?;

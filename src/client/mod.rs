@@ -6,4 +6,4 @@ pub mod config;
 pub mod http;
 pub mod pack;
 #[cfg(feature = "acme")]
-mod tls;
+pub mod tls;

@@ -71,3 +71,19 @@ pub fn wrap(sock: TcpStream, host: &str, insecure: bool) -> Result<Box<dyn Strea
     };
     crate::kernel::tls::client::wrap(sock, host, Arc::new(config))
 }
+
+/// A verifying TLS session trusting the compiled-in roots plus the PEM roots in `extra`
+/// (a private release server's CA).
+pub fn wrap_with_root(
+    sock: TcpStream,
+    host: &str,
+    extra: Option<&std::path::Path>,
+) -> Result<Box<dyn Stream>, ClientError> {
+    let roots = match extra {
+        Some(p) => crate::kernel::tls::client::load_root_pem(p)
+            .map_err(|e| ClientError::Invalid(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let config = client_tls_config(&roots).map_err(|e| ClientError::Transport(e.to_string()))?;
+    crate::kernel::tls::client::wrap(sock, host, Arc::new(config))
+}

@@ -14,6 +14,7 @@ pub mod opt;
 pub mod parse;
 pub mod serve;
 pub mod sources;
+pub mod upgrade;
 
 #[cfg(feature = "analytics")]
 pub mod analytics;

@@ -211,6 +211,7 @@ pub static GENERAL: &[&dyn AnyOpt] = &[
 pub fn options() -> Vec<&'static dyn AnyOpt> {
     let mut all: Vec<&'static dyn AnyOpt> = GENERAL.to_vec();
     all.extend_from_slice(super::backup::OPTIONS);
+    all.extend_from_slice(super::upgrade::OPTIONS);
     all.extend_from_slice(super::https::OPTIONS);
     #[cfg(feature = "analytics")]
     all.extend_from_slice(super::analytics::OPTIONS);
@@ -236,6 +237,8 @@ OPTIONS:
     h.push_str(&super::help::render(GENERAL));
     h.push_str("\nBACKUPS:\n");
     h.push_str(&super::help::render(super::backup::OPTIONS));
+    h.push_str("\nUPGRADES:\n");
+    h.push_str(&super::help::render(super::upgrade::OPTIONS));
     #[cfg(feature = "acme")]
     {
         h.push_str("\nHTTPS (feature `acme`):\n");
@@ -285,6 +288,8 @@ pub struct ServeConfig {
     pub js: JsConfig,
     pub https: super::https::HttpsConfig,
     pub backup: crate::backup::Policy,
+    /// The upgrade settings given by flag or environment (they beat stored ones).
+    pub upgrade: crate::upgrade::Settings,
     /// With `domain` and `trusted_proxies` filled in.
     #[cfg(feature = "analytics")]
     pub analytics: crate::analytics::Settings,
@@ -383,6 +388,10 @@ impl ServeConfig {
             },
             https,
             backup: super::backup::resolve(src)?,
+            // Only what flags and the environment pin: stored upgrade settings are read
+            // when an upgrade runs (see `App::upgrader`), so a change needs no restart and a
+            // bad one never stops the server from starting.
+            upgrade: super::upgrade::resolve_pinned(src)?,
         })
     }
 }
@@ -432,6 +441,7 @@ mod tests {
         let help = help();
         let mut shown: Vec<&dyn AnyOpt> = GENERAL.to_vec();
         shown.extend_from_slice(super::super::backup::OPTIONS);
+        shown.extend_from_slice(super::super::upgrade::OPTIONS);
         if cfg!(feature = "acme") {
             shown.extend_from_slice(super::super::https::OPTIONS);
         }

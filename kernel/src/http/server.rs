@@ -34,6 +34,8 @@ pub struct Lifecycle {
     /// Connections (or, behind a trusted proxy, requests) per client address.
     pub per_ip: PerIp,
     wake: std::sync::Mutex<Vec<SocketAddr>>,
+    /// Accept loops still running.
+    accepting: AtomicUsize,
 }
 
 /// Counts per client address, for [`Limits::max_connections_per_ip`]. An address leaves the
@@ -131,8 +133,20 @@ impl Lifecycle {
     pub fn shutdown(&self, grace: Duration) -> bool {
         self.stopping.store(true, Ordering::SeqCst);
         let addrs = self.wake.lock().map(|a| a.clone()).unwrap_or_default();
-        for addr in addrs {
-            let _ = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200));
+        // A listening socket may be shared with a process taking over (a restart hands it
+        // on): a wake connection can then be accepted there instead, so wake until every
+        // accept loop here has ended (bounded: one second).
+        let start = Instant::now();
+        loop {
+            for addr in &addrs {
+                let _ = std::net::TcpStream::connect_timeout(addr, Duration::from_millis(200));
+            }
+            if self.accepting.load(Ordering::SeqCst) == 0
+                || start.elapsed() > Duration::from_secs(1)
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
         let start = Instant::now();
         while self.in_flight.load(Ordering::SeqCst) > 0 {
@@ -177,15 +191,22 @@ where
         last: None,
         suppressed: 0,
     };
+    life.accepting.fetch_add(1, Ordering::SeqCst);
     may::go!(move || loop {
         match listener.accept() {
             Ok((stream, peer)) => {
-                if life.is_stopping() {
-                    break;
+                // Stopping: this is the last connection; it is served (it may be a real
+                // client's, when the socket is shared with a successor), then the loop ends.
+                let last = life.is_stopping();
+                if last {
+                    life.accepting.fetch_sub(1, Ordering::SeqCst);
                 }
                 if life.connections.load(Ordering::Relaxed) >= limits.max_connections {
                     // Over the cap: close at once rather than queue unbounded memory.
                     drop(stream);
+                    if last {
+                        break;
+                    }
                     continue;
                 }
                 // One address may not take every slot. A trusted proxy is counted per
@@ -195,6 +216,9 @@ where
                     limits.max_connections_per_ip > 0 && !limits.trusted_proxies.contains(&ip);
                 if per_ip && !life.per_ip.try_add(ip, limits.max_connections_per_ip) {
                     drop(stream);
+                    if last {
+                        break;
+                    }
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
@@ -214,9 +238,13 @@ where
                     let _g = Guard(life2, per_ip.then_some(ip));
                     f(stream, peer);
                 });
+                if last {
+                    break;
+                }
             }
             Err(e) => {
                 if life.is_stopping() {
+                    life.accepting.fetch_sub(1, Ordering::SeqCst);
                     break;
                 }
                 // EMFILE and friends: back off instead of spinning, and keep the log short.

@@ -1,0 +1,50 @@
+//! The keys a release must be signed with: the project's keys compiled in, plus the one the
+//! owner configured (`--trust-key`, for people who build and sign their own).
+//!
+//! No project key exists yet: [`PROJECT_KEYS`] is empty, so upgrading needs a configured key
+//! and fazt says so instead of trusting anything. When the release maintainer creates the
+//! project key (offline, README: Upgrading), its public line goes here.
+
+use crate::kernel::release::PublicKey;
+
+/// The project's release keys: signify public key lines (base64).
+pub const PROJECT_KEYS: &[&str] = &[];
+
+/// A `--trust-key` value: the key's file, or its base64 line pasted as the value.
+pub fn parse_trusted(raw: &str) -> Result<PublicKey, String> {
+    let raw = raw.trim();
+    let looks_inline =
+        raw.starts_with("RW") && !raw.contains('/') || raw.starts_with("untrusted comment: ");
+    let text = if looks_inline {
+        raw.to_string()
+    } else {
+        let meta = std::fs::metadata(raw).map_err(|e| format!("trust key file {raw}: {e}"))?;
+        if meta.len() > 4096 {
+            return Err(format!(
+                "trust key file {raw}: not a signify public key (too large)"
+            ));
+        }
+        std::fs::read_to_string(raw).map_err(|e| format!("trust key file {raw}: {e}"))?
+    };
+    PublicKey::parse(&text).map_err(|e| format!("trust key {raw}: {e}"))
+}
+
+/// Every trusted key: the built-in ones and the configured one.
+pub fn trusted(configured: Option<&str>) -> Result<Vec<PublicKey>, String> {
+    let mut keys: Vec<PublicKey> = PROJECT_KEYS
+        .iter()
+        .filter_map(|k| PublicKey::parse(k).ok())
+        .collect();
+    if let Some(c) = configured {
+        keys.push(parse_trusted(c)?);
+    }
+    if keys.is_empty() {
+        return Err(
+            "no release key is built into this fazt and none is configured: set the \
+                    key you sign releases with (fazt config set trust_key FILE, or \
+                    --trust-key); see README: Upgrading"
+                .into(),
+        );
+    }
+    Ok(keys)
+}
