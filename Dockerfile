@@ -10,6 +10,12 @@
 # The build stage always runs on the build machine's own platform
 # (--platform=$BUILDPLATFORM, no emulation) and cross-compiles with zig for
 # the requested $TARGETPLATFORM, using the same script as CI: cross/build.sh.
+#
+# Already have a binary (target/dist/fazt-<target>), or no registry to pull
+# the Rust image from? cross/Dockerfile.dist packages it into the same image
+# without building anything; CI builds that one with podman and runs it
+# (cross/image-test.sh). Keep the two final stages the same from USER on
+# (cross/dockerfile-lint.sh checks it).
 
 ARG RUST_VERSION=1.95
 

