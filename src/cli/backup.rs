@@ -82,6 +82,13 @@ fn destination(db: &Path, to: &Path, now: i64) -> Result<PathBuf, CliError> {
             crate::backup::Policy::schedule(to.to_path_buf(), Default::default(), 1).next_path(now),
         );
     }
+    // `--to DIR/` names a directory: one that is missing is an error, not a file name.
+    if to.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        return Err(CliError::fail(format!(
+            "--to {}: no such directory (create it first)",
+            to.display()
+        )));
+    }
     let dir = to
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
