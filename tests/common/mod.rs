@@ -66,6 +66,8 @@ impl Drop for TempDir {
 
 pub struct Server {
     pub child: Child,
+    /// The binary serving (the one [`Server::cli`] runs too).
+    pub bin: PathBuf,
     pub addr: SocketAddr,
     pub db: PathBuf,
     pub logs: Arc<Mutex<String>>,
@@ -86,11 +88,16 @@ impl Server {
         let db = dir.join("fazt.db");
         let mut cmd = Command::new(wrapper[0]);
         cmd.args(&wrapper[1..]).arg(bin());
-        Server::spawn(cmd, dir, db, extra)
+        Server::spawn(cmd, bin(), dir, db, extra)
     }
 
     pub fn start_on(dir: Arc<TempDir>, db: PathBuf, extra: &[&str]) -> Server {
-        Server::spawn(Command::new(bin()), dir, db, extra)
+        Server::start_bin_on(&bin(), dir, db, extra)
+    }
+
+    /// `start_on` with another fazt binary (an older release's, in tests/old_releases.rs).
+    pub fn start_bin_on(bin: &Path, dir: Arc<TempDir>, db: PathBuf, extra: &[&str]) -> Server {
+        Server::spawn(Command::new(bin), bin.to_path_buf(), dir, db, extra)
     }
 
     /// `start_on` with these environment variables set for the server.
@@ -103,7 +110,7 @@ impl Server {
         let mut cmd = Command::new(bin());
         Server::clear_fazt_env(&mut cmd);
         cmd.envs(env.iter().copied());
-        Server::spawn_prepared(cmd, dir, db, extra)
+        Server::spawn_prepared(cmd, bin(), dir, db, extra)
     }
 
     /// Every option of `fazt serve` also reads `FAZT_<NAME>`: none may leak in from the
@@ -116,15 +123,27 @@ impl Server {
         }
     }
 
-    fn spawn(mut cmd: Command, dir: Arc<TempDir>, db: PathBuf, extra: &[&str]) -> Server {
+    fn spawn(
+        mut cmd: Command,
+        bin: PathBuf,
+        dir: Arc<TempDir>,
+        db: PathBuf,
+        extra: &[&str],
+    ) -> Server {
         Server::clear_fazt_env(&mut cmd);
         cmd.env_remove("FAZT_DB")
             .env_remove("FAZT_LISTEN")
             .env_remove("FAZT_DOMAIN");
-        Server::spawn_prepared(cmd, dir, db, extra)
+        Server::spawn_prepared(cmd, bin, dir, db, extra)
     }
 
-    fn spawn_prepared(mut cmd: Command, dir: Arc<TempDir>, db: PathBuf, extra: &[&str]) -> Server {
+    fn spawn_prepared(
+        mut cmd: Command,
+        bin: PathBuf,
+        dir: Arc<TempDir>,
+        db: PathBuf,
+        extra: &[&str],
+    ) -> Server {
         cmd.arg("serve")
             .arg("--db")
             .arg(&db)
@@ -163,6 +182,7 @@ impl Server {
         };
         Server {
             child,
+            bin,
             addr,
             db,
             logs,
@@ -235,9 +255,9 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// Runs another `fazt` command against this server's database.
+    /// Runs another `fazt` command of the served binary against this server's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(bin())
+        Command::new(&self.bin)
             .args(args)
             .arg("--db")
             .arg(&self.db)
