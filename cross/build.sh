@@ -33,7 +33,8 @@
 #                 -Z build-std=std,panic_unwind
 #                 -Z build-std-features=panic-unwind,optimize_for_size ...
 #                 -Z location-detail=none (panics keep their message, not their
-#                 file:line; FAZT_PANIC_LOCATIONS=1 keeps it)
+#                 file:line; FAZT_PANIC_LOCATIONS=1 keeps it), -Z fmt-debug=none
+#                 (`{:?}` prints nothing; FAZT_FMT_DEBUG=1 keeps it)
 #                 (zig supplies crt1.o/libc/libunwind; the release profile uses
 #                 panic = "unwind" so panic_unwind must be in the built std), and the
 #                 C code (SQLite, QuickJS, ring) compiled without unwind tables.
@@ -153,6 +154,13 @@ for t in "${targets[@]}"; do
             # location helps only whoever debugs, who can rebuild with
             # FAZT_PANIC_LOCATIONS=1 (or use a debug build).
             rustflags+=" -Zlocation-detail=none"
+        fi
+        if [[ "$std_size" == 1 && "${FAZT_FMT_DEBUG:-0}" != 1 ]]; then
+            # `{:?}` formats as nothing (−93 KB on aarch64: every derived Debug body goes).
+            # No message fazt shows is made with Debug (the kernel's TLS client words
+            # rustls's causes itself); panics lose the value after "on an `Err` value:".
+            # FAZT_FMT_DEBUG=1 keeps Debug for whoever debugs.
+            rustflags+=" -Zfmt-debug=none"
         fi
         env_vars+=("RUSTFLAGS=$rustflags")
     else

@@ -483,3 +483,137 @@ fn a_release_that_never_reports_ready_is_rolled_back_by_the_next_start() {
     assert_eq!(v, env!("CARGO_PKG_VERSION"));
     srv.stop();
 }
+
+/// An HTTPS release server on loopback: Python's `http.server` over TLS with a leaf signed
+/// by a test CA, which fazt trusts only through `release_ca_root`.
+#[cfg(feature = "acme")]
+struct HttpsReleases {
+    child: std::process::Child,
+    url: String,
+    ca: PathBuf,
+}
+
+#[cfg(feature = "acme")]
+impl HttpsReleases {
+    fn start(root: &Path, tmp: &Path) -> HttpsReleases {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(vec![]).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "fazt test release CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".into()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let (ca, cert, key) = (
+            tmp.join("ca.pem"),
+            tmp.join("cert.pem"),
+            tmp.join("key.pem"),
+        );
+        std::fs::write(&ca, ca_cert.pem()).unwrap();
+        std::fs::write(&cert, leaf.pem()).unwrap();
+        std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+        let port = common::free_port();
+        let script = format!(
+            "import http.server, ssl, functools\n\
+             h = functools.partial(http.server.SimpleHTTPRequestHandler, directory={root:?})\n\
+             s = http.server.ThreadingHTTPServer(('127.0.0.1', {port}), h)\n\
+             c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+             c.load_cert_chain({cert:?}, {key:?})\n\
+             s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+             print('ready', flush=True)\n\
+             s.serve_forever()\n",
+            root = root.to_str().unwrap(),
+            cert = cert.to_str().unwrap(),
+            key = key.to_str().unwrap(),
+        );
+        let mut child = Command::new("python3")
+            .args(["-c", &script])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 (tests/run.sh installs it)");
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        HttpsReleases {
+            child,
+            url: format!("https://127.0.0.1:{port}"),
+            ca,
+        }
+    }
+}
+
+#[cfg(feature = "acme")]
+impl Drop for HttpsReleases {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+#[cfg(feature = "acme")]
+fn an_https_release_source_is_verified_installed_and_launched_at_start() {
+    let keys = TempDir::new("upgrade-keys4");
+    let (pubk, sec) = keypair(keys.path(), "release");
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "admin");
+    let tgt = target(&srv, &tok);
+    let (dir, db) = (srv.dir.clone(), srv.db.clone());
+    srv.stop();
+    let root = dir.join("www");
+    release(&root, &sec, "0.4.0", &bin(), &tgt, true);
+    let https = HttpsReleases::start(&root, keys.path());
+    // The key file is given by the environment for these runs (not stored).
+    let cli = |args: &[&str]| {
+        let o = Command::new(bin())
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .env("FAZT_TRUST_KEY", &pubk)
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    assert!(cli(&["config", "set", "release_source", &https.url]).0);
+    // Without the private CA the server's certificate is not trusted.
+    let (ok, _, err) = cli(&["upgrade", "--check"]);
+    assert!(!ok && err.contains("certificate"), "{err}");
+    assert!(
+        cli(&[
+            "config",
+            "set",
+            "release_ca_root",
+            https.ca.to_str().unwrap()
+        ])
+        .0
+    );
+    let (ok, out, err) = cli(&["upgrade", "--check"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("available: 0.4.0"), "{out}");
+    let (ok, out, err) = cli(&["upgrade"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("installed: release 0.4.0 is current"), "{out}");
+
+    // The next start runs the release (the installed binary launches it).
+    let srv = Server::start_on(dir, db, &[]);
+    assert_eq!(who(&srv, &tok).0, "0.4.0");
+    assert!(
+        srv.logs().contains("running release 0.4.0"),
+        "{}",
+        srv.logs()
+    );
+    srv.stop();
+}

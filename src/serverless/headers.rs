@@ -54,8 +54,8 @@ pub(super) fn set_header(
 ) -> Result<(), HeaderError> {
     if !is_token(name) {
         return Err(HeaderError::Invalid(format!(
-            "header name {:?} is not a valid HTTP token",
-            truncate_for_message(name)
+            "header name '{}' is not a valid HTTP token",
+            truncate_for_message(name).escape_debug()
         )));
     }
     if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {

@@ -173,12 +173,20 @@ pub(crate) async fn issue(
     let mut failures = Vec::new();
     for &kind in kinds {
         while let Err(wait) = gate() {
-            log::info!("acme: order cap reached, waiting {wait:?} before ordering {name}");
+            log::info!(
+                "acme: order cap reached, waiting {} s before ordering {name}",
+                wait.as_secs()
+            );
             tokio::time::sleep(wait).await;
         }
         let outcome = tokio::time::timeout(timeout, attempt(account, name, kind, challenges))
             .await
-            .unwrap_or_else(|_| Err(Attempt::Fatal(format!("order timed out after {timeout:?}"))));
+            .unwrap_or_else(|_| {
+                Err(Attempt::Fatal(format!(
+                    "order timed out after {} s",
+                    timeout.as_secs()
+                )))
+            });
         match outcome {
             Ok(issued) => return Ok(issued),
             Err(Attempt::Validation(e)) => {
@@ -230,7 +238,10 @@ async fn attempt(
             AuthorizationStatus::Valid => continue,
             AuthorizationStatus::Pending => {}
             other => {
-                return Err(Attempt::Validation(format!("authorization is {other:?}")));
+                return Err(Attempt::Validation(format!(
+                    "authorization is {}",
+                    authorization_status(&other)
+                )));
             }
         }
         let mut ch = authz
@@ -272,7 +283,7 @@ async fn attempt(
             }
         }
         if problems.is_empty() {
-            problems.push(format!("order is {status:?}"));
+            problems.push(format!("order is {}", order_status(&status)));
         }
         return Err(Attempt::Validation(problems.join("; ")));
     }
@@ -299,6 +310,28 @@ async fn attempt(
         key_pem: key.serialize_pem(),
         challenge: kind,
     })
+}
+
+// Statuses by name, not by `Debug`: shipped builds format `{:?}` as nothing (size).
+fn authorization_status(s: &AuthorizationStatus) -> &'static str {
+    match s {
+        AuthorizationStatus::Pending => "pending",
+        AuthorizationStatus::Valid => "valid",
+        AuthorizationStatus::Invalid => "invalid",
+        AuthorizationStatus::Revoked => "revoked",
+        AuthorizationStatus::Expired => "expired",
+        _ => "in an unknown state",
+    }
+}
+
+fn order_status(s: &OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::Pending => "pending",
+        OrderStatus::Ready => "ready",
+        OrderStatus::Processing => "processing",
+        OrderStatus::Valid => "valid",
+        OrderStatus::Invalid => "invalid",
+    }
 }
 
 #[cfg(test)]

@@ -60,7 +60,64 @@ pub fn wrap(
         .map_err(|_| ClientError::Invalid(format!("'{host}' is not a valid TLS server name")))?;
     let conn = rustls::ClientConnection::new(config, name)
         .map_err(|e| ClientError::Transport(format!("TLS: {e}")))?;
-    Ok(Box::new(rustls::StreamOwned::new(conn, sock)))
+    Ok(Box::new(Described(rustls::StreamOwned::new(conn, sock))))
+}
+
+/// A TLS stream whose errors name their cause in words. rustls writes several causes with
+/// `Debug` (`invalid peer certificate: UnknownIssuer`), and shipped builds format `Debug` as
+/// nothing to save space, which would leave "invalid peer certificate: " alone.
+struct Described<S>(S);
+
+impl<S: std::io::Read> std::io::Read for Described<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(describe_io)
+    }
+}
+
+impl<S: std::io::Write> std::io::Write for Described<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(describe_io)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(describe_io)
+    }
+}
+
+fn describe_io(e: std::io::Error) -> std::io::Error {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(t) => std::io::Error::new(e.kind(), describe(t)),
+        None => e,
+    }
+}
+
+/// A rustls error in words, without `Debug`.
+pub fn describe(e: &rustls::Error) -> String {
+    use rustls::{CertificateError as C, Error as E};
+    match e {
+        E::InvalidCertificate(c) => {
+            let why = match c {
+                C::UnknownIssuer => "it is not signed by a trusted root (unknown issuer)".into(),
+                C::BadEncoding => "it is malformed".into(),
+                C::Expired => "it has expired".into(),
+                C::NotValidYet => "it is not valid yet".into(),
+                C::Revoked => "it was revoked".into(),
+                C::BadSignature => "its signature is wrong".into(),
+                C::NotValidForName => "it is not valid for this name".into(),
+                C::InvalidPurpose => "it is not for server authentication".into(),
+                C::UnhandledCriticalExtension => "it has an unknown critical extension".into(),
+                other => other.to_string(),
+            };
+            format!("invalid peer certificate: {why}")
+        }
+        E::AlertReceived(a) => format!("the peer sent TLS alert {}", u8::from(*a)),
+        E::PeerIncompatible(_) => {
+            "the peer is incompatible (no common TLS version, cipher suite or signature scheme)"
+                .into()
+        }
+        E::PeerMisbehaved(_) => "the peer broke the TLS protocol".into(),
+        E::InvalidMessage(_) => "the peer sent a malformed TLS message".into(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -84,6 +141,16 @@ mod tests {
             .unwrap()
             .to_string()
             .contains("/nonexistent/root.pem"));
+    }
+
+    #[test]
+    fn certificate_errors_are_described_in_words() {
+        let e = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        assert!(describe(&e).contains("unknown issuer"), "{}", describe(&e));
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        assert!(describe_io(io)
+            .to_string()
+            .contains("not signed by a trusted root"));
     }
 
     #[test]

@@ -143,8 +143,8 @@ impl ResolvesServerCert for SniResolver {
         let picked = self.select(hello.server_name(), acme);
         if picked.is_none() {
             log::debug!(
-                "tls: no certificate for server name {:?}{}",
-                hello.server_name(),
+                "tls: no certificate for server name '{}'{}",
+                hello.server_name().unwrap_or("(none)"),
                 if acme { " (acme-tls/1)" } else { "" }
             );
         }
