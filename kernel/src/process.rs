@@ -179,13 +179,21 @@ pub fn lock_holders(path: &std::path::Path) -> Vec<u32> {
     let Ok(meta) = std::fs::metadata(path) else {
         return Vec::new();
     };
-    let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
-        return Vec::new();
-    };
-    holders_in(&locks, meta.dev(), meta.ino())
-        .into_iter()
-        .filter(|&p| p != std::process::id())
-        .collect()
+    // /proc/locks is generated page by page from a list other processes change all the
+    // time (SQLite takes and drops POSIX locks on every transaction), so one read can skip
+    // a line: read it a few times and take every holder seen.
+    let mut out = Vec::new();
+    for _ in 0..4 {
+        let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+            break;
+        };
+        for p in holders_in(&locks, meta.dev(), meta.ino()) {
+            if p != std::process::id() && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// Parses `/proc/locks` lines (`1: FLOCK  ADVISORY  READ 1234 08:01:56789 0 EOF`) for locks
