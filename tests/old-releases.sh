@@ -21,7 +21,7 @@
 #   50d9954  the previous release: the end of issue 14 (backups, Litestream replication).
 # Append a commit here when a release is cut; keep the list short (each is one build).
 #
-# Each is built from `git archive` of the commit into <target>/old-releases/<commit>/src with
+# Each is built from `git archive` of the commit into $TMPDIR/fazt-old-releases/<commit> with
 # the toolchain building HEAD (`cargo build --locked --bin fazt`: its own Cargo.lock, no
 # dependency updated), in the debug profile: the schema steps and SQL under test are the
 # same as in the release profile, and a debug build took 35 s here against 68 s for the
@@ -72,16 +72,20 @@ for c in "${pinned[@]}"; do
         echo "tests/old-releases.sh: ${c:0:7} cached ($bin)" >&2
     else
         echo "tests/old-releases.sh: building ${c:0:7} ($(git log -1 --format=%s "$c" | cut -c1-70))" >&2
+        # Extracted outside this repository: cargo would take a tree inside it for a
+        # member of HEAD's workspace (and merge HEAD's .cargo/config.toml into its own).
         # A half-extracted tree from an interrupted run is extracted again.
-        if [[ ! -f "$dir/src/.extracted" ]]; then
-            rm -rf "$dir/src"
-            mkdir -p "$dir/src"
-            git archive "$c" | tar -x -C "$dir/src"
-            touch "$dir/src/.extracted"
+        src="${TMPDIR:-/tmp}/fazt-old-releases/$c"
+        if [[ ! -f "$src/.extracted" ]]; then
+            rm -rf "$src"
+            mkdir -p "$src"
+            git archive "$c" | tar -x -C "$src"
+            touch "$src/.extracted"
         fi
+        mkdir -p "$dir"
         start=$SECONDS
         # In the old tree, so its own .cargo/config.toml (SQLite build flags) applies.
-        (cd "$dir/src" && CARGO_TARGET_DIR="$cache/target" "$cargo" build --locked --bin fazt)
+        (cd "$src" && CARGO_TARGET_DIR="$cache/target" "$cargo" build --locked --bin fazt)
         cp "$cache/target/debug/fazt" "$bin.tmp"
         mv "$bin.tmp" "$bin"
         echo "tests/old-releases.sh: built ${c:0:7} in $((SECONDS - start)) s" >&2

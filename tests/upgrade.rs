@@ -376,13 +376,16 @@ fn upgrade_hands_over_without_a_failed_request_and_rolls_back() {
     });
 
     // 4. The API upgrades from the configured source.
-    let r = api(
-        &srv,
-        &tok,
-        "POST",
-        "/api/system/upgrade",
-        br#"{"to":"0.2.0"}"#,
-    );
+    let post = || {
+        api(
+            &srv,
+            &tok,
+            "POST",
+            "/api/system/upgrade",
+            br#"{"to":"0.2.0"}"#,
+        )
+    };
+    let r = post();
     assert_eq!(r.status, 202, "{}", r.text());
     assert_eq!(r.json()["data"]["installed"], "0.2.0");
     wait_for("release 0.2.0 to answer", || {
@@ -390,13 +393,7 @@ fn upgrade_hands_over_without_a_failed_request_and_rolls_back() {
         reaper.0.lock().unwrap().push(p);
         v == "0.2.0"
     });
-    let r = api(
-        &srv,
-        &tok,
-        "POST",
-        "/api/system/upgrade",
-        br#"{"to":"0.2.0"}"#,
-    );
+    let r = post();
     assert_eq!(r.status, 409, "already running: {}", r.text());
 
     stop.store(true, Ordering::Relaxed);

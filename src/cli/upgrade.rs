@@ -72,7 +72,8 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         .map_err(CliError::fail)?;
     let settings = crate::config::upgrade::resolve(&src).map_err(CliError::usage)?;
     drop(db);
-    let up = Upgrader::new(&path, settings);
+    let mut up = Upgrader::new(&path, settings);
+    up.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let releases = up.releases();
 
     if check {

@@ -107,6 +107,8 @@ fn refused(e: crate::kernel::release::ReleaseError) -> UpgradeError {
 pub struct Upgrader {
     pub db: PathBuf,
     pub settings: Settings,
+    /// Show download progress on stderr (`fazt upgrade` on a terminal).
+    pub progress: bool,
 }
 
 impl Upgrader {
@@ -114,6 +116,7 @@ impl Upgrader {
         Upgrader {
             db: db.to_path_buf(),
             settings,
+            progress: false,
         }
     }
 
@@ -214,7 +217,18 @@ impl Upgrader {
     ) -> Result<Box<dyn crate::kernel::http_client::Stream>, crate::kernel::http_client::ClientError>
     {
         #[cfg(feature = "acme")]
-        return crate::client::tls::wrap_with_root(sock, host, self.settings.ca_root.as_deref());
+        return crate::client::tls::wrap_with_root(sock, host, self.settings.ca_root.as_deref())
+            .map(|s| -> Box<dyn crate::kernel::http_client::Stream> {
+                if self.progress {
+                    Box::new(Progress {
+                        inner: s,
+                        read: 0,
+                        shown: 0,
+                    })
+                } else {
+                    s
+                }
+            });
         #[cfg(not(feature = "acme"))]
         {
             let _ = (sock, host);
@@ -263,19 +277,36 @@ pub fn selftest(binary: &Path, db: &Path, scratch: &Path) -> Result<(), String> 
                 .map_err(|e| format!("cannot copy the database: {e}"))?;
             match_owner(&copy, db);
         }
-        let mut cmd = std::process::Command::new(binary);
-        cmd.arg("selftest")
-            .arg("--db")
-            .arg(&copy)
-            .env_remove(RELEASE_ENV)
-            .env_remove(handover::FDS_ENV)
-            .env_remove(handover::READY_ENV)
-            .env_remove("NOTIFY_SOCKET")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped());
-        as_owner_of(&mut cmd, db);
-        let mut child = cmd.spawn().map_err(|e| format!("cannot run it: {e}"))?;
+        let command = || {
+            let mut cmd = std::process::Command::new(binary);
+            cmd.arg("selftest")
+                .arg("--db")
+                .arg(&copy)
+                .env_remove(RELEASE_ENV)
+                .env_remove(handover::FDS_ENV)
+                .env_remove(handover::READY_ENV)
+                .env_remove("NOTIFY_SOCKET")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            cmd
+        };
+        let mut cmd = command();
+        let dropped = as_owner_of(&mut cmd, db);
+        let spawned = match cmd.spawn() {
+            // The owner may not reach the release directory from outside its service:
+            // `DynamicUser=` state lives under /var/lib/private, which only root and the
+            // service's own mount namespace can enter. Then the test runs as root.
+            Err(e) if dropped && e.kind() == std::io::ErrorKind::PermissionDenied => {
+                log::info!(
+                    "selftest: the database's owner cannot reach {}; running it as root",
+                    binary.display()
+                );
+                command().spawn()
+            }
+            other => other,
+        };
+        let mut child = spawned.map_err(|e| format!("cannot run it: {e}"))?;
         let start = std::time::Instant::now();
         loop {
             match child.try_wait() {
@@ -310,15 +341,18 @@ pub fn selftest(binary: &Path, db: &Path, scratch: &Path) -> Result<(), String> 
 }
 
 /// As root, runs `cmd` as the owner of `db` when that is another user.
-fn as_owner_of(cmd: &mut std::process::Command, db: &Path) {
+/// Returns whether it did.
+fn as_owner_of(cmd: &mut std::process::Command, db: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     use std::os::unix::process::CommandExt;
     let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
     if let (true, Ok(m)) = (root, std::fs::metadata(db)) {
         if m.uid() != 0 {
             cmd.uid(m.uid()).gid(m.gid());
+            return true;
         }
     }
+    false
 }
 
 /// As root, gives everything under `dir` to the owner of `db` (a service's database): the
@@ -344,4 +378,45 @@ pub fn match_owner(dir: &Path, db: &Path) {
         }
     }
     walk(dir, owner.uid(), owner.gid());
+}
+
+/// Counts what a download reads and shows it on stderr every 512 KB (so the small files of
+/// a release, its manifest and signature, show nothing).
+#[cfg(feature = "acme")]
+struct Progress {
+    inner: Box<dyn crate::kernel::http_client::Stream>,
+    read: u64,
+    shown: u64,
+}
+
+#[cfg(feature = "acme")]
+impl std::io::Read for Progress {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read - self.shown >= 512 * 1024 {
+            self.shown = self.read;
+            eprint!("\rdownloading… {:.1} MB", self.read as f64 / 1e6);
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(feature = "acme")]
+impl std::io::Write for Progress {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(feature = "acme")]
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if self.shown > 0 {
+            eprintln!("\rdownloaded {:.1} MB   ", self.read as f64 / 1e6);
+        }
+    }
 }

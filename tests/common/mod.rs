@@ -405,3 +405,15 @@ pub fn api(srv: &Server, tok: &str, method: &str, path: &str, body: &[u8]) -> Re
     let auth = format!("Bearer {tok}");
     srv.req(method, "localhost", path, &[("Authorization", &auth)], body)
 }
+
+/// The stdout of a command that must have succeeded (else its exit, stdout and stderr).
+pub fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -222,34 +222,26 @@ mod tests {
             .fetch("app", "t", &v, &keys, 1 << 20, no_tls, "")
             .unwrap();
         assert_eq!(got.binary, b"new binary");
-        // A manifest signed for another version than the path claims is refused.
-        let e = src
-            .fetch(
+        let fetch = |v: &str, max: u64| {
+            src.fetch(
                 "app",
                 "t",
-                &Version::parse("1.1.0").unwrap(),
+                &Version::parse(v).unwrap(),
                 &keys,
-                4,
+                max,
                 no_tls,
                 "",
             )
-            .unwrap_err();
+        };
+        // The manifest's size is checked against the cap before the binary is read.
+        let e = fetch("1.1.0", 4).unwrap_err();
         assert!(e.to_string().contains("more than the 4 accepted"), "{e}");
         std::fs::create_dir(t.join("1.2.0")).unwrap();
         for f in ["app-t.manifest", "app-t.manifest.sig", "app-t"] {
             std::fs::copy(t.join("1.1.0").join(f), t.join("1.2.0").join(f)).unwrap();
         }
-        let e = src
-            .fetch(
-                "app",
-                "t",
-                &Version::parse("1.2.0").unwrap(),
-                &keys,
-                1 << 20,
-                no_tls,
-                "",
-            )
-            .unwrap_err();
+        // A manifest signed for another version than the path claims is refused.
+        let e = fetch("1.2.0", 1 << 20).unwrap_err();
         assert!(e.to_string().contains("signed for version 1.1.0"), "{e}");
         // Tampered binary.
         std::fs::write(t.join("1.1.0/app-t"), b"new binarY").unwrap();

@@ -38,15 +38,7 @@ pub struct Signature {
 impl PublicKey {
     /// Parses a public key: the whole `.pub` file, or its base64 line alone.
     pub fn parse(text: &str) -> Result<PublicKey, ReleaseError> {
-        let raw = payload(text, "public key")?;
-        let b: [u8; 42] = raw
-            .try_into()
-            .map_err(|_| ReleaseError::Format("not a signify public key (wrong length)".into()))?;
-        check_alg(&b, "public key")?;
-        let mut keynum = [0; 8];
-        keynum.copy_from_slice(&b[2..10]);
-        let mut key = [0; 32];
-        key.copy_from_slice(&b[10..]);
+        let (keynum, key) = decode::<32>(text, "public key")?;
         Ok(PublicKey { keynum, key })
     }
 
@@ -67,15 +59,7 @@ impl PublicKey {
 impl Signature {
     /// Parses a signature file (`.sig`).
     pub fn parse(text: &str) -> Result<Signature, ReleaseError> {
-        let raw = payload(text, "signature")?;
-        let b: [u8; 74] = raw
-            .try_into()
-            .map_err(|_| ReleaseError::Format("not a signify signature (wrong length)".into()))?;
-        check_alg(&b, "signature")?;
-        let mut keynum = [0; 8];
-        keynum.copy_from_slice(&b[2..10]);
-        let mut sig = [0; 64];
-        sig.copy_from_slice(&b[10..]);
+        let (keynum, sig) = decode::<64>(text, "signature")?;
         Ok(Signature { keynum, sig })
     }
 
@@ -96,6 +80,22 @@ pub fn verify(message: &[u8], sig: &Signature, keys: &[PublicKey]) -> Result<(),
     } else {
         Err(ReleaseError::BadSignature)
     }
+}
+
+/// A signify file's `"Ed"`, key number and `N`-byte body (a key or a signature).
+fn decode<const N: usize>(text: &str, what: &str) -> Result<([u8; 8], [u8; N]), ReleaseError> {
+    let raw = payload(text, what)?;
+    if raw.len() != 10 + N {
+        return Err(ReleaseError::Format(format!(
+            "not a signify {what} (wrong length)"
+        )));
+    }
+    check_alg(&raw, what)?;
+    let mut keynum = [0; 8];
+    keynum.copy_from_slice(&raw[2..10]);
+    let mut body = [0; N];
+    body.copy_from_slice(&raw[10..]);
+    Ok((keynum, body))
 }
 
 /// The decoded base64 line of a signify file: after an optional `untrusted comment:` line
