@@ -67,11 +67,22 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             break Some(child);
         }
     };
-    let _ = crate::kernel::provision::sd_notify(crate::kernel::provision::STOPPING);
+    // After a hand-over the service is not stopping: under systemd the successor becomes
+    // its main process before we drain (STOPPING=1 would make systemd stop it with us).
+    let managed = match &successor {
+        Some(child) => crate::upgrade::handover::pass_main_pid(child),
+        None => {
+            let _ = crate::kernel::provision::sd_notify(crate::kernel::provision::STOPPING);
+            false
+        }
+    };
     shut_down(&wired, &life, &db);
     if let Some(child) = successor {
         drop(wired);
         drop(db);
+        if managed {
+            return Ok(());
+        }
         let code = crate::upgrade::handover::follow(child, &mut signals);
         if code != 0 {
             return Err(CliError {

@@ -198,17 +198,17 @@ pub fn prepare_follow() {
     }
 }
 
-/// After a hand-over: under systemd the child becomes the main process and we return at
-/// once; a successor of a waiting parent returns too (the parent reaps what follows);
-/// the first process stays, forwards SIGTERM/SIGINT/SIGHUP to the serving process and
-/// returns its exit code.
+/// Under systemd, makes the successor the service's main process (`MAINPID=`), so that
+/// this process may exit without the service stopping. False elsewhere.
+pub fn pass_main_pid(child: &Child) -> bool {
+    std::env::var_os("NOTIFY_SOCKET").is_some()
+        && crate::kernel::provision::sd_notify(&format!("MAINPID={}", child.id())).unwrap_or(false)
+}
+
+/// After a hand-over outside systemd: a successor of a waiting parent returns at once (the
+/// parent reaps what follows); the first process stays, forwards SIGTERM/SIGINT/SIGHUP to
+/// the serving process and returns its exit code.
 pub fn follow(child: Child, signals: &mut signal_hook::iterator::Signals) -> i32 {
-    if std::env::var_os("NOTIFY_SOCKET").is_some() {
-        let msg = format!("MAINPID={}", child.id());
-        if crate::kernel::provision::sd_notify(&msg).unwrap_or(false) {
-            return 0;
-        }
-    }
     if std::env::var_os(FOLLOWED_ENV).is_some() {
         return 0;
     }

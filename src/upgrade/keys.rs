@@ -13,20 +13,19 @@ pub const PROJECT_KEYS: &[&str] = &[];
 /// A `--trust-key` value: the key's file, or its base64 line pasted as the value.
 pub fn parse_trusted(raw: &str) -> Result<PublicKey, String> {
     let raw = raw.trim();
-    let looks_inline =
-        raw.starts_with("RW") && !raw.contains('/') || raw.starts_with("untrusted comment: ");
-    let text = if looks_inline {
-        raw.to_string()
-    } else {
-        let meta = std::fs::metadata(raw).map_err(|e| format!("trust key file {raw}: {e}"))?;
-        if meta.len() > 4096 {
-            return Err(format!(
-                "trust key file {raw}: not a signify public key (too large)"
-            ));
-        }
-        std::fs::read_to_string(raw).map_err(|e| format!("trust key file {raw}: {e}"))?
-    };
-    PublicKey::parse(&text).map_err(|e| format!("trust key {raw}: {e}"))
+    // The key itself (its base64 line, or the whole file pasted), else a file holding it.
+    if let Ok(key) = PublicKey::parse(raw) {
+        return Ok(key);
+    }
+    let meta = std::fs::metadata(raw)
+        .map_err(|e| format!("trust key {raw}: neither a signify public key nor a file ({e})"))?;
+    if meta.len() > 4096 {
+        return Err(format!(
+            "trust key file {raw}: not a signify public key (too large)"
+        ));
+    }
+    let text = std::fs::read_to_string(raw).map_err(|e| format!("trust key file {raw}: {e}"))?;
+    PublicKey::parse(&text).map_err(|e| format!("trust key file {raw}: {e}"))
 }
 
 /// Every trusted key: the built-in ones and the configured one.
@@ -47,4 +46,20 @@ pub fn trusted(configured: Option<&str>) -> Result<Vec<PublicKey>, String> {
         );
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_trusted;
+
+    #[test]
+    fn a_key_line_with_slashes_is_a_key_not_a_path() {
+        // Base64 has '/': the value is tried as a key before it is taken for a file name.
+        let line = "RWRk0b+Nnska6jL9oYYkEpIhtSvjrwXc2GGm3DQ/BMxCiWveCnNdc1Hl";
+        assert_eq!(parse_trusted(line).unwrap().id(), "64d1bf8d9ec91aea");
+        let file = format!("untrusted comment: signify public key\n{line}\n");
+        assert!(parse_trusted(&file).is_ok(), "the whole file pasted");
+        let e = parse_trusted("/nonexistent/key.pub").unwrap_err();
+        assert!(e.contains("neither a signify public key nor a file"), "{e}");
+    }
 }
