@@ -614,3 +614,48 @@ fn an_https_release_source_is_verified_installed_and_launched_at_start() {
     );
     srv.stop();
 }
+
+#[test]
+fn auto_upgrade_checks_inside_its_window_and_upgrades_itself() {
+    let keys = TempDir::new("upgrade-keys5");
+    let (pubk, sec) = keypair(keys.path(), "release");
+    // A bad window is refused before anything starts.
+    let o = Command::new(bin())
+        .args(["serve", "--auto-upgrade", "25:00-01:00", "--db"])
+        .arg(keys.path().join("never.db"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not a window"));
+
+    let dir = Arc::new(TempDir::new("upgrade-auto"));
+    let rel = dir.join("releases");
+    let probe = Server::start(&[]);
+    let tok0 = token(&probe, "admin");
+    let tgt = target(&probe, &tok0);
+    probe.stop();
+    release(&rel, &sec, "0.5.0", &bin(), &tgt, true);
+    let srv = Server::start_on_env(
+        dir.clone(),
+        dir.join("fazt.db"),
+        &[
+            ("FAZT_RELEASE_SOURCE", rel.to_str().unwrap()),
+            ("FAZT_TRUST_KEY", pubk.to_str().unwrap()),
+        ],
+        // The whole day: the first check runs a few seconds after the start.
+        &["--auto-upgrade", "00:00-24:00"],
+    );
+    let reaper = Reaper(Mutex::new(vec![srv.child.id() as u64]));
+    let tok = token(&srv, "admin");
+    wait_for("the server to upgrade itself to 0.5.0", || {
+        let (v, p) = who(&srv, &tok);
+        reaper.0.lock().unwrap().push(p);
+        v == "0.5.0"
+    });
+    assert!(
+        srv.logs().contains("auto-upgrade: release 0.5.0 installed"),
+        "{}",
+        srv.logs()
+    );
+    srv.stop();
+}

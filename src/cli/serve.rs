@@ -53,6 +53,12 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if let Some(schedule) = &cfg.backup.schedule {
         start_backups(&db, schedule.clone())?;
     }
+    if let Some(window) = cfg.auto_upgrade {
+        let (pinned, db2) = (cfg.upgrade.clone(), db.clone());
+        let settings = Box::new(move || config::upgrade::current(&pinned, &db2));
+        crate::upgrade::auto::start(db.path().to_path_buf(), window, settings)
+            .map_err(|e| CliError::fail(format!("cannot start auto-upgrade: {e}")))?;
+    }
 
     // systemd's Type=notify: ready now that every listener is bound.
     let _ = crate::kernel::provision::sd_notify(crate::kernel::provision::READY);

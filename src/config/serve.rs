@@ -290,6 +290,8 @@ pub struct ServeConfig {
     pub backup: crate::backup::Policy,
     /// The upgrade settings given by flag or environment (they beat stored ones).
     pub upgrade: crate::upgrade::Settings,
+    /// `--auto-upgrade`: the daily window, if on.
+    pub auto_upgrade: Option<crate::upgrade::auto::Window>,
     /// With `domain` and `trusted_proxies` filled in.
     #[cfg(feature = "analytics")]
     pub analytics: crate::analytics::Settings,
@@ -392,6 +394,7 @@ impl ServeConfig {
             // when an upgrade runs (see `App::upgrader`), so a change needs no restart and a
             // bad one never stops the server from starting.
             upgrade: super::upgrade::resolve_pinned(src)?,
+            auto_upgrade: src.given(&super::upgrade::AUTO_UPGRADE)?,
         })
     }
 }

@@ -38,8 +38,18 @@ pub static RELEASE_CA_ROOT: Opt<std::path::PathBuf> = Opt {
     parse: parse::path,
 };
 
+pub static AUTO_UPGRADE: Opt<crate::upgrade::auto::Window> = Opt {
+    spec: Spec::value(
+        "--auto-upgrade",
+        "HH:MM-HH:MM",
+        "Check the release source daily inside this window (UTC) and\nupgrade to a newer release, with the same checks and rollback",
+    ),
+    parse: crate::upgrade::auto::Window::parse,
+};
+
 /// The upgrade options, in help order.
-pub static OPTIONS: &[&dyn AnyOpt] = &[&RELEASE_SOURCE, &TRUST_KEY, &RELEASE_CA_ROOT];
+pub static OPTIONS: &[&dyn AnyOpt] =
+    &[&RELEASE_SOURCE, &TRUST_KEY, &RELEASE_CA_ROOT, &AUTO_UPGRADE];
 
 /// The upgrade settings given by flag or environment only.
 pub fn resolve_pinned(src: &Sources) -> Result<Settings, String> {

@@ -13,8 +13,10 @@
 //! - [`handover`]: the zero-downtime restart.
 //! - [`launch`]: what every `fazt serve` start runs.
 //! - [`api`]: `GET`/`POST /api/system/upgrade`.
+//! - [`auto`]: `--auto-upgrade`, the daily check inside a window.
 
 pub mod api;
+pub mod auto;
 pub mod handover;
 pub mod keys;
 pub mod launch;
