@@ -493,27 +493,12 @@ struct HttpsReleases {
 #[cfg(feature = "acme")]
 impl HttpsReleases {
     fn start(root: &Path, tmp: &Path) -> HttpsReleases {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(vec![]).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "fazt test release CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
-        let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".into()])
-            .unwrap()
-            .signed_by(&leaf_key, &issuer)
-            .unwrap();
         let (ca, cert, key) = (
             tmp.join("ca.pem"),
             tmp.join("cert.pem"),
             tmp.join("key.pem"),
         );
-        std::fs::write(&ca, ca_cert.pem()).unwrap();
-        std::fs::write(&cert, leaf.pem()).unwrap();
-        std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+        common::pebble::write_ca_and_leaf("fazt test release CA", &["127.0.0.1"], &ca, &cert, &key);
         let port = common::free_port();
         let script = format!(
             "import http.server, ssl, functools\n\

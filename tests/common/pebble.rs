@@ -63,6 +63,27 @@ pub fn wait_port(addr: SocketAddr, what: &str, log: &Path) {
     }
 }
 
+/// A test CA (named `cn`) and a leaf for `names` signed by it, as PEM files.
+pub fn write_ca_and_leaf(cn: &str, names: &[&str], ca: &Path, cert: &Path, key: &Path) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(vec![]).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+    std::fs::write(ca, ca_cert.pem()).unwrap();
+    std::fs::write(cert, leaf.pem()).unwrap();
+    std::fs::write(key, leaf_key.serialize_pem()).unwrap();
+}
+
 impl Pebble {
     /// Start pebble validating HTTP-01 on `http_port` and TLS-ALPN-01 on `tls_port`;
     /// `validity` sets `certificateValidityPeriod` (seconds).
@@ -74,23 +95,14 @@ impl Pebble {
         std::fs::create_dir_all(&dir).unwrap();
 
         // A CA and a 127.0.0.1 leaf for pebble's own HTTPS listener.
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(vec![]).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "fazt test pebble listener CA");
-        let ca = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
-        let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
-            .unwrap()
-            .signed_by(&leaf_key, &issuer)
-            .unwrap();
         let listener_ca = dir.join("listener-ca.pem");
-        std::fs::write(&listener_ca, ca.pem()).unwrap();
-        std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
-        std::fs::write(dir.join("key.pem"), leaf_key.serialize_pem()).unwrap();
+        write_ca_and_leaf(
+            "fazt test pebble listener CA",
+            &["127.0.0.1", "localhost"],
+            &listener_ca,
+            &dir.join("cert.pem"),
+            &dir.join("key.pem"),
+        );
 
         let (listen, mgmt, dns, cts_mgmt) = (free_port(), free_port(), free_port(), free_port());
         let mut pebble = serde_json::json!({
