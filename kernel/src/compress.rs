@@ -39,7 +39,7 @@ pub fn gzip_if_smaller(data: &[u8], mime: &str) -> Option<Vec<u8>> {
     // Header: magic, CM=deflate, no flags, mtime 0, XFL 0, OS=unix (RFC 1952).
     out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
     out.extend_from_slice(&deflated);
-    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+    out.extend_from_slice(&crate::crc32::hash(data).to_le_bytes());
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     Some(out)
 }
@@ -57,7 +57,7 @@ mod tests {
         let inflated = miniz_oxide::inflate::decompress_to_vec(&gz[10..gz.len() - 8]).unwrap();
         assert_eq!(inflated, text.as_bytes());
         let crc = u32::from_le_bytes(gz[gz.len() - 8..gz.len() - 4].try_into().unwrap());
-        assert_eq!(crc, crc32fast::hash(text.as_bytes()));
+        assert_eq!(crc, crate::crc32::hash(text.as_bytes()));
     }
 
     #[test]

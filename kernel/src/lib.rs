@@ -13,6 +13,8 @@ pub mod civil;
 #[forbid(unsafe_code)]
 pub mod compress;
 #[forbid(unsafe_code)]
+pub mod crc32;
+#[forbid(unsafe_code)]
 pub mod db;
 #[forbid(unsafe_code)]
 pub mod http;

@@ -1096,7 +1096,7 @@ impl<'a> ZipArchive<'a> {
                 declared: entry.uncompressed_size,
             });
         }
-        let actual = crc32fast::hash(&out);
+        let actual = crate::crc32::hash(&out);
         if actual != entry.crc32 {
             return Err(ZipError::CrcMismatch {
                 entry: entry.name.clone(),
@@ -1408,7 +1408,7 @@ mod tests {
                 flags: 0,
                 made_by: 0x031e,
                 external: 0o100644 << 16,
-                crc: crc32fast::hash(data),
+                crc: crate::crc32::hash(data),
                 local_crc: None,
                 declared: data.len() as u32,
                 descriptor: false,

@@ -181,7 +181,7 @@ impl<W: Write> ZipWriter<W> {
         }
         self.claim_name(name)?;
 
-        let crc = crc32fast::hash(data);
+        let crc = crate::crc32::hash(data);
         let compressed = if deflate {
             Some(miniz_oxide::deflate::compress_to_vec(data, DEFLATE_LEVEL))
         } else {
@@ -411,7 +411,7 @@ mod tests {
         assert_eq!(u16_at(&data, 4), VERSION_DEFLATE);
         assert_eq!(u16_at(&data, 6), 0);
         assert_eq!(u16_at(&data, 8), METHOD_DEFLATE);
-        assert_eq!(u32_at(&data, 14), crc32fast::hash(&text));
+        assert_eq!(u32_at(&data, 14), crate::crc32::hash(&text));
         assert!((u32_at(&data, 18) as usize) < text.len());
         assert_eq!(u32_at(&data, 22) as usize, text.len());
 
