@@ -530,7 +530,8 @@ fn short_links_redirect_and_count_clicks() {
         assert_eq!(r.header("cache-control"), Some("no-store"));
     }
     assert_eq!(srv.get("localhost", "/r/nope").status, 404);
-    assert_eq!(srv.get("localhost", "/r/").status, 404);
+    // No slug at all is a malformed request, as Go fazt answers it.
+    assert_eq!(srv.get("localhost", "/r/").status, 400);
     let clicks = wait_for("3 clicks", || {
         let list = get_json(&srv, &admin, "/api/redirects");
         let n = list[0]["click_count"].as_i64().unwrap();
@@ -668,6 +669,10 @@ fn webhooks_store_payloads_and_check_signatures() {
     assert_eq!(r.status, 200);
 
     assert_eq!(hook("nope", b"{}", &[]).status, 404);
+    // No endpoint at all: 400 with the API's error shape, as Go fazt answers it.
+    let r = hook("", b"{}", &[]);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["code"], "BAD_REQUEST");
     assert_eq!(srv.get("localhost", "/webhook/open").status, 405);
     let big = vec![b'x'; 2048];
     assert_eq!(hook("open", &big, &[]).status, 413);

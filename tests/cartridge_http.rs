@@ -174,6 +174,15 @@ fn cli_help_version_and_bad_flags() {
     assert!(out.status.success());
     let version = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(version.starts_with("fazt "), "{version}");
+    // Go fazt's spellings print the same.
+    for alias in [&["-v"][..], &["version"]] {
+        let o = std::process::Command::new(bin())
+            .args(alias)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{alias:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stdout), version, "{alias:?}");
+    }
     // The features this binary has, so scripts (cross/smoke.sh) and bug reports can tell.
     assert_eq!(version.contains("js"), cfg!(feature = "js"), "{version}");
     assert_eq!(

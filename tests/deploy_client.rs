@@ -124,6 +124,21 @@ fn clear_client_errors() {
     std::fs::write(site.join("index.html"), "x").unwrap();
     let server = format!("http://127.0.0.1:{}", srv.addr.port());
 
+    // An unknown flag is reported first, before the missing token or the folder.
+    for args in [
+        &["deploy", site.to_str().unwrap(), "--bogus"][..],
+        &["sites", "--bogus"],
+        &["sites", "delete", "x", "--bogus"],
+    ] {
+        let o = fazt(&cfg, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            err(&o).contains("unexpected argument '--bogus'"),
+            "{}",
+            err(&o)
+        );
+    }
+
     let o = fazt(
         &cfg,
         &[

@@ -239,7 +239,11 @@ fn header_safe(s: &str) -> bool {
 /// `GET|HEAD /r/{slug}`: the short link's redirect (a `GET` counts as a click).
 pub fn redirect(a: &Analytics, req: &Request, raw_slug: &str) -> Response {
     let slug = query::decode(raw_slug);
-    if slug.is_empty() || slug.contains('/') || slug.len() > 200 {
+    if slug.is_empty() {
+        // As Go fazt answers `/r/`: a request without a slug is malformed, not a miss.
+        return Response::text(400, "missing short link slug: /r/{slug}\n");
+    }
+    if slug.contains('/') || slug.len() > 200 {
         return Response::text(404, "short link not found\n");
     }
     let found = a.db.read(|c| {
@@ -324,7 +328,15 @@ pub fn signature_valid(secret: &str, body: &[u8], header: &str) -> bool {
 /// `POST /webhook/{endpoint}`.
 pub fn webhook(a: &Analytics, req: &Request, body: &mut Body<'_>, raw_endpoint: &str) -> Response {
     let endpoint = query::decode(raw_endpoint);
-    if endpoint.is_empty() || endpoint.contains('/') || endpoint.len() > 200 {
+    if endpoint.is_empty() {
+        // As Go fazt answers `/webhook/`.
+        return error(
+            400,
+            "BAD_REQUEST",
+            "missing webhook endpoint: POST /webhook/{endpoint}",
+        );
+    }
+    if endpoint.contains('/') || endpoint.len() > 200 {
         return error(404, "NOT_FOUND", "no such webhook endpoint");
     }
     let found = a.db.read(|c| {

@@ -57,23 +57,40 @@ struct Conn {
     insecure: bool,
 }
 
-fn connection(args: &mut Arguments) -> Result<Conn, CliError> {
-    let server = opt(args, "--server")?;
-    let token = opt(args, "--token")?;
-    let insecure = args.contains("--insecure");
-    let (server, token) = config::resolve(server, token).map_err(CliError::fail)?;
-    let url = Url::parse(&server).map_err(|e| CliError::usage(e.to_string()))?;
-    let token = token.ok_or_else(|| {
+/// The connection flags, taken before the command's arguments are checked (so an unknown
+/// flag is reported before a missing token); [`ConnFlags::resolve`] turns them into a
+/// connection afterwards.
+struct ConnFlags {
+    server: Option<String>,
+    token: Option<String>,
+    insecure: bool,
+}
+
+fn connection(args: &mut Arguments) -> Result<ConnFlags, CliError> {
+    Ok(ConnFlags {
+        server: opt(args, "--server")?,
+        token: opt(args, "--token")?,
+        insecure: args.contains("--insecure"),
+    })
+}
+
+impl ConnFlags {
+    fn resolve(self) -> Result<Conn, CliError> {
+        let insecure = self.insecure;
+        let (server, token) = config::resolve(self.server, self.token).map_err(CliError::fail)?;
+        let url = Url::parse(&server).map_err(|e| CliError::usage(e.to_string()))?;
+        let token = token.ok_or_else(|| {
         CliError::fail(format!(
             "no token for {server}: pass --token, set FAZT_TOKEN, or run `fazt client set-auth-token --token T --server {server}`"
         ))
     })?;
-    Ok(Conn {
-        url,
-        server,
-        token,
-        insecure,
-    })
+        Ok(Conn {
+            url,
+            server,
+            token,
+            insecure,
+        })
+    }
 }
 
 fn call(
@@ -121,11 +138,12 @@ pub fn deploy(mut args: Arguments) -> Result<(), CliError> {
     let site = opt(&mut args, "--site")?;
     let include_all = args.contains("--include-all");
     let force = args.contains("--force");
-    let conn = connection(&mut args)?;
+    let flags = connection(&mut args)?;
     let dir: Option<PathBuf> = args
         .opt_free_from_str()
         .map_err(|e| CliError::usage(e.to_string()))?;
     finish(args, "deploy")?;
+    let conn = flags.resolve()?;
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
     if !dir.is_dir() {
         return Err(CliError::fail(format!("{} is not a folder", dir.display())));
@@ -232,10 +250,11 @@ pub fn sites(mut args: Arguments) -> Result<(), CliError> {
         .subcommand()
         .map_err(|e| CliError::usage(e.to_string()))?;
     let force = args.contains("--force");
-    let conn = connection(&mut args)?;
+    let flags = connection(&mut args)?;
     match sub.as_deref() {
         None => {
             finish(args, "sites")?;
+            let conn = flags.resolve()?;
             let r = call(&conn, "GET", "/api/sites", b"", "", &mut |_, _| {})?;
             if r.status != 200 {
                 return Err(api_error(&conn, &r));
@@ -258,6 +277,7 @@ pub fn sites(mut args: Arguments) -> Result<(), CliError> {
                 .free_from_str()
                 .map_err(|_| CliError::usage("sites delete needs a NAME"))?;
             finish(args, "sites delete")?;
+            let conn = flags.resolve()?;
             let path = format!(
                 "/api/sites/{name}{}",
                 if force { "?force=true" } else { "" }

@@ -61,7 +61,7 @@ CLIENT COMMANDS (from your laptop, over the API):
 
 OPTIONS:
     -h, --help         Print help (also `fazt <COMMAND> --help`)
-    -V, --version      Print the version
+    -V, --version      Print the version (also -v, `fazt version`)
 
 Every command that opens the database takes --db PATH (env FAZT_DB, default ./fazt.db).
 `fazt serve` takes each option from its flag, else FAZT_<NAME>, else `fazt config`, else
@@ -81,7 +81,8 @@ pub fn main() -> i32 {
 }
 
 fn run(mut args: Arguments) -> Result<(), CliError> {
-    if args.contains(["-V", "--version"]) {
+    // `-v` and `fazt version`: what Go fazt answers to.
+    if args.contains(["-V", "--version"]) || args.contains("-v") {
         println!("fazt {VERSION} ({})", features());
         return Ok(());
     }
@@ -130,6 +131,15 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         "deploy" => deploy::deploy(args),
         "client" => deploy::client(args),
         "sites" => deploy::sites(args),
+        "version" => {
+            if args.contains(["-h", "--help"]) {
+                println!("fazt version — print the version (also -v, -V, --version)");
+                return Ok(());
+            }
+            common::finish(args, "version")?;
+            println!("fazt {VERSION} ({})", features());
+            Ok(())
+        }
         "help" => {
             print!("{HELP}");
             Ok(())
