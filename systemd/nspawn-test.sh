@@ -144,12 +144,13 @@ if ((install_mode)); then
     owner="$(in_ct stat -c '%U' /var/lib/private/fazt/fazt.db.bin/current/)"
     [[ "$owner" == fazt ]] || fail "the release directory is owned by '$owner', not the dynamic user"
     say "ok: signed upgrade to 99.0.0 under the hardened unit (MainPID $pid_before -> $pid_after)"
-    # A restart of the unit runs the installed binary, which launches the release again.
-    in_ct systemctl restart fazt.service
+    # A restart of the unit (`fazt service restart`, Go fazt's command) runs the installed
+    # binary, which launches the release again.
+    in_ct /usr/local/bin/fazt service restart || fail "fazt service restart failed"
     health="$(in_ct curl -sS -m 10 --retry 20 --retry-connrefused --retry-delay 1 -H "Authorization: Bearer $token" \
         -H 'Host: localhost' http://127.0.0.1:80/api/system/health)" || fail "health after restart failed"
     [[ "$health" == *'"version":"99.0.0"'* ]] || fail "after a restart: $health"
-    say "ok: systemctl restart runs release 99.0.0 again (launched by /usr/local/bin/fazt)"
+    say "ok: fazt service restart runs release 99.0.0 again (launched by /usr/local/bin/fazt)"
 fi
 
 in_ct systemd-analyze security --no-pager fazt.service 2>/dev/null | tail -n 1 | sed 's/^/    /' >&2 || true

@@ -361,3 +361,61 @@ fn single_top_folder_unwrapped_and_junk_skipped() {
     assert_eq!(srv.get("unwrap.localhost", "/").text(), "<h1>dist</h1>");
     assert_eq!(srv.get("unwrap.localhost", "/css/a.css").text(), "a{}");
 }
+
+/// Go fazt's query forms: `DELETE /api/sites?site_id=` and `DELETE /api/keys?id=`.
+#[test]
+fn go_style_delete_by_query_parameter() {
+    let srv = Server::start(&[]);
+    let admin = token(&srv, "admin");
+    let r = put_zip(
+        &srv,
+        &admin,
+        "old",
+        &zipbuild::site(&[("index.html", b"bye")]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(srv.get("old.localhost", "/").status, 200);
+    for (path, says) in [
+        ("/api/sites", "site_id"),
+        ("/api/sites?site_id=", "site_id"),
+        ("/api/keys", "?id="),
+    ] {
+        let r = api(&srv, &admin, "DELETE", path, b"");
+        assert_eq!(r.status, 400, "{path}");
+        assert!(r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(says));
+    }
+    let r = api(&srv, &admin, "DELETE", "/api/sites?site_id=old", b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(srv.get("old.localhost", "/").status, 404);
+    // Scopes hold on the query form too.
+    let dep = token(&srv, "deploy");
+    assert_eq!(
+        api(&srv, &dep, "DELETE", "/api/sites?site_id=x", b"").status,
+        403
+    );
+
+    let made = api(
+        &srv,
+        &admin,
+        "POST",
+        "/api/keys",
+        br#"{"name":"laptop","scope":"deploy"}"#,
+    );
+    let v = made.json();
+    let (id, key) = (
+        v["data"]["id"].as_i64().unwrap(),
+        v["data"]["token"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(api(&srv, &key, "GET", "/api/sites", b"").status, 200);
+    let r = api(&srv, &admin, "DELETE", &format!("/api/keys?id={id}"), b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        api(&srv, &key, "GET", "/api/sites", b"").status,
+        401,
+        "revoked"
+    );
+    srv.stop();
+}

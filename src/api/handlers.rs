@@ -21,7 +21,8 @@ const SMALL_BODY: u64 = 1024 * 1024;
 const RESERVED: [&str; 3] = ["admin", "api", "www"];
 const ENV_VALUE_MAX: usize = 32 * 1024;
 
-fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+/// The raw value of query parameter `name` (empty when given without `=`).
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.query()
         .split('&')
         .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))

@@ -74,6 +74,7 @@ pub static ROUTES: &[Route] = &[
     r("POST",   Admin, "/api/deploy",                  deploy(deploy_multipart)),
     r("*",      Admin, "/api/deploy",                  WrongMethod(JsonWithoutAllow)),
     r("GET",    Admin, "/api/sites",                   deploy(list_sites)),
+    r("DELETE", Admin, "/api/sites",                   admin(delete_site_query)),
     r("*",      Admin, "/api/sites",                   WrongMethod(JsonWithoutAllow)),
     r("PUT",    Admin, "/api/sites/{name}",            deploy(deploy_raw)),
     r("GET",    Admin, "/api/sites/{name}",            deploy(get_site)),
@@ -89,6 +90,7 @@ pub static ROUTES: &[Route] = &[
     r("*",      Admin, "/api/deployments",             WrongMethod(JsonWithoutAllow)),
     r("GET",    Admin, "/api/keys",                    admin(list_keys)),
     r("POST",   Admin, "/api/keys",                    admin(create_key)),
+    r("DELETE", Admin, "/api/keys",                    admin(delete_key_query)),
     r("*",      Admin, "/api/keys",                    WrongMethod(JsonWithoutAllow)),
     r("DELETE", Admin, "/api/keys/{id}",               admin(delete_key)),
     r("*",      Admin, "/api/keys/{id}",               WrongMethod(JsonWithoutAllow)),
@@ -141,6 +143,22 @@ fn get_site(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {
 
 fn delete_site(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
     api::delete_site(&a.api, c.req, c.params.get("name"), who)
+}
+
+/// Go fazt's `DELETE /api/sites?site_id=NAME`: the same as `DELETE /api/sites/{name}`.
+fn delete_site_query(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
+    match api::query_param(c.req, "site_id").filter(|v| !v.is_empty()) {
+        Some(name) => api::delete_site(&a.api, c.req, name, who),
+        None => crate::envelope::error(400, "BAD_REQUEST", "DELETE /api/sites needs ?site_id=NAME"),
+    }
+}
+
+/// Go fazt's `DELETE /api/keys?id=N`: the same as `DELETE /api/keys/{id}`.
+fn delete_key_query(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
+    match api::query_param(c.req, "id").filter(|v| !v.is_empty()) {
+        Some(id) => api::delete_key(&a.api, id, who),
+        None => crate::envelope::error(400, "BAD_REQUEST", "DELETE /api/keys needs ?id=N"),
+    }
 }
 
 fn list_files(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {
@@ -525,7 +543,7 @@ mod tests {
         // The management API: 405 without a list on its old paths, 404 elsewhere.
         assert_eq!(
             at("PATCH", "/api/sites"),
-            ("/api/sites", "405", "GET".into())
+            ("/api/sites", "405", "GET, DELETE".into())
         );
         assert_eq!(
             at("POST", "/api/sites/x/"),

@@ -1,4 +1,4 @@
-//! `fazt service install|uninstall|status|logs`: installs fazt as a hardened systemd service
+//! `fazt service install|uninstall|start|stop|restart|status|logs`: installs fazt as a hardened systemd service
 //! (binary, unit, database with an admin token printed once), idempotently; `--root DIR`
 //! writes into a staging tree instead of the live system (and runs no systemctl).
 
@@ -17,6 +17,7 @@ USAGE:
     fazt service install --domain D [--https --email E] [--listen ADDR] [--backup-dir DIR]
                          [--root DIR] [--binary PATH]
     fazt service uninstall [--purge] [--root DIR]
+    fazt service start|stop|restart
     fazt service status
     fazt service logs [-f] [--lines N]
 
@@ -138,6 +139,15 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             finish(args, "service status")?;
             exit_code(provision::status(&PRODUCT).map_err(fail)?)
         }
+        Some(verb @ ("start" | "stop" | "restart")) => {
+            finish(args, "service")?;
+            let what = match verb {
+                "start" => provision::Control::Start,
+                "stop" => provision::Control::Stop,
+                _ => provision::Control::Restart,
+            };
+            exit_code(provision::control(&PRODUCT, what).map_err(fail)?)
+        }
         Some("logs") => {
             let follow = args.contains(["-f", "--follow"]);
             let lines: Option<u32> = match opt(&mut args, "--lines")? {
@@ -151,7 +161,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             exit_code(provision::logs(&PRODUCT, follow, lines).map_err(fail)?)
         }
         _ => Err(CliError::usage(
-            "usage: fazt service install|uninstall|status|logs (see `fazt service --help`)",
+            "usage: fazt service install|uninstall|start|stop|restart|status|logs (see `fazt service --help`)",
         )),
     }
 }

@@ -28,7 +28,7 @@ pub use install::{
 };
 pub use notify::{notify_socket, sd_notify, READY, STOPPING};
 pub use product::Product;
-pub use systemctl::{logs, status};
+pub use systemctl::{control, logs, status, Control};
 pub use unit::{
     render, render_unit, validate_arg, validate_domain, validate_email, validate_listen,
 };

@@ -53,6 +53,30 @@ pub fn status(product: &Product) -> Result<i32, ProvisionError> {
     Ok(status.code().unwrap_or(1))
 }
 
+/// What [`control`] asks systemd to do with the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// `systemctl start`.
+    Start,
+    /// `systemctl stop`.
+    Stop,
+    /// `systemctl restart`.
+    Restart,
+}
+
+/// `systemctl start|stop|restart <name>.service`; returns systemctl's exit code.
+pub fn control(product: &Product, what: Control) -> Result<i32, ProvisionError> {
+    product.check()?;
+    let verb = match what {
+        Control::Start => "start",
+        Control::Stop => "stop",
+        Control::Restart => "restart",
+    };
+    let unit = product.unit_name();
+    let status = run("systemctl", &[verb, &unit])?;
+    Ok(status.code().unwrap_or(1))
+}
+
 /// `journalctl -u <name>.service`: prints the service log, the last `lines`
 /// entries (all when `None`), and keeps following it when `follow` is set.
 pub fn logs(product: &Product, follow: bool, lines: Option<u32>) -> Result<i32, ProvisionError> {
