@@ -112,6 +112,42 @@ fn deploy_a_folder_and_serve_identical_bytes() {
 
     let o = fazt(&cfg, &["sites"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("my-blog"));
+
+    // Go fazt's spellings: client deploy --path --domain, client sites, client delete.
+    let small = work.join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    std::fs::write(small.join("index.html"), "go style").unwrap();
+    let o = fazt(
+        &cfg,
+        &[
+            "client",
+            "deploy",
+            "--path",
+            small.to_str().unwrap(),
+            "--domain",
+            "gostyle",
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(srv.get("gostyle.localhost", "/").text(), "go style");
+    let o = fazt(&cfg, &["client", "sites"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("gostyle"));
+    let admin = token(&srv, "admin");
+    let o = fazt(&cfg, &["client", "delete", "gostyle", "--token", &admin]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(srv.get("gostyle.localhost", "/").status, 404);
+    let o = fazt(
+        &cfg,
+        &[
+            "deploy",
+            small.to_str().unwrap(),
+            "--path",
+            small.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "DIR and --path together");
+    let o = fazt(&cfg, &["deploy", "--site", "a", "--domain", "b"]);
+    assert_eq!(o.status.code(), Some(2), "--site and --domain together");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! CRC-32 (IEEE 802.3, the one ZIP and gzip use), table-driven, slice-by-4: four 1 KiB tables
 //! built at compile time. Why not `crc32fast`: its slice-by-16 tables and the aarch64
-//! shift tables are 24 KiB of a 4 MiB budget, for a checksum fazt computes over uploads and
+//! shift tables are 24 KiB of a 4 MiB budget, for a checksum computed over uploads and
 //! gzip variants only (slice-by-4 runs at over 1 GB/s on x86_64, far above an upload's rate).
 
 const fn tables() -> [[u32; 256]; 4] {

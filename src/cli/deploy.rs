@@ -22,7 +22,8 @@ ARGS:
     DIR                 Folder to deploy (default: the current folder)
 
 OPTIONS:
-    --site NAME         Site name (default: the folder's name)
+    --site NAME         Site name (default: the folder's name; Go fazt's --domain too)
+    --path DIR          The folder, as Go fazt names it (instead of DIR)
     --server URL        Server's admin URL, e.g. https://admin.example.com
                         (env FAZT_SERVER, then the saved default, then http://localhost:4698)
     --token T           API token (env FAZT_TOKEN, then the one saved for the server)
@@ -37,6 +38,8 @@ fazt client — remember a server and its token on this machine
 
 USAGE:
     fazt client set-auth-token --token T [--server URL]
+    fazt client sites | delete NAME | deploy [DIR]   (Go fazt's names for fazt sites,
+                                                      fazt sites delete, fazt deploy)
 
 Saved (mode 0600) in $XDG_CONFIG_HOME/fazt/client.json or ~/.config/fazt/client.json
 (FAZT_CLIENT_CONFIG overrides). The server becomes the default for deploy and sites.
@@ -135,7 +138,12 @@ pub fn deploy(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, DEPLOY_HELP) {
         return Ok(());
     }
-    let site = opt(&mut args, "--site")?;
+    // `--domain NAME` and `--path DIR`: Go fazt's names for the site and the folder.
+    let site = match (opt(&mut args, "--site")?, opt(&mut args, "--domain")?) {
+        (Some(_), Some(_)) => return Err(CliError::usage("give --site or --domain, not both")),
+        (a, b) => a.or(b),
+    };
+    let path = opt(&mut args, "--path")?;
     let include_all = args.contains("--include-all");
     let force = args.contains("--force");
     let flags = connection(&mut args)?;
@@ -143,6 +151,10 @@ pub fn deploy(mut args: Arguments) -> Result<(), CliError> {
         .opt_free_from_str()
         .map_err(|e| CliError::usage(e.to_string()))?;
     finish(args, "deploy")?;
+    let dir = match (dir, path) {
+        (Some(_), Some(_)) => return Err(CliError::usage("give DIR or --path DIR, not both")),
+        (d, p) => d.or(p.map(PathBuf::from)),
+    };
     let conn = flags.resolve()?;
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
     if !dir.is_dir() {
@@ -236,8 +248,12 @@ pub fn client(mut args: Arguments) -> Result<(), CliError> {
             );
             Ok(())
         }
+        // Go fazt's spellings of the client commands.
+        Some("sites") => sites(args),
+        Some("delete") => sites_do(Some("delete".into()), args),
+        Some("deploy") => deploy(args),
         _ => Err(CliError::usage(
-            "usage: fazt client set-auth-token --token T [--server URL]",
+            "usage: fazt client set-auth-token --token T [--server URL] | sites | delete NAME | deploy [DIR]",
         )),
     }
 }
@@ -249,6 +265,11 @@ pub fn sites(mut args: Arguments) -> Result<(), CliError> {
     let sub = args
         .subcommand()
         .map_err(|e| CliError::usage(e.to_string()))?;
+    sites_do(sub, args)
+}
+
+/// `fazt sites [delete NAME]`, also reached as Go fazt's `fazt client sites|delete`.
+fn sites_do(sub: Option<String>, mut args: Arguments) -> Result<(), CliError> {
     let force = args.contains("--force");
     let flags = connection(&mut args)?;
     match sub.as_deref() {
