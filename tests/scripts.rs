@@ -109,7 +109,52 @@ fn the_contract() {
     );
     // fazt logs prints the same lines.
     let out = srv.cli(&["logs", "app"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("hello log"));
+    let local = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(local.contains("hello log"));
+    // … and so does a remote one, over the API, with no database on this side.
+    let work = TempDir::new("remote-logs");
+    let out = std::process::Command::new(bin())
+        .args([
+            "logs",
+            "app",
+            "--server",
+            &format!("http://{}", srv.addr),
+            "--token",
+            &admin,
+        ])
+        .current_dir(work.path())
+        .env("FAZT_CLIENT_CONFIG", work.join("client.json"))
+        .env_remove("FAZT_DB")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        local,
+        "remote = local"
+    );
+    assert!(!work.join("fazt.db").exists(), "no local database was made");
+    // Lines after an id, as `-f` asks for them; a bad id is refused.
+    let all = api(&srv, &admin, "GET", "/api/sites/app/logs?limit=50", b"").json();
+    let first = all["data"][0]["id"].as_i64().unwrap();
+    let after = api(
+        &srv,
+        &admin,
+        "GET",
+        &format!("/api/sites/app/logs?after={first}"),
+        b"",
+    )
+    .json();
+    assert_eq!(
+        after["data"].as_array().unwrap().len() + 1,
+        all["data"].as_array().unwrap().len()
+    );
+    let r = api(&srv, &admin, "GET", "/api/sites/app/logs?after=x", b"");
+    assert_eq!(r.status, 400);
     // fazt run executes it once locally.
     let out = srv.cli(&["run", "app", "--path", "/twice"]);
     assert!(

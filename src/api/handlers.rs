@@ -443,14 +443,20 @@ fn limit_param(req: &Request, default: i64, max: i64) -> i64 {
         .clamp(1, max)
 }
 
-/// `GET /api/sites/{name}/logs?limit=`.
+/// `GET /api/sites/{name}/logs?limit=&after=`: the latest `limit` lines, or those after the
+/// line with id `after` (how `fazt logs -f` follows a remote server).
 pub fn site_logs(api: &Api, req: &Request, raw: &str) -> Response {
     let name = match site_name(api, raw) {
         Ok(n) => n,
         Err(r) => return r,
     };
     let limit = limit_param(req, 100, 1000);
-    match scripts::logs::recent(&api.db, &name, 0, limit) {
+    let after = match query_param(req, "after").map(str::parse::<i64>) {
+        None => 0,
+        Some(Ok(a)) if a >= 0 => a,
+        Some(_) => return bad_request("'after' must be a line id (a number, 0 or more)"),
+    };
+    match scripts::logs::recent(&api.db, &name, after, limit) {
         Ok(lines) => ok(Value::Array(
             lines
                 .into_iter()

@@ -53,7 +53,7 @@ USAGE:
     fazt sites delete NAME [--force] [--server URL] [--token T] [--insecure]
 ";
 
-struct Conn {
+pub(super) struct Conn {
     url: Url,
     server: String,
     token: String,
@@ -63,13 +63,13 @@ struct Conn {
 /// The connection flags, taken before the command's arguments are checked (so an unknown
 /// flag is reported before a missing token); [`ConnFlags::resolve`] turns them into a
 /// connection afterwards.
-struct ConnFlags {
-    server: Option<String>,
+pub(super) struct ConnFlags {
+    pub(super) server: Option<String>,
     token: Option<String>,
     insecure: bool,
 }
 
-fn connection(args: &mut Arguments) -> Result<ConnFlags, CliError> {
+pub(super) fn connection(args: &mut Arguments) -> Result<ConnFlags, CliError> {
     Ok(ConnFlags {
         server: opt(args, "--server")?,
         token: opt(args, "--token")?,
@@ -78,7 +78,7 @@ fn connection(args: &mut Arguments) -> Result<ConnFlags, CliError> {
 }
 
 impl ConnFlags {
-    fn resolve(self) -> Result<Conn, CliError> {
+    pub(super) fn resolve(self) -> Result<Conn, CliError> {
         let insecure = self.insecure;
         let (server, token) = config::resolve(self.server, self.token).map_err(CliError::fail)?;
         let url = Url::parse(&server).map_err(|e| CliError::usage(e.to_string()))?;
@@ -96,7 +96,7 @@ impl ConnFlags {
     }
 }
 
-fn call(
+pub(super) fn call(
     c: &Conn,
     method: &str,
     path: &str,
@@ -119,7 +119,7 @@ fn call(
     })
 }
 
-fn api_error(c: &Conn, r: &ClientResponse) -> CliError {
+pub(super) fn api_error(c: &Conn, r: &ClientResponse) -> CliError {
     let hint = match r.status {
         401 => " — the token was refused",
         403 => " — the token's scope does not allow this",
