@@ -127,16 +127,7 @@ fn the_contract() {
         .env_remove("FAZT_DB")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        local,
-        "remote = local"
-    );
+    assert_eq!(ok(&out), local, "remote = local");
     assert!(!work.join("fazt.db").exists(), "no local database was made");
     // Lines after an id, as `-f` asks for them; a bad id is refused.
     let all = api(&srv, &admin, "GET", "/api/sites/app/logs?limit=50", b"").json();

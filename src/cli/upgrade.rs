@@ -129,7 +129,6 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
         verified.manifest.size
     );
     up.install(&verified).map_err(fail)?;
-    crate::upgrade::match_owner(releases.dir(), &path);
     println!("installed: release {v} is current (previous kept for --rollback)");
     restart_server(&path, &releases, Some(&v))
 }

@@ -203,6 +203,8 @@ impl Upgrader {
         releases
             .activate(&lock, &v.manifest.version)
             .map_err(fail)?;
+        // The links and the trial `activate` wrote, too.
+        match_owner(releases.dir(), &self.db);
         log::info!(
             "upgrade: release {} installed in {}",
             v.manifest.version,
