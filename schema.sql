@@ -178,3 +178,19 @@ CREATE TABLE IF NOT EXISTS backups (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_backups_started ON backups (started_at);
+
+-- step 6: import-go: how far each Go fazt database was imported; Go's view of events
+CREATE TABLE IF NOT EXISTS imports (
+    source TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT '',
+    last_id INTEGER NOT NULL DEFAULT 0,
+    rows INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER,
+    PRIMARY KEY (source, kind)
+);
+CREATE VIEW IF NOT EXISTS events_v0 AS
+    SELECT id,
+           CASE WHEN source_type = 'hosting' THEN COALESCE(site, domain) ELSE domain END AS domain,
+           tags, source_type, event_type, path, referrer, user_agent, ip_address, query_params,
+           datetime(created_at, 'unixepoch') AS created_at
+    FROM events;

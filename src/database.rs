@@ -17,3 +17,27 @@ pub const FILES: FileTable = FileTable::named("files");
 pub fn open(path: &Path) -> Result<Db, DbError> {
     Db::open(path, SCHEMA_SQL)
 }
+
+/// What writing one imported row did (`fazt import-go`): rows already present are never
+/// overwritten, so a second import changes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// The row was new and is added.
+    Added,
+    /// The same row is here already.
+    Same,
+    /// A different row with the same key is here: it is kept, the import's is skipped.
+    Kept,
+}
+
+impl Merge {
+    /// `Same` when `existing` equals `new`, `Kept` when it differs, `Added` when absent
+    /// (the caller then inserts).
+    pub fn of<T: PartialEq>(existing: Option<T>, new: &T) -> Merge {
+        match existing {
+            None => Merge::Added,
+            Some(e) if &e == new => Merge::Same,
+            Some(_) => Merge::Kept,
+        }
+    }
+}

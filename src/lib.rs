@@ -65,6 +65,8 @@
 //!   - [`upgrade`]: signed self-upgrade on the kernel's `release` module — fetch, verify,
 //!     self-test on a copy, install, zero-downtime hand-over of the listeners, automatic
 //!     rollback; `GET`/`POST /api/system/upgrade`.
+//!   - [`import_go`]: `fazt import-go`, a Go fazt `data.db` (v0.5–v0.29) brought into
+//!     fazt.db in one transaction, idempotent, through each table's owner.
 //!   - [`config`]: typed options (flag > `FAZT_<NAME>` > stored in fazt.db > default).
 //!   - [`settings`]: the `configurations` table (stored options, fazt's own small state).
 //!   - [`service_unit`]: fazt as that product — its unit template and `serve` flags.
@@ -93,6 +95,7 @@ pub mod envelope;
 pub mod hosting;
 #[cfg(feature = "acme")]
 pub mod https;
+pub mod import_go;
 pub mod scripts;
 #[cfg(feature = "js")]
 pub mod serverless;

@@ -292,6 +292,20 @@ pub fn file_exists(
     .exists([site, path])
 }
 
+/// (path, sha256) of every file of `site`, by path (on the caller's connection).
+pub fn hashes(
+    conn: &Connection,
+    table: FileTable,
+    site: &str,
+) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT path, COALESCE(hash, '') FROM {} WHERE site_id = ?1 ORDER BY path",
+        table.0
+    ))?;
+    let rows = st.query_map([site], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 /// Whether `site` has any file (inside the caller's transaction).
 pub fn has_files(conn: &Connection, table: FileTable, site: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached(&format!(

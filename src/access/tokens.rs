@@ -75,6 +75,38 @@ pub fn create(db: &Db, name: &str, scope: Scope) -> Result<(i64, String), String
     Ok((id, token))
 }
 
+/// The scope of tokens imported from Go fazt: it grants nothing (see [`import_legacy`]).
+pub const ROTATE: &str = "rotate";
+
+/// Adds a Go fazt token (a bcrypt hash) so it is listed, with scope [`ROTATE`]: it never
+/// authenticates (lookups are by SHA-256, which a bcrypt string never equals), because
+/// checking bcrypt would mean one slow hash per token per request from anyone. The owner
+/// creates a new token and revokes this one.
+pub fn import_legacy(
+    c: &rusqlite::Connection,
+    name: &str,
+    key_hash: &str,
+    created: i64,
+    last_used: Option<i64>,
+) -> rusqlite::Result<crate::database::Merge> {
+    use crate::database::Merge;
+    let existing: Option<String> = c
+        .query_row(
+            "SELECT COALESCE(name, '') FROM api_keys WHERE key_hash = ?1",
+            [key_hash],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if existing.is_some() {
+        return Ok(Merge::Same);
+    }
+    c.execute(
+        "INSERT INTO api_keys (name, key_hash, scopes, created_at, last_used_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![name, key_hash, ROTATE, created, last_used],
+    )?;
+    Ok(Merge::Added)
+}
+
 /// A token as listed (never its hash).
 pub struct KeyInfo {
     pub id: i64,

@@ -86,6 +86,18 @@ pub fn open_existing_db(flag: Option<String>) -> Result<(Arc<Db>, PathBuf), CliE
     Ok((open_db(flag)?, path))
 }
 
+/// The processes serving `db` now: those holding a lock on it with `serve` in their
+/// command line (the CLI's own commands hold it briefly too, but never serve).
+pub fn servers_on(db: &Path) -> Vec<u32> {
+    crate::kernel::process::lock_holders(db)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"serve"))
+        })
+        .collect()
+}
+
 /// Logs to stderr at `level`; under systemd (`JOURNAL_STREAM` set) without timestamps,
 /// since journald adds its own.
 pub fn init_logging(level: &str) -> Result<(), CliError> {

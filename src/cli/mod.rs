@@ -6,6 +6,7 @@ mod common;
 mod config;
 mod deploy;
 mod healthcheck;
+mod import_go;
 mod logs;
 mod restore;
 mod run;
@@ -51,6 +52,7 @@ COMMANDS:
                        database is kept)
     upgrade            Install a signed release and restart into it (--check,
                        --to VERSION, --from FILE, --rollback)
+    import-go FILE     Import a Go fazt database (data.db): sites, KV, links, events, …
     selftest           Open a database, serve one probe request, stop (what upgrade
                        runs a new release with, on a copy)
 
@@ -123,6 +125,7 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         "restore" => restore::run(args),
         "upgrade" => upgrade::run(args),
         "selftest" => serve::selftest(args),
+        "import-go" => import_go::run(args),
         "logs" => logs::run(args),
         "service" => service::run(args),
         "config" => config::run(args),

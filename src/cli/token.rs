@@ -54,6 +54,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
                 "{:>4}  {:<24} {:<7} {:<20} LAST USED",
                 "ID", "NAME", "SCOPE", "CREATED"
             );
+            let rows_need_rotation = rows.iter().any(|k| k.scope == tokens::ROTATE);
             for k in rows {
                 println!(
                     "{:>4}  {:<24} {:<7} {:<20} {}",
@@ -62,6 +63,12 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
                     k.scope,
                     fmt_time(k.created_at),
                     k.last_used_at.map_or_else(|| "never".into(), fmt_time)
+                );
+            }
+            if rows_need_rotation {
+                println!(
+                    "Tokens of scope '{}' came from Go fazt and no longer work: create new ones and revoke these.",
+                    tokens::ROTATE
                 );
             }
             Ok(())

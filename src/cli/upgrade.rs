@@ -148,13 +148,7 @@ fn restart_server(
     version: Option<&Version>,
 ) -> Result<(), CliError> {
     let me = std::env::current_exe().ok();
-    let servers: Vec<u32> = process::lock_holders(db)
-        .into_iter()
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"serve"))
-        })
-        .collect();
+    let servers = super::common::servers_on(db);
     if servers.is_empty() {
         println!(
             "no server is running on {}: the next `fazt serve` runs it",

@@ -72,3 +72,20 @@ pub fn last(db: &Db, site: &str) -> rusqlite::Result<Option<(i64, i64)>> {
         .optional()
     })
 }
+
+/// Adds an imported deployment with its original time (inside the import's transaction).
+pub fn import(
+    c: &Connection,
+    site: &str,
+    size_bytes: i64,
+    file_count: i64,
+    actor: &str,
+    created: i64,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO deployments (site_id, size_bytes, file_count, deployed_by, created_at, deployed_from)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'import-go')",
+    )?
+    .execute(rusqlite::params![site, size_bytes, file_count, actor, created])?;
+    Ok(())
+}

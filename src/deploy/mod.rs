@@ -84,7 +84,7 @@ fn skipped(name: &str) -> bool {
 
 /// A site path that must not be published: a segment starts with `.`, other than a leading
 /// `.well-known`.
-fn hidden(path: &str) -> bool {
+pub fn hidden(path: &str) -> bool {
     let rest = path.strip_prefix(".well-known/").unwrap_or(path);
     rest.split('/').any(|segment| segment.starts_with('.'))
 }

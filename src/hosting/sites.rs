@@ -93,6 +93,33 @@ impl Sites {
         Ok(())
     }
 
+    /// Whether `site` has a row, and if so whether it is a system site (on the caller's
+    /// connection).
+    pub fn system_flag(conn: &rusqlite::Connection, site: &str) -> rusqlite::Result<Option<bool>> {
+        conn.query_row(
+            "SELECT COALESCE(system, 0) FROM sites WHERE name = ?1",
+            [site],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()
+        .map(|s| s.map(|s| s != 0))
+    }
+
+    /// Registers `site` as deployed by its owner (not a system site), with its SPA flag.
+    pub fn register_owned(
+        conn: &rusqlite::Connection,
+        site: &str,
+        spa: bool,
+        created: i64,
+    ) -> rusqlite::Result<()> {
+        conn.execute(
+            "INSERT INTO sites (name, spa, system, created_at, updated_at) VALUES (?1, ?2, 0, ?3, ?4)
+             ON CONFLICT(name) DO UPDATE SET spa = excluded.spa, system = 0, updated_at = excluded.updated_at",
+            rusqlite::params![site, spa as i64, created, now()],
+        )?;
+        Ok(())
+    }
+
     /// Registers a site row (inside the caller's write), keeping its settings if present.
     pub fn register(conn: &rusqlite::Connection, site: &str, system: bool) -> rusqlite::Result<()> {
         let t = now();

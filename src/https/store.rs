@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rusqlite::OptionalExtension;
 
+use crate::database::Merge;
 use crate::kernel::db::{now, Db};
 use crate::kernel::tls::store::StoreError;
 use crate::kernel::tls::CertStore;
@@ -55,4 +56,24 @@ impl CertStore for DbCertStore {
             .map(|_| ())
             .map_err(|e| StoreError(format!("deleting certificate store key {key}: {e}")))
     }
+}
+
+/// Adds an imported certificate-store row unless `key` is present (see [`Merge`]).
+pub fn import(c: &rusqlite::Connection, key: &str, value: &[u8]) -> rusqlite::Result<Merge> {
+    let existing: Option<Vec<u8>> = c
+        .query_row(
+            "SELECT value FROM certificates WHERE key = ?1",
+            [key],
+            |r| r.get::<_, Option<Vec<u8>>>(0),
+        )
+        .optional()?
+        .map(Option::unwrap_or_default);
+    let m = Merge::of(existing, &value.to_vec());
+    if m == Merge::Added {
+        c.execute(
+            "INSERT INTO certificates (key, value, updated_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![key, value, now()],
+        )?;
+    }
+    Ok(m)
 }

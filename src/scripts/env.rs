@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::database::Merge;
 use crate::kernel::db::{now, Db, DbError};
 
 /// Names and last-change times of a site's variables, by name (never the values).
@@ -67,4 +68,29 @@ pub fn delete(db: &Db, site: &str, name: &str) -> Result<bool, DbError> {
 /// Removes every variable of `site` (inside the caller's transaction).
 pub fn clear_site(conn: &Connection, site: &str) -> rusqlite::Result<usize> {
     conn.execute("DELETE FROM env_vars WHERE site_id = ?1", [site])
+}
+
+/// Adds an imported variable unless `name` is set already (see [`Merge`]).
+pub fn import(
+    c: &Connection,
+    site: &str,
+    name: &str,
+    value: &str,
+    created: i64,
+) -> rusqlite::Result<Merge> {
+    let existing: Option<String> = c
+        .query_row(
+            "SELECT COALESCE(value, '') FROM env_vars WHERE site_id = ?1 AND name = ?2",
+            [site, name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let m = Merge::of(existing, &value.to_string());
+    if m == Merge::Added {
+        c.execute(
+            "INSERT INTO env_vars (site_id, name, value, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+            rusqlite::params![site, name, value, created],
+        )?;
+    }
+    Ok(m)
 }

@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::database::Merge;
 use crate::kernel::db::now;
 
 /// The value stored under `key`, if any.
@@ -60,4 +61,23 @@ pub fn row_bytes(c: &Connection, site: &str, key: &str) -> rusqlite::Result<i64>
 /// Removes every row of `site` (inside the caller's transaction).
 pub fn clear_site(c: &Connection, site: &str) -> rusqlite::Result<usize> {
     c.execute("DELETE FROM kv_store WHERE site_id = ?1", [site])
+}
+
+/// Adds an imported row unless `key` is set already (see [`Merge`]).
+pub fn import(
+    c: &Connection,
+    site: &str,
+    key: &str,
+    value: &str,
+    created: i64,
+    updated: i64,
+) -> rusqlite::Result<Merge> {
+    let m = Merge::of(get(c, site, key)?, &value.to_string());
+    if m == Merge::Added {
+        c.prepare_cached(
+            "INSERT INTO kv_store (site_id, key, value, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(rusqlite::params![site, key, value, created, updated])?;
+    }
+    Ok(m)
 }

@@ -71,3 +71,18 @@ pub fn trim(db: &Db, keep: i64) {
 pub fn clear_site(conn: &Connection, site: &str) -> rusqlite::Result<usize> {
     conn.execute("DELETE FROM site_logs WHERE site_id = ?1", [site])
 }
+
+/// Adds an imported line with its original time (inside the import's transaction).
+pub fn import(
+    c: &Connection,
+    site: &str,
+    level: &str,
+    message: &str,
+    created: i64,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO site_logs (site_id, level, message, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(rusqlite::params![site, level, message, created])?;
+    Ok(())
+}
