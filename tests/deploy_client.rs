@@ -289,3 +289,96 @@ fn clear_client_errors() {
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(srv.get("tmp.localhost", "/").status, 404);
 }
+
+fn base(srv: &Server) -> String {
+    format!("http://127.0.0.1:{}", srv.addr.port())
+}
+
+/// Go fazt v0.8's `fazt servers`: names for several servers, a default, ping, and every
+/// client command taking `--server NAME`.
+#[test]
+fn several_servers_by_name() {
+    let dir = TempDir::new("servers");
+    let cfg = dir.join("client.json");
+    let (a, b) = (Server::start(&[]), Server::start(&[]));
+    let (ta, tb) = (token(&a, "deploy"), token(&b, "deploy"));
+    let out = fazt(&cfg, &["servers", "list"]);
+    assert!(ok(&out).contains("no servers yet"));
+    ok(&fazt(
+        &cfg,
+        &["servers", "add", "home", "--url", &base(&a), "--token", &ta],
+    ));
+    ok(&fazt(
+        &cfg,
+        &["servers", "add", "vps", "--url", &base(&b), "--token", &tb],
+    ));
+    let list = ok(&fazt(&cfg, &["servers", "list"]));
+    assert!(
+        list.contains(&format!("* home             {}", base(&a))),
+        "{list}"
+    );
+    assert!(
+        list.contains(&format!("  vps              {}", base(&b))),
+        "{list}"
+    );
+    let ping = ok(&fazt(&cfg, &["servers", "ping", "vps"]));
+    assert!(
+        ping.starts_with(&format!("{}: ok — fazt ", base(&b))),
+        "{ping}"
+    );
+    // The default answers without a name; `--server NAME` reaches the other.
+    let site = dir.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("index.html"), "on vps").unwrap();
+    ok(&fazt(
+        &cfg,
+        &[
+            "deploy",
+            site.to_str().unwrap(),
+            "--site",
+            "hello",
+            "--server",
+            "vps",
+        ],
+    ));
+    assert_eq!(b.get("hello.localhost", "/").text(), "on vps");
+    assert_eq!(a.get("hello.localhost", "/").status, 404);
+    ok(&fazt(&cfg, &["servers", "default", "vps"]));
+    let sites = ok(&fazt(&cfg, &["sites"]));
+    assert!(sites.contains("hello"), "{sites}");
+    ok(&fazt(&cfg, &["servers", "remove", "vps"]));
+    let list = ok(&fazt(&cfg, &["servers", "list"]));
+    assert!(!list.contains("vps"), "{list}");
+    // Clear errors, exit 2 for usage, 1 for an unknown name; nothing changes.
+    let before = std::fs::read(&cfg).unwrap();
+    for (args, code, msg) in [
+        (&["servers", "add", "x"][..], 2, "--url"),
+        (
+            &["servers", "add", "x", "--url", "nope", "--token", "t"],
+            2,
+            "--url",
+        ),
+        (
+            &["servers", "add", "a b", "--url", "http://h", "--token", "t"],
+            2,
+            "not a server name",
+        ),
+        (
+            &["servers", "default", "ghost"],
+            1,
+            "no server named 'ghost'",
+        ),
+        (&["servers", "ping", "ghost"], 1, "no server named 'ghost'"),
+        (&["servers", "frob"], 2, "usage"),
+        (&["servers", "list", "--bogus"], 2, "--bogus"),
+    ] {
+        let o = fazt(&cfg, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        assert!(
+            err.contains(msg) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(std::fs::read(&cfg).unwrap(), before);
+}

@@ -129,6 +129,23 @@ fn the_contract() {
         .unwrap();
     assert_eq!(ok(&out), local, "remote = local");
     assert!(!work.join("fazt.db").exists(), "no local database was made");
+    // Go fazt's spelling, `fazt client logs`, is the same command.
+    let out = std::process::Command::new(bin())
+        .args([
+            "client",
+            "logs",
+            "app",
+            "--server",
+            &format!("http://{}", srv.addr),
+            "--token",
+            &admin,
+        ])
+        .current_dir(work.path())
+        .env("FAZT_CLIENT_CONFIG", work.join("client.json"))
+        .env_remove("FAZT_DB")
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out), local, "client logs = logs");
     // Lines after an id, as `-f` asks for them; a bad id is refused.
     let all = api(&srv, &admin, "GET", "/api/sites/app/logs?limit=50", b"").json();
     let first = all["data"][0]["id"].as_i64().unwrap();

@@ -532,6 +532,14 @@ impl Vfs {
         }
     }
 
+    /// Files the hot cache holds now, their bytes, and its budget.
+    pub fn cache_stats(&self) -> (usize, usize, usize) {
+        self.cache
+            .lock()
+            .map(|c| (c.map.len(), c.bytes, c.budget))
+            .unwrap_or((0, 0, 0))
+    }
+
     /// Bytes the hot cache holds now.
     pub fn cache_bytes(&self) -> usize {
         self.cache.lock().map(|c| c.bytes).unwrap_or(0)

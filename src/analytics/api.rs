@@ -50,6 +50,11 @@ pub fn site_param(req: &Request) -> Result<Option<String>, Response> {
 
 /// `GET /api/stats`.
 pub fn get_stats(a: &Analytics, req: &Request) -> Response {
+    match query::non_empty(req.query(), "format") {
+        None => {}
+        Some(f) if f == "v0" => return super::go_api::stats_v0(a),
+        Some(f) => return bad_request(format!("'format' can be v0 (Go fazt's shape), not '{f}'")),
+    }
     let site = match site_param(req) {
         Ok(s) => s,
         Err(r) => return r,
@@ -134,7 +139,8 @@ pub fn list_events(a: &Analytics, req: &Request) -> Response {
         (Ok(l), Ok(o)) => (l, o),
         (Err(r), _) | (_, Err(r)) => return r,
     };
-    // `type` (event type) and `source`; Go's `domain`, `source_type` and `tags` too.
+    // `type` (event type) and `source`; Go's `domain` (a hosted site's name, or the host
+    // recorded), `source_type` and `tags` too.
     let event_type = query::non_empty(q, "type");
     let source = query::non_empty(q, "source").or_else(|| query::non_empty(q, "source_type"));
     let domain = query::non_empty(q, "domain");
@@ -142,10 +148,11 @@ pub fn list_events(a: &Analytics, req: &Request) -> Response {
     let sql = format!(
         "SELECT {}, created_at FROM events
          WHERE (?1 IS NULL OR site = ?1) AND (?2 IS NULL OR event_type = ?2)
-           AND (?3 IS NULL OR source_type = ?3) AND (?4 IS NULL OR domain = ?4)
+           AND (?3 IS NULL OR source_type = ?3) AND (?4 IS NULL OR {})
            AND (?5 IS NULL OR tags LIKE ?5)
          ORDER BY id DESC LIMIT ?6 OFFSET ?7",
-        EVENT_COLUMNS.join(", ")
+        EVENT_COLUMNS.join(", "),
+        super::go_api::DOMAIN_FILTER
     );
     let rows = a.db.read(|c| {
         let mut st = c.prepare(&sql)?;

@@ -21,6 +21,7 @@ pub mod api;
 pub mod buffer;
 pub mod dates;
 pub mod event;
+pub mod go_api;
 pub mod import;
 pub mod manage;
 pub mod public;

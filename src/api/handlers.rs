@@ -337,7 +337,7 @@ fn valid_env_name(v: &str) -> bool {
         && !v.as_bytes()[0].is_ascii_digit()
 }
 
-fn env_target(api: &Api, raw: &str, var: &str) -> Result<String, Response> {
+pub fn env_target(api: &Api, raw: &str, var: &str) -> Result<String, Response> {
     let name = site_name(api, raw)?;
     if !valid_env_name(var) {
         return Err(error(
@@ -402,6 +402,12 @@ pub fn put_env(api: &Api, body: &mut Body<'_>, raw: &str, var: &str, who: &Calle
             Err(_) => return bad_request("the value must be UTF-8 text"),
         },
     };
+    set_env(api, &name, var, value, who)
+}
+
+/// Stores one variable of a site already checked by [`env_target`] (also Go's
+/// `POST /api/envvars`).
+pub fn set_env(api: &Api, name: &str, var: &str, value: String, who: &Caller) -> Response {
     if value.len() > ENV_VALUE_MAX {
         return error(
             413,
@@ -409,9 +415,9 @@ pub fn put_env(api: &Api, body: &mut Body<'_>, raw: &str, var: &str, who: &Calle
             format!("env values are limited to {ENV_VALUE_MAX} bytes"),
         );
     }
-    match scripts::env::set(&api.db, &name, var, value) {
+    match scripts::env::set(&api.db, name, var, value) {
         Ok(_) => {
-            api.notify_site_changed(&name);
+            api.notify_site_changed(name);
             audit::record(&api.db, who, "env.set", &format!("{name}/{var}"), "");
             ok(json!({"site": name, "name": var, "set": true}))
         }
@@ -436,7 +442,7 @@ pub fn delete_env(api: &Api, raw: &str, var: &str, who: &Caller) -> Response {
     }
 }
 
-fn limit_param(req: &Request, default: i64, max: i64) -> i64 {
+pub fn limit_param(req: &Request, default: i64, max: i64) -> i64 {
     query_param(req, "limit")
         .and_then(|v| v.parse::<i64>().ok())
         .unwrap_or(default)

@@ -18,6 +18,7 @@ use super::App;
 use crate::access::{Caller, Scope};
 #[cfg(feature = "analytics")]
 use crate::analytics;
+use crate::api::go_routes as go;
 use crate::api::handlers as api;
 use crate::kernel::http::Response;
 
@@ -55,6 +56,10 @@ pub static ROUTES: &[Route] = &[
     #[cfg(feature = "analytics")] r("*",      Admin, "/api/stats",                  WrongMethod(Json)),
     #[cfg(feature = "analytics")] r("GET",    Admin, "/api/events",                 admin(events)),
     #[cfg(feature = "analytics")] r("*",      Admin, "/api/events",                 WrongMethod(Json)),
+    #[cfg(feature = "analytics")] r("GET",    Admin, "/api/domains",                admin(domains)),
+    #[cfg(feature = "analytics")] r("*",      Admin, "/api/domains",                WrongMethod(Json)),
+    #[cfg(feature = "analytics")] r("GET",    Admin, "/api/tags",                   admin(tags)),
+    #[cfg(feature = "analytics")] r("*",      Admin, "/api/tags",                   WrongMethod(Json)),
     #[cfg(feature = "analytics")] r("GET",    Admin, "/api/redirects",              admin(redirects_list)),
     #[cfg(feature = "analytics")] r("POST",   Admin, "/api/redirects",              admin(redirects_create)),
     #[cfg(feature = "analytics")] r("*",      Admin, "/api/redirects",              WrongMethod(Json)),
@@ -81,11 +86,18 @@ pub static ROUTES: &[Route] = &[
     r("DELETE", Admin, "/api/sites/{name}",            admin(delete_site)),
     r("*",      Admin, "/api/sites/{name}",            WrongMethod(JsonWithoutAllow)),
     r("GET",    Admin, "/api/sites/{name}/files",      deploy(list_files)),
+    r("GET",    Admin, "/api/sites/{name}/files/{path*}", admin(file_content)),
     r("GET",    Admin, "/api/sites/{name}/env",        admin(list_env)),
     r("GET",    Admin, "/api/sites/{name}/env/{VAR}",  admin(get_env)),
     r("PUT",    Admin, "/api/sites/{name}/env/{VAR}",  admin(put_env)),
     r("DELETE", Admin, "/api/sites/{name}/env/{VAR}",  admin(delete_env)),
     r("GET",    Admin, "/api/sites/{name}/logs",       admin(site_logs)),
+    r("GET",    Admin, "/api/envvars",                 admin(envvars_list)),
+    r("POST",   Admin, "/api/envvars",                 admin(envvars_set)),
+    r("DELETE", Admin, "/api/envvars",                 admin(envvars_delete)),
+    r("*",      Admin, "/api/envvars",                 WrongMethod(Json)),
+    r("GET",    Admin, "/api/logs",                    admin(logs_v0)),
+    r("*",      Admin, "/api/logs",                    WrongMethod(Json)),
     r("GET",    Admin, "/api/deployments",             deploy(deployments)),
     r("*",      Admin, "/api/deployments",             WrongMethod(JsonWithoutAllow)),
     r("GET",    Admin, "/api/keys",                    admin(list_keys)),
@@ -95,6 +107,16 @@ pub static ROUTES: &[Route] = &[
     r("DELETE", Admin, "/api/keys/{id}",               admin(delete_key)),
     r("*",      Admin, "/api/keys/{id}",               WrongMethod(JsonWithoutAllow)),
     r("GET",    Admin, "/api/system/health",           deploy(system_health)),
+    r("GET",    Admin, "/api/system/limits",           admin(system_limits)),
+    r("*",      Admin, "/api/system/limits",           WrongMethod(Json)),
+    r("GET",    Admin, "/api/system/cache",            admin(system_cache)),
+    r("*",      Admin, "/api/system/cache",            WrongMethod(Json)),
+    r("GET",    Admin, "/api/system/db",               admin(system_db)),
+    r("*",      Admin, "/api/system/db",               WrongMethod(Json)),
+    r("GET",    Admin, "/api/system/config",           admin(system_config)),
+    r("*",      Admin, "/api/system/config",           WrongMethod(Json)),
+    r("GET",    Admin, "/api/config",                  admin(system_config)),
+    r("*",      Admin, "/api/config",                  WrongMethod(Json)),
     r("GET",    Admin, "/api/system/backup",           admin(system_backup)),
     r("*",      Admin, "/api/system/backup",           WrongMethod(Json)),
     r("GET",    Admin, "/api/system/upgrade",          admin(system_upgrade_status)),
@@ -202,6 +224,42 @@ fn delete_key(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
     api::delete_key(&a.api, c.params.get("id"), who)
 }
 
+fn file_content(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {
+    go::file_content(&a.api, c.params.get("name"), c.params.get("path"))
+}
+
+fn envvars_list(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {
+    go::envvars_list(&a.api, c.req)
+}
+
+fn envvars_set(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
+    go::envvars_set(&a.api, c.body, who)
+}
+
+fn envvars_delete(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
+    go::envvars_delete(&a.api, c.req, who)
+}
+
+fn logs_v0(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {
+    go::logs(&a.api, c.req)
+}
+
+fn system_limits(a: &App, _: &mut Call<'_, '_>, _: &Caller) -> Response {
+    go::limits(&a.api)
+}
+
+fn system_cache(a: &App, _: &mut Call<'_, '_>, _: &Caller) -> Response {
+    go::cache(&a.api)
+}
+
+fn system_db(a: &App, _: &mut Call<'_, '_>, _: &Caller) -> Response {
+    go::db(&a.api)
+}
+
+fn system_config(a: &App, _: &mut Call<'_, '_>, _: &Caller) -> Response {
+    go::config(&a.api)
+}
+
 fn system_health(a: &App, _: &mut Call<'_, '_>, _: &Caller) -> Response {
     api::system_health(&a.api)
 }
@@ -267,6 +325,14 @@ mod analytics_adapters {
 
     pub fn events(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {
         stats_api::list_events(&a.analytics, c.req)
+    }
+
+    pub fn domains(a: &App, _: &mut Call<'_, '_>, _: &Caller) -> Response {
+        analytics::go_api::list_domains(&a.analytics)
+    }
+
+    pub fn tags(a: &App, _: &mut Call<'_, '_>, _: &Caller) -> Response {
+        analytics::go_api::list_tags(&a.analytics)
     }
 
     pub fn redirects_list(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {

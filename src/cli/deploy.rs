@@ -55,7 +55,7 @@ USAGE:
 
 pub(super) struct Conn {
     url: Url,
-    server: String,
+    pub(super) server: String,
     token: String,
     insecure: bool,
 }
@@ -251,9 +251,10 @@ pub fn client(mut args: Arguments) -> Result<(), CliError> {
         // Go fazt's spellings of the client commands.
         Some("sites") => sites(args),
         Some("delete") => sites_do(Some("delete".into()), args),
+        Some("logs") => super::logs::run(args),
         Some("deploy") => deploy(args),
         _ => Err(CliError::usage(
-            "usage: fazt client set-auth-token --token T [--server URL] | sites | delete NAME | deploy [DIR]",
+            "usage: fazt client set-auth-token --token T [--server URL] | sites | logs SITE | delete NAME | deploy [DIR]",
         )),
     }
 }

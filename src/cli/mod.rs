@@ -13,6 +13,7 @@ mod run;
 mod serve;
 #[cfg(feature = "acme")]
 mod serve_https;
+mod servers;
 mod service;
 #[cfg(feature = "analytics")]
 mod stats;
@@ -60,6 +61,7 @@ CLIENT COMMANDS (from your laptop, over the API):
     deploy [DIR]       Zip a folder and publish it as a site
     sites              List sites; `sites delete NAME`
     client             Remember a server and token: `client set-auth-token`
+    servers            Several servers by name: add, list, default, remove, ping
 
 OPTIONS:
     -h, --help         Print help (also `fazt <COMMAND> --help`)
@@ -134,6 +136,7 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         "deploy" => deploy::deploy(args),
         "client" => deploy::client(args),
         "sites" => deploy::sites(args),
+        "servers" => servers::run(args),
         "version" => {
             if args.contains(["-h", "--help"]) {
                 println!("fazt version — print the version (also -v, -V, --version)");

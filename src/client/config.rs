@@ -21,7 +21,10 @@ pub fn path() -> Result<PathBuf, String> {
 #[derive(Debug, Default)]
 pub struct ClientConfig {
     pub default_server: Option<String>,
+    /// server URL → `{"token": …}`.
     pub tokens: Map<String, Value>,
+    /// Names given with `fazt servers add NAME` (Go fazt v0.8's): name → server URL.
+    pub names: Map<String, Value>,
 }
 
 impl ClientConfig {
@@ -46,7 +49,30 @@ impl ClientConfig {
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default(),
+            names: v
+                .get("names")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
         })
+    }
+
+    /// The URL a server name stands for (a URL stands for itself).
+    pub fn url_of(&self, server: &str) -> String {
+        self.names
+            .get(server)
+            .and_then(Value::as_str)
+            .unwrap_or(server)
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// The name given to `url`, if any.
+    pub fn name_of(&self, url: &str) -> Option<&str> {
+        self.names
+            .iter()
+            .find(|(_, u)| u.as_str() == Some(url))
+            .map(|(n, _)| n.as_str())
     }
 
     pub fn token_for(&self, server: &str) -> Option<String> {
@@ -69,7 +95,7 @@ impl ClientConfig {
         if let Some(dir) = p.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         }
-        let v = json!({ "default_server": self.default_server, "servers": self.tokens });
+        let v = json!({ "default_server": self.default_server, "servers": self.tokens, "names": self.names });
         let text = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
         let tmp = p.with_extension("json.tmp");
         {
@@ -103,7 +129,8 @@ pub fn resolve(
         .or_else(|| std::env::var("FAZT_SERVER").ok().filter(|s| !s.is_empty()))
         .or_else(|| cfg.default_server.clone())
         .unwrap_or_else(|| "http://localhost:4698".to_string());
-    let server = server.trim_end_matches('/').to_string();
+    // A name from `fazt servers add` stands for its URL.
+    let server = cfg.url_of(&server);
     let token = token_flag
         .or_else(|| std::env::var("FAZT_TOKEN").ok().filter(|s| !s.is_empty()))
         .or_else(|| cfg.token_for(&server));
