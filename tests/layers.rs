@@ -33,6 +33,7 @@ const VERTICALS: &[&str] = &[
     "api",
     "client",
     "backup",
+    "import_go",
 ];
 /// The request handler composing the verticals, and the command line over everything.
 const TOP: &[&str] = &["app", "config", "cli"];

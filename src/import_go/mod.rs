@@ -16,7 +16,7 @@
 //!   settings are skipped, each with its reason in the summary.
 //!
 //! The importer writes through each table's owner ([`crate::scripts::kv`],
-//! [`crate::analytics::import`], …), as every other writer does.
+//! `analytics::import`, …), as every other writer does.
 
 pub mod go_db;
 mod progress;

@@ -398,6 +398,7 @@ pub fn serve_connection<S: Transport>(
     };
     let from_proxy = limits.trusted_proxies.contains(&peer.ip());
     let mut first = true;
+    let mut first_request = true;
     let mut served: u32 = 0;
     loop {
         // 1. A complete request head. Empty lines before it are consumed as they come and
@@ -516,6 +517,11 @@ pub fn serve_connection<S: Transport>(
 
         // 2. The handler, with the body read on demand (and held to the minimum rate).
         life.in_flight.fetch_add(1, Ordering::SeqCst);
+        if first_request {
+            // In flight now, so shutdown waits for it as a request (counted before uncounted).
+            life.not_fresh(peer);
+            first_request = false;
+        }
         wire.body_started = Instant::now();
         wire.body_bytes = 0;
         let mut body = Body::new(&mut wire, req.framing, req.expects_continue);

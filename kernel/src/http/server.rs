@@ -36,6 +36,10 @@ pub struct Lifecycle {
     wake: std::sync::Mutex<Vec<SocketAddr>>,
     /// Accept loops still running.
     accepting: AtomicUsize,
+    /// Connections accepted whose first request has not begun (by peer address): shutdown
+    /// waits for them too, or a request already sent, but not yet read when the process
+    /// exits, would get no answer.
+    fresh: std::sync::Mutex<HashMap<SocketAddr, u32>>,
 }
 
 /// Counts per client address, for [`Limits::max_connections_per_ip`]. An address leaves the
@@ -128,8 +132,32 @@ impl Lifecycle {
         self.stopping.load(Ordering::SeqCst)
     }
 
+    fn mark_fresh(&self, peer: SocketAddr) {
+        if let Ok(mut m) = self.fresh.lock() {
+            *m.entry(peer).or_insert(0) += 1;
+        }
+    }
+
+    /// The connection from `peer` began its first request, or closed (idempotent per
+    /// connection: the second call finds nothing left to remove).
+    pub(super) fn not_fresh(&self, peer: SocketAddr) {
+        if let Ok(mut m) = self.fresh.lock() {
+            if let Some(n) = m.get_mut(&peer) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&peer);
+                }
+            }
+        }
+    }
+
+    fn any_fresh(&self) -> bool {
+        self.fresh.lock().map(|m| !m.is_empty()).unwrap_or(false)
+    }
+
     /// Stops accepting (each listener is woken by a connection to itself) and waits up to
-    /// `grace` for in-flight requests to finish. Returns whether they all did.
+    /// `grace` for in-flight requests to finish, and up to a second for connections accepted
+    /// but not yet read to begin theirs. Returns whether the requests all finished.
     pub fn shutdown(&self, grace: Duration) -> bool {
         self.stopping.store(true, Ordering::SeqCst);
         let addrs = self.wake.lock().map(|a| a.clone()).unwrap_or_default();
@@ -149,7 +177,13 @@ impl Lifecycle {
             std::thread::sleep(Duration::from_millis(5));
         }
         let start = Instant::now();
-        while self.in_flight.load(Ordering::SeqCst) > 0 {
+        // A connection that has not sent its request gets at most a second: long enough for
+        // a request already on its way, short of holding a stop for every idle preconnect
+        // until its header timeout.
+        let fresh_until = Duration::from_secs(1).min(grace);
+        while self.in_flight.load(Ordering::SeqCst) > 0
+            || (self.any_fresh() && start.elapsed() < fresh_until)
+        {
             if start.elapsed() > grace {
                 return false;
             }
@@ -223,19 +257,22 @@ where
                 }
                 let _ = stream.set_nodelay(true);
                 life.connections.fetch_add(1, Ordering::Relaxed);
+                // Counted before its coroutine exists: shutdown must not miss it.
+                life.mark_fresh(peer);
                 let life2 = life.clone();
                 let f = on_conn.clone();
                 may::go!(move || {
-                    struct Guard(Arc<Lifecycle>, Option<IpAddr>);
+                    struct Guard(Arc<Lifecycle>, Option<IpAddr>, SocketAddr);
                     impl Drop for Guard {
                         fn drop(&mut self) {
+                            self.0.not_fresh(self.2);
                             self.0.connections.fetch_sub(1, Ordering::Relaxed);
                             if let Some(ip) = self.1 {
                                 self.0.per_ip.remove(ip);
                             }
                         }
                     }
-                    let _g = Guard(life2, per_ip.then_some(ip));
+                    let _g = Guard(life2, per_ip.then_some(ip), peer);
                     f(stream, peer);
                 });
                 if last {
@@ -316,4 +353,67 @@ pub fn configure_runtime(stack_bytes: usize, workers: usize) {
         .set_stack_size(words)
         .set_pool_capacity(100)
         .set_workers(workers.max(1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Body, Request, Response};
+    use std::io::{Read, Write};
+    use std::sync::atomic::AtomicBool;
+
+    struct Hello;
+    impl Handler for Hello {
+        fn handle(&self, _: &Request, _: &mut Body<'_>) -> Response {
+            Response::text(200, "hello")
+        }
+    }
+
+    /// A client connected before shutdown whose request is not read yet — it was slow, or
+    /// its coroutine had not run — is still answered: shutdown waits for it (a restart hands
+    /// the socket on, and the old process exits when shutdown returns).
+    #[test]
+    fn shutdown_waits_for_an_accepted_connection_to_send_its_request() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let life = Arc::new(Lifecycle::default());
+        serve_http(
+            listener,
+            Arc::new(Hello),
+            Arc::new(Limits::default()),
+            life.clone(),
+        )
+        .unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while life.connections.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "never accepted");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let stopper = {
+            let (life, done) = (life.clone(), done.clone());
+            std::thread::spawn(move || {
+                let all = life.shutdown(Duration::from_secs(5));
+                done.store(true, Ordering::SeqCst);
+                all
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            !done.load(Ordering::SeqCst),
+            "shutdown returned while an accepted connection had not been served"
+        );
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        client.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out:?}");
+        assert!(out.ends_with("hello"), "{out:?}");
+        assert!(
+            stopper.join().unwrap(),
+            "shutdown should report every request finished"
+        );
+    }
 }
