@@ -34,7 +34,8 @@
 #                 -Z build-std-features=panic-unwind,optimize_for_size ...
 #                 -Z location-detail=none (panics keep their message, not their
 #                 file:line; FAZT_PANIC_LOCATIONS=1 keeps it), -Z fmt-debug=none
-#                 (`{:?}` prints nothing; FAZT_FMT_DEBUG=1 keeps it)
+#                 (`{:?}` prints nothing; FAZT_FMT_DEBUG=1 keeps it), -Z panic-in-drop=abort
+#                 (FAZT_PANIC_IN_DROP=unwind keeps unwinding drops)
 #                 (zig supplies crt1.o/libc/libunwind; the release profile uses
 #                 panic = "unwind" so panic_unwind must be in the built std), and the
 #                 C code (SQLite, QuickJS, ring) compiled without unwind tables.
@@ -161,6 +162,15 @@ for t in "${targets[@]}"; do
             # rustls's causes itself); panics lose the value after "on an `Err` value:".
             # FAZT_FMT_DEBUG=1 keeps Debug for whoever debugs.
             rustflags+=" -Zfmt-debug=none"
+        fi
+        if [[ "$std_size" == 1 && "${FAZT_PANIC_IN_DROP:-abort}" == abort ]]; then
+            # Drop glue that never unwinds (−137 KB on aarch64: most cleanup landing pads
+            # and their unwind tables go). A panic inside a `Drop` now aborts instead of
+            # unwinding; panics elsewhere still unwind and stay in their connection or job.
+            # fazt never cancels a coroutine (may's only unwinding outside real panics), its
+            # own `Drop`s only release counters and locks, and a panic while unwinding
+            # aborted already. FAZT_PANIC_IN_DROP=unwind keeps the default.
+            rustflags+=" -Zpanic-in-drop=abort"
         fi
         env_vars+=("RUSTFLAGS=$rustflags")
     else
