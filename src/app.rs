@@ -82,7 +82,7 @@ impl App {
         };
         let resp = match self.scripts.handle(site, &info, req, &path, body) {
             Some(resp) => resp,
-            None => self.hosting.serve_path(site, req, &path),
+            None => self.hosting.serve_site_path(site, req, &path, &info),
         };
         #[cfg(feature = "analytics")]
         self.analytics

@@ -306,6 +306,26 @@ pub fn hashes(
     rows.collect()
 }
 
+/// The content of `site`'s file at `path` when it exists and is at most `max` bytes (on the
+/// caller's connection): for small files the caller parses, such as a site's own rules.
+pub fn read_small(
+    conn: &Connection,
+    table: FileTable,
+    site: &str,
+    path: &str,
+    max: usize,
+) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached(&format!(
+        "SELECT content FROM {} WHERE site_id = ?1 AND path = ?2 AND size_bytes <= ?3",
+        table.0
+    ))?
+    .query_row(params![site, path, max as i64], |r| {
+        r.get::<_, Option<Vec<u8>>>(0)
+    })
+    .optional()
+    .map(Option::flatten)
+}
+
 /// Whether `site` has any file (inside the caller's transaction).
 pub fn has_files(conn: &Connection, table: FileTable, site: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached(&format!(

@@ -30,6 +30,24 @@ pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The optional `spa` of a deploy (query parameter or form field): absent keeps the site's
+/// setting.
+fn spa_flag(v: Option<&[u8]>) -> Result<Option<bool>, Response> {
+    match v {
+        None => Ok(None),
+        Some(b"true" | b"1" | b"on" | b"yes") => Ok(Some(true)),
+        Some(b"false" | b"0" | b"off" | b"no") => Ok(Some(false)),
+        Some(other) => Err(error(
+            400,
+            "INVALID_SPA",
+            format!(
+                "spa must be true or false, not '{}'",
+                String::from_utf8_lossy(other)
+            ),
+        )),
+    }
+}
+
 fn is_true(v: Option<&str>) -> bool {
     matches!(v, Some("1" | "true" | "yes"))
 }
@@ -135,11 +153,19 @@ pub fn deploy_multipart(api: &Api, req: &Request, body: &mut Body<'_>, who: &Cal
     };
     let force = is_true(query_param(req, "force"))
         || field("force").is_some_and(|f| matches!(f.data, b"true" | b"1"));
+    let spa = match spa_flag(
+        field("spa")
+            .map(|f| f.data)
+            .or_else(|| query_param(req, "spa").map(str::as_bytes)),
+    ) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     // Copy the file part out and free the whole body, so a deploy holds one copy of the ZIP.
     let zip = file.data.to_vec();
     drop(parts);
     drop(raw);
-    run_deploy(api, req, &name, zip, who, force)
+    run_deploy(api, req, &name, zip, who, force, spa)
 }
 
 /// `PUT /api/sites/{name}`: the ZIP as the body.
@@ -150,10 +176,14 @@ pub fn deploy_raw(
     who: &Caller,
     name: &str,
 ) -> Response {
-    // Refuse a bad name before reading an upload of up to 100 MiB.
+    // Refuse a bad name or flag before reading an upload of up to 100 MiB.
     if let Err(r) = site_name(api, name) {
         return r.closing();
     }
+    let spa = match spa_flag(query_param(req, "spa").map(str::as_bytes)) {
+        Ok(s) => s,
+        Err(r) => return r.closing(),
+    };
     let _slot = match upload_slot(api) {
         Ok(s) => s,
         Err(r) => return r,
@@ -163,7 +193,7 @@ pub fn deploy_raw(
         Err(e) => return body_error(e),
     };
     let force = is_true(query_param(req, "force"));
-    run_deploy(api, req, name, zip, who, force)
+    run_deploy(api, req, name, zip, who, force, spa)
 }
 
 fn run_deploy(
@@ -173,6 +203,7 @@ fn run_deploy(
     zip: Vec<u8>,
     p: &Caller,
     force: bool,
+    spa: Option<bool>,
 ) -> Response {
     let name = match site_name(api, raw_name) {
         Ok(n) => n,
@@ -185,7 +216,7 @@ fn run_deploy(
         return bad_request("empty upload: send a .zip of the site");
     }
     let ip = p.ip.to_string();
-    match deploy::deploy(&api.db, &name, zip, &api.deploy_limits, &p.name, &ip) {
+    match deploy::deploy(&api.db, &name, zip, &api.deploy_limits, &p.name, &ip, spa) {
         Ok(d) => {
             api.notify_site_changed(&name);
             // The replaced or deleted files left free pages: give them back to the disk.
@@ -210,6 +241,7 @@ fn run_deploy(
                     "file_count": d.file_count,
                     "size_bytes": d.size_bytes,
                     "deployment_id": d.deployment_id,
+                    "spa": api.sites.info(&name).spa,
                     "url": api.site_url(&name, req),
                 }),
             )
@@ -304,6 +336,56 @@ pub fn delete_site(api: &Api, req: &Request, raw: &str, who: &Caller) -> Respons
                 &json!({"files": files}).to_string(),
             );
             ok(json!({"site": name, "deleted": true, "file_count": files}))
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// `PATCH /api/sites/{name}` with `{"spa": true|false}`: a site's settings.
+pub fn patch_site(api: &Api, body: &mut Body<'_>, raw: &str, who: &Caller) -> Response {
+    let name = match site_name(api, raw) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let raw_body = match body.read_all(SMALL_BODY) {
+        Ok(b) => b,
+        Err(e) => return body_error(e),
+    };
+    let v: Value = match serde_json::from_slice(&raw_body) {
+        Ok(Value::Object(o)) => Value::Object(o),
+        Ok(_) => return bad_request("expected a JSON object such as {\"spa\": true}"),
+        Err(e) => return bad_request(format!("invalid JSON: {e}")),
+    };
+    if let Some(k) = v.as_object().and_then(|o| o.keys().find(|k| *k != "spa")) {
+        return bad_request(format!("unknown setting '{k}' (settable: spa)"));
+    }
+    let Some(spa) = v.get("spa").and_then(Value::as_bool) else {
+        return bad_request("spa must be true or false");
+    };
+    let n = name.clone();
+    // A site with files but no row (a database from fazt's Go version) gets its row here.
+    let set = move |c: &mut rusqlite::Connection| -> rusqlite::Result<bool> {
+        if Sites::set_spa(c, &n, spa)? {
+            return Ok(true);
+        }
+        if !vfs::has_files(c, FILES, &n)? {
+            return Ok(false);
+        }
+        Sites::register(c, &n, false)?;
+        Sites::set_spa(c, &n, spa)
+    };
+    match api.db.write(set) {
+        Ok(false) => not_found(format!("no site '{name}'")),
+        Ok(true) => {
+            api.notify_site_changed(&name);
+            audit::record(
+                &api.db,
+                who,
+                "site.update",
+                &name,
+                &json!({"spa": spa}).to_string(),
+            );
+            ok(json!({"site": name, "spa": spa}))
         }
         Err(e) => internal(e),
     }

@@ -83,6 +83,7 @@ pub static ROUTES: &[Route] = &[
     r("*",      Admin, "/api/sites",                   WrongMethod(JsonWithoutAllow)),
     r("PUT",    Admin, "/api/sites/{name}",            deploy(deploy_raw)),
     r("GET",    Admin, "/api/sites/{name}",            deploy(get_site)),
+    r("PATCH",  Admin, "/api/sites/{name}",            deploy(patch_site)),
     r("DELETE", Admin, "/api/sites/{name}",            admin(delete_site)),
     r("*",      Admin, "/api/sites/{name}",            WrongMethod(JsonWithoutAllow)),
     r("GET",    Admin, "/api/sites/{name}/files",      deploy(list_files)),
@@ -161,6 +162,10 @@ fn list_sites(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {
 
 fn get_site(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {
     api::get_site(&a.api, c.req, c.params.get("name"))
+}
+
+fn patch_site(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
+    api::patch_site(&a.api, c.body, c.params.get("name"), who)
 }
 
 fn delete_site(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
@@ -613,7 +618,7 @@ mod tests {
         );
         assert_eq!(
             at("POST", "/api/sites/x/"),
-            ("/api/sites/{name}", "405", "PUT, GET, DELETE".into())
+            ("/api/sites/{name}", "405", "PUT, GET, PATCH, DELETE".into())
         );
         assert_eq!(at("POST", "/api/system/health").0, "/api/{rest*}");
         assert_eq!(at("POST", "/api/sites/x/files").0, "/api/{rest*}");

@@ -30,6 +30,8 @@ OPTIONS:
     --include-all       Also upload dot-files, node_modules and .gitignore'd files (the
                         server publishes no dot-files but .well-known/)
     --force             Replace a reserved/system site (root, 404, …; needs an admin token)
+    --spa, --no-spa     Turn the single-page-app fallback on or off (unknown paths without
+                        an extension serve index.html); without either, it stays as it was
     --insecure          Accept any HTTPS certificate (self-signed servers)
 ";
 
@@ -146,6 +148,12 @@ pub fn deploy(mut args: Arguments) -> Result<(), CliError> {
     let path = opt(&mut args, "--path")?;
     let include_all = args.contains("--include-all");
     let force = args.contains("--force");
+    let spa = match (args.contains("--spa"), args.contains("--no-spa")) {
+        (true, true) => return Err(CliError::usage("give --spa or --no-spa, not both")),
+        (true, false) => Some(true),
+        (false, true) => Some(false),
+        (false, false) => None,
+    };
     let flags = connection(&mut args)?;
     let dir: Option<PathBuf> = args
         .opt_free_from_str()
@@ -191,10 +199,20 @@ pub fn deploy(mut args: Arguments) -> Result<(), CliError> {
             );
         }
     };
-    let path = format!(
-        "/api/sites/{site}{}",
-        if force { "?force=true" } else { "" }
-    );
+    let mut query: Vec<&str> = Vec::new();
+    if force {
+        query.push("force=true");
+    }
+    match spa {
+        Some(true) => query.push("spa=true"),
+        Some(false) => query.push("spa=false"),
+        None => {}
+    }
+    let path = if query.is_empty() {
+        format!("/api/sites/{site}")
+    } else {
+        format!("/api/sites/{site}?{}", query.join("&"))
+    };
     let r = call(
         &conn,
         "PUT",

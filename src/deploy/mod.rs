@@ -16,7 +16,7 @@ pub mod history;
 use std::sync::Arc;
 
 use crate::database::FILES;
-use crate::hosting::Sites;
+use crate::hosting::{rules, Sites};
 use crate::kernel::db::Db;
 use crate::kernel::vfs::{self, PreparedFile};
 use crate::kernel::zip::{ZipArchive, ZipError, ZipLimits};
@@ -124,6 +124,18 @@ pub fn plan(archive: &ZipArchive<'_>) -> Vec<(usize, String)> {
         .collect()
 }
 
+/// A `_redirects` or `_headers` that would not work refuses the deploy, naming the line.
+fn check_rules(path: &str, data: &[u8]) -> Result<(), DeployError> {
+    let bad = |m: String| refused(400, "INVALID_RULES", m);
+    let text = std::str::from_utf8(data).map_err(|_| bad(format!("{path}: not UTF-8 text")))?;
+    let parsed = if path == rules::REDIRECTS {
+        rules::parse_redirects(text).map(|_| ())
+    } else {
+        rules::parse_headers(text).map(|_| ())
+    };
+    parsed.map_err(|e| bad(e.to_string()))
+}
+
 /// Replaces `site`'s files with the ZIP's content. On any error nothing changes.
 pub fn deploy(
     db: &Arc<Db>,
@@ -132,6 +144,7 @@ pub fn deploy(
     limits: &DeployLimits,
     actor: &str,
     from: &str,
+    spa: Option<bool>,
 ) -> Result<Deployed, DeployError> {
     if zip.len() as u64 > limits.max_upload {
         return Err(refused(
@@ -160,11 +173,17 @@ pub fn deploy(
         for (index, path) in &plan {
             // An error here (CRC, zip bomb, cap) drops `tx`: a rollback, the old site stays.
             let data = archive.read(*index, &mut inflated)?;
+            if path == rules::REDIRECTS || path == rules::HEADERS {
+                check_rules(path, &data)?;
+            }
             size_bytes += data.len() as u64;
             let file = PreparedFile::new(path, data);
             vfs::put(&tx, FILES, &site, &file).map_err(internal)?;
         }
         Sites::register(&tx, &site, false).map_err(internal)?;
+        if let Some(spa) = spa {
+            Sites::set_spa(&tx, &site, spa).map_err(internal)?;
+        }
         let deployment_id =
             history::record(&tx, &site, size_bytes, plan.len() as u64, &actor, &from)
                 .map_err(internal)?;

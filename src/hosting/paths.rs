@@ -49,10 +49,11 @@ pub fn clean(raw: &str) -> Result<String, &'static str> {
 }
 
 /// Stored paths static serving never answers with, whatever the site holds: the site's
-/// scripts (their source is the site's code, and may hold secrets), and dot-files and
+/// scripts (their source is the site's code, and may hold secrets), its rules
+/// (`_redirects`, `_headers`), and dot-files and
 /// dot-directories (`.env`, `.git/…`) except `.well-known/`, which exists to be public.
 pub fn never_served(path: &str) -> bool {
-    if path == "main.js" || path == "api/main.js" {
+    if matches!(path, "main.js" | "api/main.js" | "_redirects" | "_headers") {
         return true;
     }
     path.split('/')
@@ -74,20 +75,61 @@ pub fn candidates(path: &str) -> Vec<String> {
     c
 }
 
-/// Whether a file name carries a content hash (`app.3f2a1b9c.js`, `index-BkVxDeQ3.js`), so it
-/// can be cached forever.
+/// Whether a file name carries a content hash, so it can be cached forever. The bundlers'
+/// shapes:
+/// - a dot segment of hex or base36 with letters and digits (webpack
+///   `main.3f2a1b9c4d5e6f70.js`, `787.8a4b2c1d.chunk.js`; Parcel `index.1a2b3c4d.js`);
+/// - a `-` segment of 8 to 64 with letters and digits (esbuild `index-5JDMFSQ2.js`, Next.js
+///   `main-abcdef0123456789.js`);
+/// - the last 8 characters of the stem after a `-`, in base64url, for Vite and Rollup
+///   (`index-DiwrgTda.js`, `index-Bk_VxDe3.js`, `vendor-C-3kQx9A.css`) and esbuild's base32
+///   (`chunk-ABCDEFGH.js`): with a digit, a `-` or `_`, all capitals, or at least two capitals
+///   and two small letters. One lowercase word (`my-homepage.js`) is not a hash.
 pub fn fingerprinted(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     let Some((stem, _ext)) = name.rsplit_once('.') else {
         return false;
     };
-    let tag = stem.rsplit(['.', '-', '_']).next().unwrap_or("");
-    tag.len() >= 8
-        && tag.len() <= 64
-        && tag != stem
-        && tag.bytes().all(|b| b.is_ascii_alphanumeric())
-        && tag.bytes().any(|b| b.is_ascii_digit())
-        && tag.bytes().any(|b| b.is_ascii_alphabetic())
+    let hexish = |t: &str| {
+        (8..=64).contains(&t.len())
+            && t.bytes().all(|b| b.is_ascii_alphanumeric())
+            && t.bytes().any(|b| b.is_ascii_digit())
+            && t.bytes().any(|b| b.is_ascii_alphabetic())
+    };
+    // Dot segments between the name and the extension(s).
+    let mut dots = stem.split('.');
+    let first = dots.next().unwrap_or("");
+    if dots.any(hexish) {
+        return true;
+    }
+    // `name-hash` at the end of the first dot segment.
+    if let Some((base, tag)) = first.rsplit_once(['-', '_']) {
+        if !base.is_empty() && hexish(tag) {
+            return true;
+        }
+    }
+    rollup_hash(first)
+}
+
+/// Vite/Rollup's (and esbuild's) `[name]-[hash]` with an 8-character hash that may itself
+/// hold `-` and `_`.
+fn rollup_hash(stem: &str) -> bool {
+    let b = stem.as_bytes();
+    if b.len() < 10 || b[b.len() - 9] != b'-' {
+        return false;
+    }
+    let tag = &b[b.len() - 8..];
+    let (mut upper, mut lower, mut digit, mut sep) = (0, 0, 0, 0);
+    for &c in tag {
+        match c {
+            b'A'..=b'Z' => upper += 1,
+            b'a'..=b'z' => lower += 1,
+            b'0'..=b'9' => digit += 1,
+            b'-' | b'_' => sep += 1,
+            _ => return false,
+        }
+    }
+    upper + lower > 0 && (digit > 0 || sep > 0 || upper == 8 || (upper >= 2 && lower >= 2))
 }
 
 #[cfg(test)]
@@ -132,6 +174,56 @@ mod tests {
             "a.b/c",
         ] {
             assert!(!never_served(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn bundler_names_are_fingerprinted() {
+        for p in [
+            // Vite and Rollup: [name]-[hash:8], base64url.
+            "assets/index-DiwrgTda.js",
+            "assets/index-Bk_VxDe3.js",
+            "assets/vendor-C-3kQx9A.css",
+            "assets/logo-a1b2c3d4.svg",
+            "chunk-Dq3nP9xZ.js",
+            // webpack: [name].[contenthash].js, CRA's [id].[contenthash:8].chunk.js.
+            "main.3f2a1b9c4d5e6f708192.js",
+            "static/js/787.8a4b2c1d.chunk.js",
+            "static/css/main.0c1d2e3f.css",
+            // esbuild: [name]-[hash:8], base32.
+            "out/index-5JDMFSQ2.js",
+            "chunk-ABCDEFGH.js",
+            // Parcel, Next.js.
+            "index.1a2b3c4d.js",
+            "_next/static/chunks/main-abcdef0123456789.js",
+            "app.3f2a1b9c.js",
+        ] {
+            assert!(fingerprinted(p), "{p}");
+        }
+        for p in [
+            "index.html",
+            "app.js",
+            "my-homepage.js",
+            "about-us.html",
+            "styles.min.css",
+            "jquery-3.7.1.min.js",
+            "logo-dark.svg",
+            "README-FIRST.txt",
+            "index-CHANGELOG.md",
+            "-DiwrgTda.js",
+            "photo-2024.jpg",
+            "deadbeef.js",
+            "a.b",
+            "noext",
+        ] {
+            assert!(!fingerprinted(p), "{p}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fingerprint_never_panics(p in "\\PC{0,40}") {
+            let _ = fingerprinted(&p);
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::OptionalExtension;
 
+use super::rules::{self, Rules};
 use crate::database::FILES;
 use crate::kernel::db::{now, Db};
 use crate::kernel::vfs;
@@ -17,6 +18,8 @@ pub struct SiteInfo {
     pub spa: bool,
     pub main_js: bool,
     pub api_main_js: bool,
+    /// Its `_redirects` and `_headers`, when it has either.
+    pub rules: Option<Arc<Rules>>,
 }
 
 pub struct Sites {
@@ -26,6 +29,27 @@ pub struct Sites {
 
 /// The most site entries kept; beyond it the cache is simply cleared (cheap to rebuild).
 const MAX_CACHED: usize = 4096;
+
+/// A site's `_redirects` and `_headers`, parsed. Deploys refuse bad ones, so one that does
+/// not parse here came another way (an import): it is logged and ignored.
+fn load_rules(c: &rusqlite::Connection, site: &str) -> rusqlite::Result<Option<Arc<Rules>>> {
+    let read = |path| vfs::read_small(c, FILES, site, path, rules::MAX_FILE);
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    let mut r = Rules::default();
+    if let Some(b) = read(rules::REDIRECTS)? {
+        match rules::parse_redirects(&text(b)) {
+            Ok(v) => r.redirects = v,
+            Err(e) => log::warn!("site {site}: {e}; its redirects are ignored"),
+        }
+    }
+    if let Some(b) = read(rules::HEADERS)? {
+        match rules::parse_headers(&text(b)) {
+            Ok(v) => r.headers = v,
+            Err(e) => log::warn!("site {site}: {e}; its headers are ignored"),
+        }
+    }
+    Ok((!r.is_empty()).then(|| Arc::new(r)))
+}
 
 impl Sites {
     pub fn new(db: Arc<Db>) -> Self {
@@ -64,6 +88,7 @@ impl Sites {
                 spa: spa.unwrap_or(0) != 0,
                 main_js: has("main.js")?,
                 api_main_js: has("api/main.js")?,
+                rules: load_rules(c, site)?,
             })
         })
     }
@@ -91,6 +116,15 @@ impl Sites {
     pub fn unregister(conn: &rusqlite::Connection, site: &str) -> rusqlite::Result<()> {
         conn.execute("DELETE FROM sites WHERE name = ?1", [site])?;
         Ok(())
+    }
+
+    /// Sets `site`'s SPA fallback (inside the caller's write); false when it has no row.
+    pub fn set_spa(conn: &rusqlite::Connection, site: &str, spa: bool) -> rusqlite::Result<bool> {
+        let n = conn.execute(
+            "UPDATE sites SET spa = ?2, updated_at = ?3 WHERE name = ?1",
+            rusqlite::params![site, spa as i64, now()],
+        )?;
+        Ok(n > 0)
     }
 
     /// Whether `site` has a row, and if so whether it is a system site (on the caller's
