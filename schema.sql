@@ -194,3 +194,13 @@ CREATE VIEW IF NOT EXISTS events_v0 AS
            tags, source_type, event_type, path, referrer, user_agent, ip_address, query_params,
            datetime(created_at, 'unixepoch') AS created_at
     FROM events;
+
+-- step 7: custom domains (the table fazt's Go version v0.8 named): a host name a site answers for
+CREATE TABLE IF NOT EXISTS domains (
+    id TEXT PRIMARY KEY,
+    domain TEXT NOT NULL DEFAULT '' UNIQUE,
+    app_id TEXT NOT NULL DEFAULT '',
+    is_primary INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS idx_domains_app_id ON domains (app_id);

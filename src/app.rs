@@ -43,11 +43,23 @@ impl App {
 
 impl Handler for App {
     fn handle(&self, req: &Request, body: &mut Body<'_>) -> Response {
-        let target = self.router.route(&req.host());
+        let host_name = req.host();
+        let target = self.router.route(&host_name);
+        let custom: String;
         let (host, site) = match &target {
             Target::Admin => (Host::Admin, ""),
             Target::Site(site) => (Host::Site, site.as_str()),
-            Target::Unknown => (Host::Unknown, ""),
+            // Not a name under the domain: a custom domain (`fazt domains add`), or nothing.
+            Target::Unknown => match self.hosting.domains.lookup(&host_name) {
+                Some(m) => {
+                    if let Some(primary) = &m.redirect_to {
+                        return to_primary(req, primary);
+                    }
+                    custom = m.site;
+                    (Host::Site, custom.as_str())
+                }
+                None => (Host::Unknown, ""),
+            },
         };
         let mut resp = route::dispatch(self, routes::ROUTES, host, site, req, body);
         if req.secure {
@@ -55,6 +67,20 @@ impl Handler for App {
         }
         resp
     }
+}
+
+/// 301 from a custom domain that is not its site's primary name (`www.example.org`) to the
+/// primary one, same scheme, port, path and query.
+fn to_primary(req: &Request, primary: &str) -> Response {
+    let scheme = if req.secure { "https" } else { "http" };
+    let port = req
+        .header("host")
+        .and_then(|h| h.rsplit_once(':'))
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(String::new(), |p| format!(":{p}"));
+    let location = format!("{scheme}://{primary}{port}{}", req.target());
+    Response::text(301, format!("moved to {location}\n")).header("Location", location)
 }
 
 impl App {

@@ -408,3 +408,31 @@ fn static_certificate_serves_and_takes_deploys_over_https() {
         cert.der().as_ref()
     );
 }
+
+#[test]
+fn custom_domains_get_certificates_on_demand_only_once_registered() {
+    let s = setup("e2e-domains", None);
+    let srv = start(&s, "tls-alpn-01");
+    let tok = token(&srv, "admin");
+    let site = common::zipbuild::site(&[("index.html", b"shop")]);
+    assert_eq!(put_zip(&srv, &tok, "shop", &site).status, 200);
+    // Not registered: no certificate is ordered, the handshake fails.
+    let (ok, _) = curl(&s, "shop.example.org");
+    assert!(
+        !ok,
+        "an unregistered name got a certificate\n{}",
+        srv.logs()
+    );
+    let r = api(
+        &srv,
+        &tok,
+        "POST",
+        "/api/sites/shop/domains",
+        br#"{"domains": ["shop.example.org"]}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let (ok, body) = curl(&s, "shop.example.org");
+    assert!(ok && body == "shop", "curl: {ok} {body}\n{}", srv.logs());
+    let (ok, _) = curl(&s, "other.example.org");
+    assert!(!ok, "only registered names get certificates");
+}

@@ -201,6 +201,22 @@ fn every_go_version_is_imported_and_served() {
         // v0.20 kept the SPA flag per app.
         let deep = srv.get("shop.localhost", "/cart/42").status;
         assert_eq!(deep, if later { 200 } else { 404 }, "{version}");
+        // v0.8's custom domains: the apex serves the site, www redirects to it.
+        if version == "v0.8" || later {
+            assert_eq!(tally(&out, "domains").0, 2, "{version}:\n{out}");
+            let r = srv.get("blog.example.com", "/");
+            assert_eq!(
+                (r.status, r.text().as_str()),
+                (200, "<!doctype html><h1>Go blog</h1>")
+            );
+            let r = srv.get("www.blog.example.com", "/posts/?x=1");
+            assert_eq!(r.status, 301);
+            let loc = r.header("location").unwrap_or("");
+            assert!(
+                loc.starts_with("http://blog.example.com") && loc.ends_with("/posts/?x=1"),
+                "{loc}"
+            );
+        }
         // Short links redirect with their click counts carried over.
         let r = srv.get("localhost", "/r/gh");
         assert_eq!(

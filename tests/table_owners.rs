@@ -27,6 +27,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("sites", &["src/hosting/sites.rs"]),
     ("backups", &["src/backup/record.rs"]),
     ("imports", &["src/import_go/progress.rs"]),
+    ("domains", &["src/hosting/domains.rs"]),
     // Analytics keeps its own tables inside its vertical.
     ("events", &["src/analytics/"]),
     ("redirects", &["src/analytics/"]),

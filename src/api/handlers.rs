@@ -58,7 +58,7 @@ pub fn no_route(method: &str, path: &str) -> Response {
 }
 
 /// Validates and normalises a site name given by a client.
-fn site_name(api: &Api, raw: &str) -> Result<String, Response> {
+pub fn site_name(api: &Api, raw: &str) -> Result<String, Response> {
     let mut n = raw.trim().to_ascii_lowercase();
     let suffix = format!(".{}", api.domain);
     if let Some(s) = n.strip_suffix(&suffix) {
@@ -319,6 +319,7 @@ pub fn delete_site(api: &Api, req: &Request, raw: &str, who: &Caller) -> Respons
         let tx = c.transaction()?;
         let files = vfs::clear_site(&tx, FILES, &n2)?;
         scripts::forget_site(&tx, &n2)?;
+        crate::hosting::domains::clear_site(&tx, &n2)?;
         Sites::unregister(&tx, &n2)?;
         tx.commit()?;
         Ok(files)
@@ -326,6 +327,9 @@ pub fn delete_site(api: &Api, req: &Request, raw: &str, who: &Caller) -> Respons
     match r {
         Ok(files) => {
             api.notify_site_changed(&name);
+            if let Some(d) = &api.domains {
+                d.invalidate();
+            }
             // The replaced or deleted files left free pages: give them back to the disk.
             api.db.reclaim_in_background();
             audit::record(

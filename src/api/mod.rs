@@ -4,6 +4,7 @@
 //! scope, is the route table's business (`app::routes`); authentication is [`crate::access`].
 //! Every answer uses the `{data}` / `{error:{code,message}}` envelope ([`crate::envelope`]).
 
+pub mod domains;
 pub mod go_routes;
 pub mod handlers;
 
@@ -42,6 +43,8 @@ pub struct Api {
     pub cert_status: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
     /// The analytics recorder (queue, drops) for `/api/system/health`.
     pub analytics_status: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
+    /// Custom domains' lookup cache, dropped when the API changes them.
+    pub domains: Option<Arc<crate::hosting::domains::Domains>>,
 }
 
 impl Api {
@@ -52,6 +55,7 @@ impl Api {
             sites,
             domain,
             https: false,
+            domains: None,
             tokens: Verifier::default(),
             limiter: FailureLimiter::new(AUTH_FAILURES_PER_MINUTE, Duration::from_secs(60)),
             trusted_proxies: Vec::new(),

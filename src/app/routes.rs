@@ -88,6 +88,11 @@ pub static ROUTES: &[Route] = &[
     r("*",      Admin, "/api/sites/{name}",            WrongMethod(JsonWithoutAllow)),
     r("GET",    Admin, "/api/sites/{name}/files",      deploy(list_files)),
     r("GET",    Admin, "/api/sites/{name}/files/{path*}", admin(file_content)),
+    r("GET",    Admin, "/api/sites/{name}/domains",    admin(domains_list)),
+    r("POST",   Admin, "/api/sites/{name}/domains",    admin(domains_add)),
+    r("*",      Admin, "/api/sites/{name}/domains",    WrongMethod(Json)),
+    r("DELETE", Admin, "/api/sites/{name}/domains/{domain}", admin(domains_remove)),
+    r("*",      Admin, "/api/sites/{name}/domains/{domain}", WrongMethod(Json)),
     r("GET",    Admin, "/api/sites/{name}/env",        admin(list_env)),
     r("GET",    Admin, "/api/sites/{name}/env/{VAR}",  admin(get_env)),
     r("PUT",    Admin, "/api/sites/{name}/env/{VAR}",  admin(put_env)),
@@ -190,6 +195,19 @@ fn delete_key_query(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
 
 fn list_files(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {
     api::list_files(&a.api, c.params.get("name"))
+}
+
+fn domains_list(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {
+    crate::api::domains::list(&a.api, c.params.get("name"))
+}
+
+fn domains_add(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
+    crate::api::domains::add(&a.api, c.body, c.params.get("name"), who)
+}
+
+fn domains_remove(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
+    let (name, domain) = (c.params.get("name"), c.params.get("domain"));
+    crate::api::domains::remove(&a.api, name, domain, who)
 }
 
 fn list_env(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {

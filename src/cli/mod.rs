@@ -5,6 +5,7 @@ mod backup;
 mod common;
 mod config;
 mod deploy;
+mod domains;
 mod healthcheck;
 mod import_go;
 mod logs;
@@ -44,6 +45,7 @@ COMMANDS:
     logs SITE [-f]     A site's script logs
     run SITE           Execute a site's main.js once and print the response
     service            Install as a hardened systemd service (install|uninstall|status|logs)
+    domains            Custom domains of a site: add SITE DOMAIN..., list, remove
     config             Server options stored in fazt.db: list, get KEY, set KEY VALUE,
                        unset KEY (alias: `set-config KEY VALUE`)
     vacuum             Compact the database file (give freed space back to the disk)
@@ -122,6 +124,7 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         "stats" => stats::run(args),
         "healthcheck" => healthcheck::run(args),
         "token" => token::run(args),
+        "domains" => domains::run(args),
         "vacuum" => vacuum::run(args),
         "backup" => backup::run(args),
         "restore" => restore::run(args),

@@ -197,8 +197,10 @@ fn wire(db: &Arc<Db>, cfg: &ServeConfig) -> Result<Wired, CliError> {
         cfg.cache_bytes,
     ));
     let sites = Arc::new(Sites::new(db.clone()));
+    let domains = Arc::new(crate::hosting::domains::Domains::new(db.clone()));
     let scripts = Arc::new(build_scripts(db, &vfs, &cfg.js)?);
     let mut api = Api::new(db.clone(), vfs.clone(), sites.clone(), domain.clone());
+    api.domains = Some(domains.clone());
     let s2 = scripts.clone();
     api.site_hooks.push(Box::new(move |site| s2.forget(site)));
     api.deploy_limits = cfg.deploy.clone();
@@ -215,8 +217,14 @@ fn wire(db: &Arc<Db>, cfg: &ServeConfig) -> Result<Wired, CliError> {
     #[cfg(feature = "acme")]
     let https = if cfg.https.enabled {
         let h = Arc::new(
-            crate::https::Https::start(&cfg.https.opts, domain, db.clone(), sites.clone())
-                .map_err(|e| CliError::fail(format!("HTTPS: {e}")))?,
+            crate::https::Https::start(
+                &cfg.https.opts,
+                domain,
+                db.clone(),
+                sites.clone(),
+                domains.clone(),
+            )
+            .map_err(|e| CliError::fail(format!("HTTPS: {e}")))?,
         );
         let (h1, h2) = (h.clone(), h.clone());
         api.site_hooks
@@ -235,7 +243,11 @@ fn wire(db: &Arc<Db>, cfg: &ServeConfig) -> Result<Wired, CliError> {
         scripts,
         #[cfg(feature = "analytics")]
         analytics,
-        hosting: Hosting { vfs, sites },
+        hosting: Hosting {
+            vfs,
+            sites,
+            domains,
+        },
         upgrade_pinned: cfg.upgrade.clone(),
         router: crate::hosting::Router::new(domain),
         started: Instant::now(),

@@ -1,6 +1,7 @@
 //! Hosting: the static-site vertical. Maps a request to a site and a stored file and builds
 //! the response (404 pages, SPA fallback, validators, ranges, gzip). Seeds the system sites.
 
+pub mod domains;
 pub mod paths;
 pub mod router;
 pub mod rules;
@@ -21,6 +22,7 @@ pub use sites::Sites;
 pub struct Hosting {
     pub vfs: Arc<Vfs>,
     pub sites: Arc<Sites>,
+    pub domains: Arc<domains::Domains>,
 }
 
 /// 400 for a request path [`paths::clean`] refused.

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::hosting::domains::Domains;
 use crate::hosting::{valid_site_name, Sites};
 use crate::kernel::db::Db;
 use crate::kernel::tls::{
@@ -41,9 +42,13 @@ pub struct Https {
     domain: String,
 }
 
-/// Whether `name` may get a certificate: the domain, its admin host, or an existing site.
-pub fn allowed(name: &str, domain: &str, sites: &Sites) -> bool {
+/// Whether `name` may get a certificate: the domain, its admin host, an existing site, or a
+/// registered custom domain (`fazt domains add`).
+pub fn allowed(name: &str, domain: &str, sites: &Sites, domains: &Domains) -> bool {
     if name == domain || name == format!("admin.{domain}") {
+        return true;
+    }
+    if domains.lookup(name).is_some() {
         return true;
     }
     match name.strip_suffix(&format!(".{domain}")) {
@@ -58,6 +63,7 @@ impl Https {
         domain: &str,
         db: Arc<Db>,
         sites: Arc<Sites>,
+        domains: Arc<Domains>,
     ) -> Result<Https, String> {
         let resolver = Arc::new(SniResolver::new());
         let mut static_status = Vec::new();
@@ -87,7 +93,8 @@ impl Https {
                 cfg.contact = opts.email.iter().map(|e| format!("mailto:{e}")).collect();
                 let d = domain.to_string();
                 let s2 = sites.clone();
-                let policy: NamePolicy = Arc::new(move |name: &str| allowed(name, &d, &s2));
+                let policy: NamePolicy =
+                    Arc::new(move |name: &str| allowed(name, &d, &s2, &domains));
                 let store = Arc::new(store::DbCertStore(db));
                 let m = CertManager::new(cfg.clone(), store, policy, resolver.clone())
                     .map_err(|e| e.to_string())?;

@@ -257,9 +257,30 @@ pub fn site_rows(
             "created_at",
         ],
     )?;
+    // v0.8's custom domains (`app_id` is the site's id, or its name before v0.10).
+    go.select(
+        "domains",
+        &["domain", "app_id", "is_primary"],
+        "ORDER BY domain",
+        &[],
+        |r| {
+            let domain = text(r, 0).unwrap_or_default().to_ascii_lowercase();
+            let Some(site) = site_of(go, imported, text(r, 1)) else {
+                orphans += 1;
+                return Ok(());
+            };
+            if domain.is_empty() {
+                return Ok(());
+            }
+            let m =
+                crate::hosting::domains::import(tx, &domain, &site, int(r, 2).unwrap_or(1) != 0)?;
+            s.count("domains", m);
+            Ok(())
+        },
+    )?;
     if orphans > 0 {
         s.notes.push(format!(
-            "{orphans} KV/env row(s) skipped: their site was not imported"
+            "{orphans} KV/env/domain row(s) skipped: their site was not imported"
         ));
     }
     Ok(())

@@ -26,13 +26,23 @@ pub fn bin() -> PathBuf {
     }
 }
 
-/// A loopback port free now (for servers started beside fazt).
+/// A loopback port free now (for servers started beside fazt), never one this test process
+/// handed out before: the kernel may give a just-released port to the next `bind(0)`, and two
+/// servers told the same port (pebble's management port and its DNS server's, once) fail.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A temporary directory removed on drop.

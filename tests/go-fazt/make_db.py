@@ -169,6 +169,13 @@ def main():
         " VALUES (?, 3145823, 6, 'laptop', '2024-03-05 12:00:00')",
         (key("blog"),),
     )
+    if 7 in steps:
+        # v0.8's custom domains: the apex serves, www is not primary.
+        db.executemany(
+            "INSERT INTO domains (id, domain, app_id, is_primary) VALUES (?, ?, ?, ?)",
+            [("dom_1", "blog.example.com", key("blog"), 1),
+             ("dom_2", "www.blog.example.com", key("blog"), 0)],
+        )
     if 6 in steps:
         db.executemany(
             "INSERT INTO configurations (key, value) VALUES (?, ?)",
