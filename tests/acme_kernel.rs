@@ -547,3 +547,56 @@ fn account_deactivated_at_the_ca_is_registered_anew() {
     assert_eq!(body, "hello two.fazt.test");
     mgr.shutdown();
 }
+
+#[test]
+fn the_weekly_order_budget_holds_across_restarts() {
+    init_log();
+    let front = Front::start();
+    let pebble = Pebble::start("budget", front.http_port, front.tls_port, None);
+    let store = Arc::new(MemStore::new());
+    let cfg = fazt_kernel::tls::AcmeConfig {
+        orders_per_week: 1,
+        ..pebble.config(&[ChallengeKind::Http01])
+    };
+    let names: &'static [&'static str] = &["a.fazt.test", "b.fazt.test", "c.fazt.test"];
+    let mgr = CertManager::new(
+        cfg.clone(),
+        store.clone(),
+        allow(names),
+        Arc::new(SniResolver::new()),
+    )
+    .unwrap();
+    front.install(&mgr);
+    mgr.request("a.fazt.test").unwrap();
+    assert!(mgr.wait_idle(Duration::from_secs(60)));
+    mgr.request("b.fazt.test").unwrap();
+    assert!(mgr.wait_idle(Duration::from_secs(60)));
+    let st = mgr.status();
+    let b = st
+        .iter()
+        .find(|c| c.name == "b.fazt.test")
+        .expect("b is tracked");
+    assert_ne!(b.state, CertState::Valid, "{st:?}");
+    assert!(
+        b.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("weekly budget of 1"),
+        "{st:?}"
+    );
+    assert_eq!((mgr.orders_placed(), pebble.orders()), (1, 1));
+    // A restart reads the budget back from the store: still no new order.
+    mgr.shutdown();
+    let mgr2 = CertManager::new(
+        cfg,
+        store.clone(),
+        allow(names),
+        Arc::new(SniResolver::new()),
+    )
+    .unwrap();
+    front.install(&mgr2);
+    mgr2.request("c.fazt.test").unwrap();
+    assert!(mgr2.wait_idle(Duration::from_secs(60)));
+    assert_eq!((mgr2.orders_placed(), pebble.orders()), (0, 1));
+    mgr2.shutdown();
+}

@@ -72,6 +72,14 @@ pub static ACME_ORDERS_PER_MINUTE: Opt<u32> = Opt {
     ),
     parse: parse::positive,
 };
+pub static ACME_ORDERS_PER_WEEK: Opt<u32> = Opt {
+    spec: Spec::value(
+        "--acme-orders-per-week",
+        "N",
+        "Budget of new ACME orders in any 7 days, kept across restarts (default 40)",
+    ),
+    parse: parse::positive,
+};
 pub static TLS_CERT: Opt<PathBuf> = Opt {
     spec: Spec::value(
         "--tls-cert",
@@ -95,6 +103,7 @@ pub static OPTIONS: &[&dyn AnyOpt] = &[
     &ACME_CA_ROOT,
     &ACME_CHALLENGES,
     &ACME_ORDERS_PER_MINUTE,
+    &ACME_ORDERS_PER_WEEK,
     &TLS_CERT,
     &TLS_KEY,
 ];
@@ -123,6 +132,7 @@ pub fn resolve(src: &Sources) -> Result<HttpsConfig, String> {
     let ca_root = src.given(&ACME_CA_ROOT)?;
     let challenges = src.given(&ACME_CHALLENGES)?;
     let orders_per_minute = src.given(&ACME_ORDERS_PER_MINUTE)?;
+    let orders_per_week = src.given(&ACME_ORDERS_PER_WEEK)?;
     let cert = src.given(&TLS_CERT)?;
     let key = src.given(&TLS_KEY)?;
     let enabled = src.value(&HTTPS)? || cert.is_some() || key.is_some();
@@ -133,6 +143,7 @@ pub fn resolve(src: &Sources) -> Result<HttpsConfig, String> {
         (ca_root.is_some(), &ACME_CA_ROOT.spec),
         (challenges.is_some(), &ACME_CHALLENGES.spec),
         (orders_per_minute.is_some(), &ACME_ORDERS_PER_MINUTE.spec),
+        (orders_per_week.is_some(), &ACME_ORDERS_PER_WEEK.spec),
     ];
     if let Some((_, spec)) = acme_only.iter().find(|(given, _)| *given && !enabled) {
         return Err(format!(
@@ -182,6 +193,7 @@ pub fn resolve(src: &Sources) -> Result<HttpsConfig, String> {
                 key,
                 challenges: kinds,
                 orders_per_minute,
+                orders_per_week,
             },
         })
     }

@@ -33,6 +33,8 @@ pub struct HttpsOptions {
     pub challenges: Vec<ChallengeKind>,
     /// Global cap on new orders per minute (default: the manager's).
     pub orders_per_minute: Option<u32>,
+    /// Budget of new orders in any 7 days (default: the manager's).
+    pub orders_per_week: Option<u32>,
 }
 
 pub struct Https {
@@ -86,6 +88,9 @@ impl Https {
                 cfg.extra_root_pem = opts.ca_root.clone();
                 if let Some(n) = opts.orders_per_minute {
                     cfg.orders_per_minute = n;
+                }
+                if let Some(n) = opts.orders_per_week {
+                    cfg.orders_per_week = n;
                 }
                 if !opts.challenges.is_empty() {
                     cfg.challenges = opts.challenges.clone();

@@ -25,7 +25,7 @@ use super::acme::ChallengeKind;
 use super::client;
 use super::edge::OnDemand;
 use super::pem::LoadedCert;
-use super::renew::{renew_at, OrderLimiter};
+use super::renew::{renew_at, OrderLimiter, WeeklyBudget};
 use super::sni::SniResolver;
 use super::store::{self, CertStore};
 use super::worker::load_stored;
@@ -59,6 +59,9 @@ pub struct AcmeConfig {
     pub retry_max: Duration,
     /// Global cap on new orders per minute.
     pub orders_per_minute: u32,
+    /// Global budget of new orders in any 7 days, kept in the store across restarts (Let's
+    /// Encrypt allows 50 certificates per registered domain a week).
+    pub orders_per_week: u32,
     /// Upper bound for one order (new order → validation → certificate); the
     /// next challenge type, if any, gets a fresh bound.
     pub order_timeout: Duration,
@@ -75,6 +78,7 @@ impl Default for AcmeConfig {
             retry_min: Duration::from_secs(10 * 60),
             retry_max: Duration::from_secs(8 * 3600),
             orders_per_minute: 5,
+            orders_per_week: 40,
             order_timeout: Duration::from_secs(5 * 60),
         }
     }
@@ -213,6 +217,7 @@ pub(super) struct State {
     pub(super) worker: bool,
     pub(super) stopped: bool,
     pub(super) limiter: OrderLimiter,
+    pub(super) week: WeeklyBudget,
 }
 
 pub(super) struct Inner {
@@ -290,6 +295,8 @@ impl CertManager {
         let ns = store::directory_namespace(&cfg.directory_url);
         let names = load_stored(store.as_ref(), &ns, &resolver);
         let limiter = OrderLimiter::new(cfg.orders_per_minute, Duration::from_secs(60));
+        let stored = store.get(&store::orders_key(&ns)).ok().flatten();
+        let week = WeeklyBudget::new(cfg.orders_per_week, stored.as_deref());
         let inner = Arc::new(Inner {
             cfg,
             ns,
@@ -304,6 +311,7 @@ impl CertManager {
                 worker: false,
                 stopped: false,
                 limiter,
+                week,
             }),
             changed: Condvar::new(),
             orders: AtomicU64::new(0),

@@ -1,7 +1,9 @@
 //! Renewal timing as plain arithmetic: when a certificate is due (one third of
 //! its lifetime left, whatever that lifetime is: 90 days, 6 days, a minute on a
-//! test CA), how long to back off after failures, and the global cap on orders
-//! per minute that keeps a misconfiguration from hammering the CA.
+//! test CA), how long to back off after failures, the global cap on orders per
+//! minute that keeps a misconfiguration from hammering the CA, and the weekly budget
+//! of new orders (kept in the store) that keeps on-demand issuance under the CA's own
+//! weekly limits across restarts.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -57,6 +59,62 @@ impl OrderLimiter {
             .window
             .saturating_sub(now.saturating_duration_since(oldest))
             .max(Duration::from_millis(10)))
+    }
+}
+
+/// Seconds in the budget's window.
+pub const WEEK: i64 = 7 * 86_400;
+
+/// At most `max` new orders in any 7 days, counted from the unix times of past orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeeklyBudget {
+    max: usize,
+    orders: Vec<i64>,
+}
+
+impl WeeklyBudget {
+    /// A budget of `max` (0 is treated as 1) with the stored order times (a JSON array of
+    /// unix seconds; anything else counts as none).
+    pub fn new(max: u32, stored: Option<&[u8]>) -> Self {
+        let mut orders: Vec<i64> = stored
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default();
+        orders.sort_unstable();
+        WeeklyBudget {
+            max: usize::try_from(max.max(1)).unwrap_or(usize::MAX),
+            orders,
+        }
+    }
+
+    fn prune(&mut self, now: i64) {
+        self.orders.retain(|&t| t > now - WEEK && t <= now + 60);
+    }
+
+    /// Room for one more order at `now`, or the unix time the oldest counted one leaves the
+    /// window.
+    pub fn check(&mut self, now: i64) -> Result<(), i64> {
+        self.prune(now);
+        if self.orders.len() < self.max {
+            Ok(())
+        } else {
+            Err(self.orders.first().map_or(now, |t| t + WEEK))
+        }
+    }
+
+    /// Counts an order placed at `now`.
+    pub fn record(&mut self, now: i64) {
+        self.prune(now);
+        self.orders.push(now);
+    }
+
+    /// The order times, for the store.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.orders).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// The budget: orders allowed in any 7 days.
+    pub fn max(&self) -> usize {
+        self.max
     }
 }
 
@@ -138,5 +196,27 @@ mod tests {
                 prop_assert!(in_window <= max as usize);
             }
         }
+    }
+
+    #[test]
+    fn weekly_budget_counts_seven_days_and_survives_a_restart() {
+        let mut b = WeeklyBudget::new(2, None);
+        assert_eq!(b.check(1_000_000), Ok(()));
+        b.record(1_000_000);
+        b.record(1_000_100);
+        assert_eq!(b.check(1_000_200), Err(1_000_000 + WEEK));
+        // Stored and read back (a restart): still full.
+        let mut again = WeeklyBudget::new(2, Some(b.to_json().as_bytes()));
+        assert_eq!(again.check(1_000_300), Err(1_000_000 + WEEK));
+        // A week after the first order, one slot frees.
+        assert_eq!(again.check(1_000_000 + WEEK), Ok(()));
+        // Garbage in the store counts as no orders; 0 is a budget of 1.
+        let mut junk = WeeklyBudget::new(0, Some(b"{not json"));
+        assert_eq!((junk.max(), junk.check(5)), (1, Ok(())));
+        junk.record(5);
+        assert_eq!(junk.check(6), Err(5 + WEEK));
+        // A time far in the future (a clock that jumped back) does not block forever.
+        let mut future = WeeklyBudget::new(1, Some(b"[99999999999]"));
+        assert_eq!(future.check(1_000), Ok(()));
     }
 }

@@ -159,6 +159,11 @@ pub fn account_key(ns: &str) -> String {
     format!("acme/{ns}/account.json")
 }
 
+/// Key of the unix times of recent new orders (the weekly budget).
+pub fn orders_key(ns: &str) -> String {
+    format!("acme/{ns}/orders.json")
+}
+
 /// Prefix under which every certificate of one directory lives.
 pub fn certs_prefix(ns: &str) -> String {
     format!("certs/{ns}/")

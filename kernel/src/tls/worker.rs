@@ -200,11 +200,35 @@ impl Inner {
             log::info!("acme: {name} is no longer allowed by the name policy; not ordering");
             return Ok(None);
         }
+        // One lock, released before anything else (the guard of an `if let` scrutinee
+        // would live through its block).
+        let budget = {
+            let mut st = self.lock();
+            st.week
+                .check(now_unix())
+                .map_err(|frees| (frees, st.week.max()))
+        };
+        if let Err((frees, max)) = budget {
+            return Err(format!(
+                "not ordering {name}: the weekly budget of {max} new orders is used (the next frees in {} h)",
+                (frees - now_unix()).max(0) / 3600 + 1
+            ));
+        }
         let mut acct = self.account(account, false).await?;
         let gate = || {
-            let granted = self.lock().limiter.try_acquire(Instant::now());
+            let mut st = self.lock();
+            let granted = st.limiter.try_acquire(Instant::now());
             if granted.is_ok() {
+                st.week.record(now_unix());
+                let json = st.week.to_json();
+                drop(st);
                 self.orders.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = self
+                    .store
+                    .put(&store::orders_key(&self.ns), json.as_bytes())
+                {
+                    log::warn!("acme: storing the order budget: {e}");
+                }
             }
             granted
         };
