@@ -113,39 +113,25 @@ fn the_contract() {
     assert!(local.contains("hello log"));
     // … and so does a remote one, over the API, with no database on this side.
     let work = TempDir::new("remote-logs");
-    let out = std::process::Command::new(bin())
-        .args([
-            "logs",
-            "app",
-            "--server",
-            &format!("http://{}", srv.addr),
-            "--token",
-            &admin,
-        ])
-        .current_dir(work.path())
-        .env("FAZT_CLIENT_CONFIG", work.join("client.json"))
-        .env_remove("FAZT_DB")
-        .output()
-        .unwrap();
-    assert_eq!(ok(&out), local, "remote = local");
+    let server = format!("http://{}", srv.addr);
+    let remote = |cmd: &[&str]| {
+        std::process::Command::new(bin())
+            .args(cmd)
+            .args(["app", "--server", &server, "--token", &admin])
+            .current_dir(work.path())
+            .env("FAZT_CLIENT_CONFIG", work.join("client.json"))
+            .env_remove("FAZT_DB")
+            .output()
+            .unwrap()
+    };
+    assert_eq!(ok(&remote(&["logs"])), local, "remote = local");
     assert!(!work.join("fazt.db").exists(), "no local database was made");
     // Go fazt's spelling, `fazt client logs`, is the same command.
-    let out = std::process::Command::new(bin())
-        .args([
-            "client",
-            "logs",
-            "app",
-            "--server",
-            &format!("http://{}", srv.addr),
-            "--token",
-            &admin,
-        ])
-        .current_dir(work.path())
-        .env("FAZT_CLIENT_CONFIG", work.join("client.json"))
-        .env_remove("FAZT_DB")
-        .output()
-        .unwrap();
-    assert_eq!(ok(&out), local, "client logs = logs");
+    assert_eq!(
+        ok(&remote(&["client", "logs"])),
+        local,
+        "client logs = logs"
+    );
     // Lines after an id, as `-f` asks for them; a bad id is refused.
     let all = api(&srv, &admin, "GET", "/api/sites/app/logs?limit=50", b"").json();
     let first = all["data"][0]["id"].as_i64().unwrap();

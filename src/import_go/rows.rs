@@ -107,78 +107,47 @@ pub fn site_rows(
 ) -> Result<(), ImportError> {
     let t = now();
     let mut orphans = 0u64;
-    go.select(
-        "kv_store",
-        &["site_id", "key", "value", "created_at", "updated_at"],
-        "ORDER BY site_id, key",
-        &[],
-        |r| {
-            let Some(site) = site_of(go, imported, text(r, 0)) else {
-                orphans += 1;
-                return Ok(());
-            };
-            let (key, value) = (
-                text(r, 1).unwrap_or_default(),
-                text(r, 2).unwrap_or_default(),
-            );
-            let updated = time(r, 4).unwrap_or(t);
-            let m = kv::import(
-                tx,
-                &site,
-                &key,
-                &value,
-                time(r, 3).unwrap_or(updated),
-                updated,
-            )?;
-            s.count("kv", m);
-            Ok(())
-        },
-    )?;
+    // One KV row (site key, key, value, created, updated in columns 0–4) of either table.
+    let mut kv_row = |r: &rusqlite::Row<'_>, s: &mut Summary| -> Result<(), ImportError> {
+        let Some(site) = site_of(go, imported, text(r, 0)) else {
+            orphans += 1;
+            return Ok(());
+        };
+        let (key, value) = (
+            text(r, 1).unwrap_or_default(),
+            text(r, 2).unwrap_or_default(),
+        );
+        let updated = time(r, 4).unwrap_or(t);
+        let created = time(r, 3).unwrap_or(updated);
+        s.count("kv", kv::import(tx, &site, &key, &value, created, updated)?);
+        Ok(())
+    };
+    let cols = ["site_id", "key", "value", "created_at", "updated_at"];
+    go.select("kv_store", &cols, "ORDER BY site_id, key", &[], |r| {
+        kv_row(r, s)
+    })?;
     // v0.10's app storage: app-wide rows only; per-user rows have no place here.
     let (mut per_user, mut expired) = (0u64, 0u64);
-    go.select(
-        "app_kv",
-        &[
-            "app_id",
-            "key",
-            "value",
-            "created_at",
-            "updated_at",
-            "expires_at",
-            "user_id",
-        ],
-        "ORDER BY app_id, key",
-        &[],
-        |r| {
-            if text(r, 6).is_some_and(|u| !u.is_empty()) {
-                per_user += 1;
-                return Ok(());
-            }
-            if int(r, 5).is_some_and(|e| e <= t) {
-                expired += 1;
-                return Ok(());
-            }
-            let Some(site) = site_of(go, imported, text(r, 0)) else {
-                orphans += 1;
-                return Ok(());
-            };
-            let (key, value) = (
-                text(r, 1).unwrap_or_default(),
-                text(r, 2).unwrap_or_default(),
-            );
-            let updated = time(r, 4).unwrap_or(t);
-            let m = kv::import(
-                tx,
-                &site,
-                &key,
-                &value,
-                time(r, 3).unwrap_or(updated),
-                updated,
-            )?;
-            s.count("kv", m);
-            Ok(())
-        },
-    )?;
+    let cols = [
+        "app_id",
+        "key",
+        "value",
+        "created_at",
+        "updated_at",
+        "expires_at",
+        "user_id",
+    ];
+    go.select("app_kv", &cols, "ORDER BY app_id, key", &[], |r| {
+        if text(r, 6).is_some_and(|u| !u.is_empty()) {
+            per_user += 1;
+            return Ok(());
+        }
+        if int(r, 5).is_some_and(|e| e <= t) {
+            expired += 1;
+            return Ok(());
+        }
+        kv_row(r, s)
+    })?;
     if per_user > 0 {
         s.tally("kv").skipped += per_user;
         s.notes.push(format!(
