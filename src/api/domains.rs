@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::handlers::site_name;
+use super::handlers::existing_site;
 use super::Api;
 use crate::access::Caller;
 use crate::audit;
@@ -12,14 +12,6 @@ use crate::envelope::{bad_request, body_error, data, error, internal, not_found,
 use crate::hosting::domains::{self, DomainError};
 use crate::kernel::http::Body;
 use crate::kernel::http::Response;
-
-fn existing_site(api: &Api, raw: &str) -> Result<String, Response> {
-    let name = site_name(api, raw)?;
-    if !api.sites.info(&name).exists {
-        return Err(not_found(format!("no site '{name}'")));
-    }
-    Ok(name)
-}
 
 fn listed(api: &Api, site: &str) -> Response {
     match domains::list(&api.db, Some(site)) {
@@ -89,15 +81,12 @@ pub fn add(api: &Api, body: &mut Body<'_>, raw: &str, who: &Caller) -> Response 
         Ok(()) => {
             changed(api);
             audit::record(&api.db, who, "domain.add", &site, &audit_names);
-            match listed(api, &site) {
-                r if r.status == 200 => {
-                    // 201 with the site's domains now.
-                    let mut r = r;
-                    r.status = 201;
-                    r
-                }
-                r => r,
+            // 201 with the site's domains now.
+            let mut r = listed(api, &site);
+            if r.status == 200 {
+                r.status = 201;
             }
+            r
         }
         Err(e @ DomainError::Taken { .. }) => error(409, "DOMAIN_TAKEN", e.to_string()),
         Err(e @ DomainError::TooMany) => error(400, "TOO_MANY_DOMAINS", e.to_string()),

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use super::handlers::{env_target, limit_param, query_param, set_env};
+use super::handlers::{env_target, existing_site, limit_param, query_param, set_env};
 use super::Api;
 use crate::access::Caller;
 use crate::envelope::{bad_request, body_error, error, internal, ok};
@@ -94,7 +94,7 @@ fn site_param(api: &Api, req: &Request) -> Result<String, Response> {
             req.path()
         ))),
     }
-    .and_then(|s| env_target(api, &s, "X").map(|_| s))
+    .and_then(|s| existing_site(api, &s))
 }
 
 /// `GET /api/envvars?site_id=`: `{vars: [{name, updated_at}]}`, never the values.
@@ -103,7 +103,7 @@ pub fn envvars_list(api: &Api, req: &Request) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    match scripts::env::names(&api.db, &site.to_ascii_lowercase()) {
+    match scripts::env::names(&api.db, &site) {
         Ok(rows) => ok(json!({"vars": rows.into_iter()
             .map(|(n, t)| json!({"name": n, "updated_at": t}))
             .collect::<Vec<_>>()})),
@@ -153,7 +153,7 @@ pub fn envvars_delete(api: &Api, req: &Request, who: &Caller) -> Response {
 /// `GET /api/logs?site_id=&limit=`: `{logs: [...]}`, newest first, as Go answered.
 pub fn logs(api: &Api, req: &Request) -> Response {
     let site = match site_param(api, req) {
-        Ok(s) => s.to_ascii_lowercase(),
+        Ok(s) => s,
         Err(r) => return r,
     };
     let limit = limit_param(req, 50, 1000);
@@ -170,7 +170,7 @@ pub fn logs(api: &Api, req: &Request) -> Response {
 /// the owner's API). Sent as a download, sandboxed, so a site's HTML never runs as the admin
 /// host's page.
 pub fn file_content(api: &Api, raw_site: &str, path: &str) -> Response {
-    let site = match env_target(api, raw_site, "X") {
+    let site = match existing_site(api, raw_site) {
         Ok(s) => s,
         Err(r) => return r,
     };

@@ -397,13 +397,10 @@ pub fn patch_site(api: &Api, body: &mut Body<'_>, raw: &str, who: &Caller) -> Re
 
 /// `GET /api/sites/{name}/files`.
 pub fn list_files(api: &Api, raw: &str) -> Response {
-    let name = match site_name(api, raw) {
+    let name = match existing_site(api, raw) {
         Ok(n) => n,
         Err(r) => return r,
     };
-    if !api.sites.info(&name).exists {
-        return not_found(format!("no site '{name}'"));
-    }
     match api.vfs.list(&name) {
         Ok(files) => ok(Value::Array(
             files
@@ -423,8 +420,16 @@ fn valid_env_name(v: &str) -> bool {
         && !v.as_bytes()[0].is_ascii_digit()
 }
 
-pub fn env_target(api: &Api, raw: &str, var: &str) -> Result<String, Response> {
+/// A site name from the URL, checked, of a site that exists (404 otherwise).
+pub fn existing_site(api: &Api, raw: &str) -> Result<String, Response> {
     let name = site_name(api, raw)?;
+    if !api.sites.info(&name).exists {
+        return Err(not_found(format!("no site '{name}'")));
+    }
+    Ok(name)
+}
+
+pub fn env_target(api: &Api, raw: &str, var: &str) -> Result<String, Response> {
     if !valid_env_name(var) {
         return Err(error(
             400,
@@ -432,10 +437,7 @@ pub fn env_target(api: &Api, raw: &str, var: &str) -> Result<String, Response> {
             format!("'{var}' is not a valid variable name: use A-Z, a-z, 0-9 and _"),
         ));
     }
-    if !api.sites.info(&name).exists {
-        return Err(not_found(format!("no site '{name}'")));
-    }
-    Ok(name)
+    existing_site(api, raw)
 }
 
 /// `GET /api/sites/{name}/env`: names only, never values.

@@ -5,7 +5,7 @@
 use pico_args::Arguments;
 
 use super::common::{finish, open_existing_db, opt, wants_help, CliError};
-use crate::hosting::domains::{self, DomainError};
+use crate::hosting::domains;
 use crate::hosting::{valid_site_name, Sites};
 
 const HELP: &str = "\
@@ -77,16 +77,10 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
                 )));
             }
             let shown = checked.join(", ");
-            match domains::add(&db, &site, checked, redirect) {
-                Ok(()) => {
-                    println!("{shown} → site {site}");
-                    Ok(())
-                }
-                Err(e @ (DomainError::Taken { .. } | DomainError::TooMany)) => {
-                    Err(CliError::fail(e.to_string()))
-                }
-                Err(e) => Err(CliError::fail(e.to_string())),
-            }
+            domains::add(&db, &site, checked, redirect)
+                .map_err(|e| CliError::fail(e.to_string()))?;
+            println!("{shown} → site {site}");
+            Ok(())
         }
         Some("list") => {
             let site: Option<String> = args
