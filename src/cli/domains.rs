@@ -77,8 +77,8 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
                 )));
             }
             let shown = checked.join(", ");
-            domains::add(&db, &site, checked, redirect)
-                .map_err(|e| CliError::fail(e.to_string()))?;
+            let added = domains::add(&db, &site, checked, redirect);
+            added.map_err(|e| CliError::fail(e.to_string()))?;
             println!("{shown} → site {site}");
             Ok(())
         }
