@@ -24,7 +24,9 @@ pub struct SiteInfo {
 
 pub struct Sites {
     db: Arc<Db>,
-    cache: Mutex<HashMap<String, Arc<SiteInfo>>>,
+    /// The entries, and a count of invalidations: what was read before one is not cached
+    /// after it (it may predate the write that caused it).
+    cache: Mutex<(HashMap<String, Arc<SiteInfo>>, u64)>,
 }
 
 /// The most site entries kept; beyond it the cache is simply cleared (cheap to rebuild).
@@ -55,20 +57,26 @@ impl Sites {
     pub fn new(db: Arc<Db>) -> Self {
         Sites {
             db,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new((HashMap::new(), 0)),
         }
     }
 
     pub fn info(&self, site: &str) -> Arc<SiteInfo> {
-        if let Some(i) = self.cache.lock().ok().and_then(|c| c.get(site).cloned()) {
-            return i;
+        let mut generation = 0;
+        if let Ok(c) = self.cache.lock() {
+            if let Some(i) = c.0.get(site) {
+                return i.clone();
+            }
+            generation = c.1;
         }
         let info = Arc::new(self.load(site).unwrap_or_default());
         if let Ok(mut c) = self.cache.lock() {
-            if c.len() >= MAX_CACHED {
-                c.clear();
+            if c.1 == generation {
+                if c.0.len() >= MAX_CACHED {
+                    c.0.clear();
+                }
+                c.0.insert(site.to_string(), info.clone());
             }
-            c.insert(site.to_string(), info.clone());
         }
         info
     }
@@ -95,7 +103,8 @@ impl Sites {
 
     pub fn invalidate(&self, site: &str) {
         if let Ok(mut c) = self.cache.lock() {
-            c.remove(site);
+            c.0.remove(site);
+            c.1 += 1;
         }
     }
 
@@ -150,6 +159,30 @@ impl Sites {
             "INSERT INTO sites (name, spa, system, created_at, updated_at) VALUES (?1, ?2, 0, ?3, ?4)
              ON CONFLICT(name) DO UPDATE SET spa = excluded.spa, system = 0, updated_at = excluded.updated_at",
             rusqlite::params![site, spa as i64, created, now()],
+        )?;
+        Ok(())
+    }
+
+    /// The deployment `site` was last switched to by this binary (deploy or rollback).
+    pub fn deployment(conn: &rusqlite::Connection, site: &str) -> rusqlite::Result<Option<i64>> {
+        conn.query_row(
+            "SELECT deployment_id FROM sites WHERE name = ?1",
+            [site],
+            |r| r.get(0),
+        )
+        .optional()
+        .map(Option::flatten)
+    }
+
+    /// Records that `site` now serves deployment `id` (inside the switch's transaction).
+    pub fn set_deployment(
+        conn: &rusqlite::Connection,
+        site: &str,
+        id: i64,
+    ) -> rusqlite::Result<()> {
+        conn.execute(
+            "UPDATE sites SET deployment_id = ?2, updated_at = ?3 WHERE name = ?1",
+            rusqlite::params![site, id, now()],
         )?;
         Ok(())
     }

@@ -92,17 +92,17 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, scope: &Rc<Scope>) -> rquickjs::Resul
                     ready(&ctx, &s, "db.incr")?;
                     let current = match s.host.kv_get(&s.site, &key) {
                         Ok(None) => 0.0,
-                        Ok(Some(raw)) => raw
-                            .trim()
-                            .parse::<f64>()
+                        // Values are JSON text; serde_json's number parser is already in
+                        // the binary, core's `f64::from_str` (12 KB of tables) would not be.
+                        Ok(Some(raw)) => serde_json::from_str::<f64>(raw.trim())
                             .ok()
                             .filter(|n| n.is_finite())
                             .ok_or_else(|| {
-                            Exception::throw_type(
-                                &ctx,
-                                &format!("db.incr: the value of '{key}' is not a number"),
-                            )
-                        })?,
+                                Exception::throw_type(
+                                    &ctx,
+                                    &format!("db.incr: the value of '{key}' is not a number"),
+                                )
+                            })?,
                         Err(e) => {
                             return Err(Exception::throw_message(&ctx, &format!("db.incr: {e}")))
                         }

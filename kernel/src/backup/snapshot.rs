@@ -133,13 +133,20 @@ fn drop_replicator_tables(c: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// `PRAGMA integrity_check`: `ok`, or its first findings joined.
+/// `PRAGMA integrity_check`: `ok`, or its first findings joined on one line (SQLite puts
+/// several lines in one finding; an error message stays one line).
 pub(crate) fn integrity(c: &Connection) -> rusqlite::Result<String> {
     let mut stmt = c.prepare("PRAGMA integrity_check(5)")?;
     let rows: Vec<String> = stmt
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(rows.join("; "))
+    let lines: Vec<&str> = rows
+        .iter()
+        .flat_map(|r| r.lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    Ok(lines.join("; "))
 }
 
 /// The highest step in `schema_steps`.

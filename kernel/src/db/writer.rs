@@ -12,6 +12,8 @@ use rusqlite::Connection;
 use super::DbError;
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// A job's result, whatever its type.
+type Reply = Box<dyn std::any::Any + Send>;
 
 /// The writer thread and the queue of jobs to it.
 pub struct Writer {
@@ -63,7 +65,21 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> T + Send + 'static,
     {
-        let (rtx, rrx) = may::sync::mpsc::channel::<T>();
+        let reply = self.run_erased(Box::new(move |c| Box::new(f(c)) as Reply))?;
+        // The reply is the `T` this job made: the downcast cannot fail.
+        reply
+            .downcast::<T>()
+            .map(|t| *t)
+            .map_err(|_| DbError::WriterStopped)
+    }
+
+    /// The one instance of the round trip: each job's result travels boxed, so the channel
+    /// code is compiled once, not once per result type (tens of KB in a small binary).
+    fn run_erased(
+        &self,
+        f: Box<dyn FnOnce(&mut Connection) -> Reply + Send>,
+    ) -> Result<Reply, DbError> {
+        let (rtx, rrx) = may::sync::mpsc::channel::<Reply>();
         let job: Job = Box::new(move |c| {
             let _ = rtx.send(f(c));
         });
