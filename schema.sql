@@ -204,3 +204,25 @@ CREATE TABLE IF NOT EXISTS domains (
     created_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS idx_domains_app_id ON domains (app_id);
+
+-- step 8: deployment history: each deployment's files by sha256 (`deployment_files`), and the
+-- contents that a kept deployment names but no live `files` row holds, once each (`file_blobs`)
+ALTER TABLE deployments ADD COLUMN message TEXT;
+ALTER TABLE sites ADD COLUMN deployment_id INTEGER;
+CREATE TABLE IF NOT EXISTS deployment_files (
+    deployment_id INTEGER NOT NULL DEFAULT 0,
+    path TEXT NOT NULL DEFAULT '',
+    hash TEXT NOT NULL DEFAULT '',
+    size_bytes INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (deployment_id, path)
+);
+CREATE INDEX IF NOT EXISTS idx_deployment_files_hash ON deployment_files (hash);
+CREATE TABLE IF NOT EXISTS file_blobs (
+    hash TEXT PRIMARY KEY,
+    content BLOB,
+    size_bytes INTEGER NOT NULL DEFAULT 0,
+    gzip BLOB,
+    gzip_size INTEGER,
+    created_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS idx_files_hash ON files (hash);

@@ -637,8 +637,62 @@ fn extend(p: &Phase, world: &mut World, site: &str) {
         ("docs/\u{e4}.txt", "\u{e4}\n".as_bytes()),
         ("logo.bin", &logo),
     ];
+    // A binary that keeps deployment history (rollback) leaves the site on a deployment it
+    // rolled back to, between a draft before and a newer one after: the next binary, older
+    // or not, must serve exactly these files.
+    p.deploy(
+        &tok,
+        site,
+        &[("index.html", b"draft"), ("draft.txt", b"gone")],
+    );
     p.deploy(&tok, site, &files);
+    p.deploy(
+        &tok,
+        site,
+        &[("index.html", b"a newer deploy, rolled back")],
+    );
+    let r = api(
+        &p.srv,
+        &tok,
+        "POST",
+        &format!("/api/sites/{site}/rollback"),
+        b"",
+    );
+    match r.status {
+        200 => assert_eq!(r.json()["data"]["file_count"], 3, "{}", r.text()),
+        // A binary without history: the files are deployed again instead, by this
+        // (newer) `fazt deploy`, which falls back to one ZIP for a server without
+        // incremental deploys.
+        404 | 405 => {
+            let folder = p.srv.dir.join(&format!("{site}-folder"));
+            for (name, content) in &files {
+                let f = folder.join(name);
+                std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+                std::fs::write(f, content).unwrap();
+            }
+            let out = std::process::Command::new(bin())
+                .arg("deploy")
+                .arg(&folder)
+                .args(["--site", site])
+                .env(
+                    "FAZT_SERVER",
+                    format!("http://127.0.0.1:{}", p.srv.addr.port()),
+                )
+                .env("FAZT_TOKEN", &tok)
+                .env("FAZT_CLIENT_CONFIG", "/nonexistent/fazt-client.json")
+                .output()
+                .unwrap();
+            ok(&out);
+        }
+        s => panic!("{}: rollback answered {s}: {}", p.who, r.text()),
+    }
     p.record_pages(world, site, &files);
+    let draft = p.get(world, &format!("{site}.{DOMAIN}"), "/draft.txt", false);
+    assert_eq!(
+        draft.status, 404,
+        "{}: a file of an earlier deployment is served",
+        p.who
+    );
     let served = p.certs_valid(world, &[format!("{site}.{DOMAIN}")]);
     world.certs.extend(served);
     world.orders += 1;

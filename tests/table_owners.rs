@@ -1,8 +1,8 @@
 //! Each table of fazt.db has one owner, and other modules go through its functions: SQL that
 //! names a table (after FROM, INTO, UPDATE, JOIN, TABLE) appears only in its owner's files.
-//! `files` belongs to the kernel's VFS (fazt names it in `src/database.rs` only), so no
-//! fazt module may name it in SQL at all. The importer's reader of Go fazt databases is the
-//! one exception, and it may only read.
+//! `files`, `file_blobs` and `deployment_files` belong to the kernel's VFS (fazt names them in
+//! `src/database.rs` only), so no fazt module may name them in SQL at all. The importer's
+//! reader of Go fazt databases is the one exception, and it may only read.
 
 use std::path::Path;
 
@@ -16,6 +16,8 @@ const FOREIGN_READER: &str = "src/import_go/go_db.rs";
 /// table → the files (or, ending in `/`, the folder of one vertical) allowed to name it.
 const OWNERS: &[(&str, &[&str])] = &[
     ("files", &[]),
+    ("file_blobs", &[]),
+    ("deployment_files", &[]),
     ("certificates", &["src/https/store.rs"]),
     ("api_keys", &["src/access/tokens.rs"]),
     ("kv_store", &["src/scripts/kv.rs"]),

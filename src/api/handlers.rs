@@ -8,7 +8,7 @@ use super::Api;
 use crate::access::{tokens, Caller, Scope};
 use crate::audit;
 use crate::database::FILES;
-use crate::deploy::{self, DeployError};
+use crate::deploy::{self, DeployError, DeployMeta};
 use crate::envelope::{bad_request, body_error, data, error, internal, not_found, ok};
 use crate::hosting::{seed::SYSTEM_SITES, valid_site_name, Sites};
 use crate::kernel::http::{Body, Request, Response};
@@ -28,6 +28,30 @@ pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+/// A query parameter's text, percent-decoded (`+` is a space); lossy on bad UTF-8.
+pub fn query_text(req: &Request, name: &str) -> Option<String> {
+    let raw = query_param(req, name)?.as_bytes();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match raw[i] {
+            b'%' if i + 2 < raw.len() => match (hex(raw[i + 1]), hex(raw[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The optional `spa` of a deploy (query parameter or form field): absent keeps the site's
@@ -163,18 +187,21 @@ pub fn deploy_multipart(api: &Api, req: &Request, body: &mut Body<'_>, who: &Cal
     };
     // Copy the file part out and free the whole body, so a deploy holds one copy of the ZIP.
     let zip = file.data.to_vec();
+    let message = field("message").map(|f| String::from_utf8_lossy(f.data).into_owned());
     drop(parts);
     drop(raw);
-    run_deploy(api, req, &name, zip, who, force, spa)
+    run_deploy(api, req, &name, zip, who, (force, spa, message), false)
 }
 
-/// `PUT /api/sites/{name}`: the ZIP as the body.
+/// `PUT /api/sites/{name}`: the ZIP as the body; `POST /api/sites/{name}/deployments`
+/// (`incremental`): a ZIP with the manifest and the contents the server lacks.
 pub fn deploy_raw(
     api: &Api,
     req: &Request,
     body: &mut Body<'_>,
     who: &Caller,
     name: &str,
+    incremental: bool,
 ) -> Response {
     // Refuse a bad name or flag before reading an upload of up to 100 MiB.
     if let Err(r) = site_name(api, name) {
@@ -193,8 +220,12 @@ pub fn deploy_raw(
         Err(e) => return body_error(e),
     };
     let force = is_true(query_param(req, "force"));
-    run_deploy(api, req, name, zip, who, force, spa)
+    run_deploy(api, req, name, zip, who, (force, spa, None), incremental)
 }
+
+/// A deploy's options: `force` (a reserved name), the SPA flag, the message (else the
+/// `message` query parameter).
+type DeployOptions = (bool, Option<bool>, Option<String>);
 
 fn run_deploy(
     api: &Api,
@@ -202,8 +233,8 @@ fn run_deploy(
     raw_name: &str,
     zip: Vec<u8>,
     p: &Caller,
-    force: bool,
-    spa: Option<bool>,
+    (force, spa, message): DeployOptions,
+    incremental: bool,
 ) -> Response {
     let name = match site_name(api, raw_name) {
         Ok(n) => n,
@@ -215,8 +246,20 @@ fn run_deploy(
     if zip.is_empty() {
         return bad_request("empty upload: send a .zip of the site");
     }
-    let ip = p.ip.to_string();
-    match deploy::deploy(&api.db, &name, zip, &api.deploy_limits, &p.name, &ip, spa) {
+    let message = message
+        .or_else(|| query_text(req, "message"))
+        .unwrap_or_default();
+    if message.len() > 1000 || message.chars().any(char::is_control) {
+        return bad_request("the message must be one line of at most 1000 bytes");
+    }
+    let meta = DeployMeta {
+        site: name.clone(),
+        actor: p.name.clone(),
+        from: p.ip.to_string(),
+        message,
+        spa,
+    };
+    match deploy::deploy(&api.db, zip, &api.deploy_limits, meta, incremental) {
         Ok(d) => {
             api.notify_site_changed(&name);
             // The replaced or deleted files left free pages: give them back to the disk.
@@ -251,8 +294,19 @@ fn run_deploy(
             code,
             message,
         }) => error(status, code, message),
+        Err(DeployError::Missing(paths)) => missing_content(paths),
         Err(DeployError::Internal(e)) => internal(e),
     }
+}
+
+/// 409 for an incremental deploy that lacks contents: the error names the paths to send.
+fn missing_content(paths: Vec<String>) -> Response {
+    let message = format!(
+        "{} files' contents are not on the server; send them with the manifest",
+        paths.len()
+    );
+    let body = json!({"error": {"code": "MISSING_CONTENT", "message": message, "missing": paths}});
+    Response::json(409, &body)
 }
 
 /// `GET /api/sites`.
@@ -317,7 +371,7 @@ pub fn delete_site(api: &Api, req: &Request, raw: &str, who: &Caller) -> Respons
     let n2 = name.clone();
     let r = api.db.write(move |c| -> rusqlite::Result<usize> {
         let tx = c.transaction()?;
-        let files = vfs::clear_site(&tx, FILES, &n2)?;
+        let files = deploy::rollback::forget_site(&tx, &n2)?;
         scripts::forget_site(&tx, &n2)?;
         crate::hosting::domains::clear_site(&tx, &n2)?;
         Sites::unregister(&tx, &n2)?;

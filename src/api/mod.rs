@@ -4,6 +4,7 @@
 //! scope, is the route table's business (`app::routes`); authentication is [`crate::access`].
 //! Every answer uses the `{data}` / `{error:{code,message}}` envelope ([`crate::envelope`]).
 
+pub mod deployments;
 pub mod domains;
 pub mod go_routes;
 pub mod handlers;

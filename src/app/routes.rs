@@ -86,6 +86,11 @@ pub static ROUTES: &[Route] = &[
     r("PATCH",  Admin, "/api/sites/{name}",            deploy(patch_site)),
     r("DELETE", Admin, "/api/sites/{name}",            admin(delete_site)),
     r("*",      Admin, "/api/sites/{name}",            WrongMethod(JsonWithoutAllow)),
+    r("GET",    Admin, "/api/sites/{name}/deployments", deploy(site_deployments)),
+    r("POST",   Admin, "/api/sites/{name}/deployments", deploy(deploy_incremental)),
+    r("*",      Admin, "/api/sites/{name}/deployments", WrongMethod(Json)),
+    r("POST",   Admin, "/api/sites/{name}/rollback",   deploy(rollback)),
+    r("*",      Admin, "/api/sites/{name}/rollback",   WrongMethod(Json)),
     r("GET",    Admin, "/api/sites/{name}/files",      deploy(list_files)),
     r("GET",    Admin, "/api/sites/{name}/files/{path*}", admin(file_content)),
     r("GET",    Admin, "/api/sites/{name}/domains",    admin(domains_list)),
@@ -158,7 +163,19 @@ fn deploy_multipart(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
 }
 
 fn deploy_raw(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
-    api::deploy_raw(&a.api, c.req, c.body, who, c.params.get("name"))
+    api::deploy_raw(&a.api, c.req, c.body, who, c.params.get("name"), false)
+}
+
+fn deploy_incremental(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
+    api::deploy_raw(&a.api, c.req, c.body, who, c.params.get("name"), true)
+}
+
+fn site_deployments(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {
+    crate::api::deployments::list(&a.api, c.req, c.params.get("name"))
+}
+
+fn rollback(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
+    crate::api::deployments::rollback(&a.api, c.req, c.body, c.params.get("name"), who)
 }
 
 fn list_sites(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {

@@ -13,7 +13,11 @@ use crate::client::http::{request, ApiResponse, ClientResponse, Url};
 use crate::client::pack;
 
 const DEPLOY_HELP: &str = "\
-fazt deploy — zip a folder and publish it as a site
+fazt deploy — publish a folder as a site
+
+Sends the folder's manifest (path, size, sha256 of each file) and then only the files the
+server does not have; a server too old for that gets the whole folder as one ZIP. Every
+deploy is kept: `fazt deployments SITE` lists them, `fazt rollback SITE` switches back.
 
 USAGE:
     fazt deploy [DIR] [--site NAME] [--server URL] [--token T] [OPTIONS]
@@ -24,6 +28,7 @@ ARGS:
 OPTIONS:
     --site NAME         Site name (default: the folder's name; Go fazt's --domain too)
     --path DIR          The folder, as Go fazt names it (instead of DIR)
+    -m, --message TEXT  Say what this deployment is (shown by `fazt deployments`)
     --server URL        Server's admin URL, e.g. https://admin.example.com
                         (env FAZT_SERVER, then the saved default, then http://localhost:4698)
     --token T           API token (env FAZT_TOKEN, then the one saved for the server)
@@ -146,6 +151,10 @@ pub fn deploy(mut args: Arguments) -> Result<(), CliError> {
         (a, b) => a.or(b),
     };
     let path = opt(&mut args, "--path")?;
+    let message = match (opt(&mut args, "-m")?, opt(&mut args, "--message")?) {
+        (Some(_), Some(_)) => return Err(CliError::usage("give -m or --message, not both")),
+        (a, b) => a.or(b),
+    };
     let include_all = args.contains("--include-all");
     let force = args.contains("--force");
     let spa = match (args.contains("--spa"), args.contains("--no-spa")) {
@@ -181,49 +190,28 @@ pub fn deploy(mut args: Arguments) -> Result<(), CliError> {
                 CliError::usage("cannot name the site after the folder: pass --site NAME")
             })?,
     };
-    let packed = pack::pack(&dir, include_all).map_err(CliError::fail)?;
-    let tty = std::io::stderr().is_terminal();
-    if tty {
-        eprintln!(
-            "packed {} files ({} bytes) into {} bytes",
-            packed.files,
-            packed.bytes,
-            packed.zip.len()
-        );
-    }
-    let mut progress = |sent: u64, total: u64| {
-        if tty && total > 0 {
-            eprint!(
-                "\ruploading {:>3}% ({sent}/{total} bytes)",
-                sent * 100 / total
-            );
-        }
-    };
-    let mut query: Vec<&str> = Vec::new();
+    let mut query: Vec<String> = Vec::new();
     if force {
-        query.push("force=true");
+        query.push("force=true".into());
     }
     match spa {
-        Some(true) => query.push("spa=true"),
-        Some(false) => query.push("spa=false"),
+        Some(true) => query.push("spa=true".into()),
+        Some(false) => query.push("spa=false".into()),
         None => {}
     }
-    let path = if query.is_empty() {
-        format!("/api/sites/{site}")
-    } else {
-        format!("/api/sites/{site}?{}", query.join("&"))
-    };
-    let r = call(
-        &conn,
-        "PUT",
-        &path,
-        &packed.zip,
-        "application/zip",
-        &mut progress,
-    )?;
-    if tty {
-        eprintln!();
+    if let Some(m) = &message {
+        query.push(format!("message={}", encode_query(m)));
     }
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", query.join("&"))
+    };
+    let tty = std::io::stderr().is_terminal();
+    let r = match incremental(&conn, &dir, include_all, &site, &query, tty)? {
+        Some(r) => r,
+        None => full_zip(&conn, &dir, include_all, &site, &query, tty)?,
+    };
     if r.status != 200 {
         return Err(api_error(&conn, &r));
     }
@@ -238,6 +226,122 @@ pub fn deploy(mut args: Arguments) -> Result<(), CliError> {
     );
     println!("{}", d["url"].as_str().unwrap_or(""));
     Ok(())
+}
+
+/// Percent-encodes a query parameter's value.
+fn encode_query(v: &str) -> String {
+    let mut out = String::new();
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn progress(tty: bool) -> impl FnMut(u64, u64) {
+    move |sent: u64, total: u64| {
+        if tty && total > 0 {
+            eprint!(
+                "\ruploading {:>3}% ({sent}/{total} bytes)",
+                sent * 100 / total
+            );
+        }
+    }
+}
+
+/// The incremental deploy: the manifest first, then only the files the server lacks. `None`
+/// when the server predates it (it answers 404 or 405): the caller sends the whole folder.
+fn incremental(
+    conn: &Conn,
+    dir: &std::path::Path,
+    include_all: bool,
+    site: &str,
+    query: &str,
+    tty: bool,
+) -> Result<Option<ClientResponse>, CliError> {
+    let m = pack::Manifest::of(dir, include_all).map_err(CliError::fail)?;
+    let path = format!("/api/sites/{site}/deployments{query}");
+    let mut send: Vec<String> = Vec::new();
+    let mut sent = 0u64;
+    // A content the server had when it answered may be gone by the next request (another
+    // deploy dropped it): ask again, a few times, before giving up.
+    for _ in 0..3 {
+        let zip = m.zip(dir, &send).map_err(CliError::fail)?;
+        sent += zip.len() as u64;
+        let r = call(
+            conn,
+            "POST",
+            &path,
+            &zip,
+            "application/zip",
+            &mut progress(tty),
+        )?;
+        if tty {
+            eprintln!();
+        }
+        if matches!(r.status, 404 | 405) && send.is_empty() {
+            return Ok(None);
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        if r.status == 409 && v["error"]["code"] == "MISSING_CONTENT" {
+            send = v["error"]["missing"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str().map(String::from))
+                .collect();
+            continue;
+        }
+        if r.status == 200 {
+            eprintln!(
+                "sent {sent} bytes: {} of {} files ({} bytes) were new to the server",
+                send.len(),
+                m.files.len(),
+                m.bytes()
+            );
+        }
+        return Ok(Some(r));
+    }
+    Err(CliError::fail(format!(
+        "{}: the server kept asking for contents; deploy again",
+        conn.server
+    )))
+}
+
+/// The whole folder as one ZIP (servers before incremental deploys).
+fn full_zip(
+    conn: &Conn,
+    dir: &std::path::Path,
+    include_all: bool,
+    site: &str,
+    query: &str,
+    tty: bool,
+) -> Result<ClientResponse, CliError> {
+    let packed = pack::pack(dir, include_all).map_err(CliError::fail)?;
+    if tty {
+        eprintln!(
+            "packed {} files ({} bytes) into {} bytes",
+            packed.files,
+            packed.bytes,
+            packed.zip.len()
+        );
+    }
+    let path = format!("/api/sites/{site}{query}");
+    let r = call(
+        conn,
+        "PUT",
+        &path,
+        &packed.zip,
+        "application/zip",
+        &mut progress(tty),
+    )?;
+    if tty {
+        eprintln!();
+    }
+    Ok(r)
 }
 
 pub fn client(mut args: Arguments) -> Result<(), CliError> {

@@ -5,6 +5,7 @@ mod backup;
 mod common;
 mod config;
 mod deploy;
+mod deployments;
 mod domains;
 mod healthcheck;
 mod import_go;
@@ -60,8 +61,10 @@ COMMANDS:
                        runs a new release with, on a copy)
 
 CLIENT COMMANDS (from your laptop, over the API):
-    deploy [DIR]       Zip a folder and publish it as a site
+    deploy [DIR]       Publish a folder as a site (sends only what changed; -m TEXT)
     sites              List sites; `sites delete NAME`
+    deployments SITE   A site's deployments (LIVE, KEPT for rollback, message)
+    rollback SITE      Switch a site back to its previous deployment (--to ID), at once
     client             Remember a server and token: `client set-auth-token`
     servers            Several servers by name: add, list, default, remove, ping
 
@@ -139,6 +142,8 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         "deploy" => deploy::deploy(args),
         "client" => deploy::client(args),
         "sites" => deploy::sites(args),
+        "deployments" => deployments::list(args),
+        "rollback" => deployments::rollback(args),
         "servers" => servers::run(args),
         "version" => {
             if args.contains(["-h", "--help"]) {

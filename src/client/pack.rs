@@ -1,10 +1,14 @@
 //! Packing a folder for deploy: walk it (sorted, no symlinks followed), skip dot-files
 //! (but not a top-level `.well-known/`),
 //! `node_modules` and what the folder's own `.gitignore` names (unless told to include
-//! everything), and zip the rest in memory.
+//! everything), and zip the rest in memory; or, for an incremental deploy, hash it into a
+//! manifest and zip only the files the server asks for.
 
 use std::path::Path;
 
+use crate::deploy::{manifest, published};
+use crate::kernel::vfs::content_hash;
+use crate::kernel::vfs::versions::Entry;
 use crate::kernel::zip::ZipWriter;
 
 /// A `.gitignore` subset: `name`, `dir/`, `/anchored`, `*.ext`, `prefix*`, `a/*/b`; `!` lines
@@ -95,8 +99,9 @@ pub struct Packed {
     pub bytes: u64,
 }
 
-/// Zips `dir`. With `include_all`, nothing is skipped.
-pub fn pack(dir: &Path, include_all: bool) -> Result<Packed, String> {
+/// The files of `dir` to send, relative `/`-separated paths in walk order. With
+/// `include_all`, nothing is skipped.
+pub fn list(dir: &Path, include_all: bool) -> Result<Vec<String>, String> {
     if !dir.is_dir() {
         return Err(format!("{} is not a folder", dir.display()));
     }
@@ -112,11 +117,21 @@ pub fn pack(dir: &Path, include_all: bool) -> Result<Packed, String> {
     if files.is_empty() {
         return Err(format!("{} has no files to deploy", dir.display()));
     }
+    Ok(files)
+}
+
+fn read(dir: &Path, rel: &str) -> Result<Vec<u8>, String> {
+    let full = dir.join(rel);
+    std::fs::read(&full).map_err(|e| format!("reading {}: {e}", full.display()))
+}
+
+/// Zips `dir`. With `include_all`, nothing is skipped.
+pub fn pack(dir: &Path, include_all: bool) -> Result<Packed, String> {
+    let files = list(dir, include_all)?;
     let mut w = ZipWriter::new(Vec::new());
     let mut bytes = 0u64;
     for rel in &files {
-        let full = dir.join(rel);
-        let data = std::fs::read(&full).map_err(|e| format!("reading {}: {e}", full.display()))?;
+        let data = read(dir, rel)?;
         bytes += data.len() as u64;
         w.add_file(rel, &data, !precompressed(rel))
             .map_err(|e| format!("zipping {rel}: {e}"))?;
@@ -127,6 +142,63 @@ pub fn pack(dir: &Path, include_all: bool) -> Result<Packed, String> {
         files: files.len(),
         bytes,
     })
+}
+
+/// A folder as an incremental deploy sees it: each published file's manifest entry and the
+/// file it is read from.
+pub struct Manifest {
+    /// (entry, path relative to the folder), by published path.
+    pub files: Vec<(Entry, String)>,
+}
+
+impl Manifest {
+    /// Reads and hashes the files of `dir` that a deploy would publish (one at a time).
+    pub fn of(dir: &Path, include_all: bool) -> Result<Manifest, String> {
+        let rels = list(dir, include_all)?;
+        let named: Vec<(usize, &str)> = rels.iter().map(String::as_str).enumerate().collect();
+        let mut files = Vec::new();
+        for (i, path) in published(&named) {
+            let data = read(dir, &rels[i])?;
+            let entry = Entry {
+                path,
+                hash: content_hash(&data),
+                size: data.len() as u64,
+            };
+            files.push((entry, rels[i].clone()));
+        }
+        if files.is_empty() {
+            return Err(format!(
+                "{} has no files that would be published",
+                dir.display()
+            ));
+        }
+        files.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+        Ok(Manifest { files })
+    }
+
+    /// Bytes of all the files.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|(e, _)| e.size).sum()
+    }
+
+    /// The upload: a ZIP of the manifest and the files at `send` (published paths).
+    pub fn zip(&self, dir: &Path, send: &[String]) -> Result<Vec<u8>, String> {
+        let entries: Vec<Entry> = self.files.iter().map(|(e, _)| e.clone()).collect();
+        let mut w = ZipWriter::new(Vec::new());
+        w.add_file(manifest::ENTRY, manifest::format(&entries).as_bytes(), true)
+            .map_err(|e| format!("zipping the manifest: {e}"))?;
+        for (e, rel) in &self.files {
+            if send.contains(&e.path) {
+                let data = read(dir, rel)?;
+                if content_hash(&data) != e.hash {
+                    return Err(format!("{rel} changed while deploying; deploy again"));
+                }
+                w.add_file(&e.path, &data, !precompressed(&e.path))
+                    .map_err(|err| format!("zipping {rel}: {err}"))?;
+            }
+        }
+        w.finish().map_err(|e| format!("zipping: {e}"))
+    }
 }
 
 fn walk(

@@ -153,6 +153,15 @@ pub static MAX_UNZIPPED_MB: Opt<u64> = Opt {
     ),
     parse: parse::number,
 };
+pub static KEEP_DEPLOYMENTS: Opt<usize> = Opt {
+    spec: Spec::value(
+        "--keep-deployments",
+        "N",
+        "Deployments of each site kept for rollback; older ones' files\nare dropped after a deploy (default 10)",
+    )
+    .default("10"),
+    parse: |raw| parse::range(raw, 1, 1000),
+};
 pub static TRUSTED_PROXY: Opt<Vec<IpAddr>> = Opt {
     spec: Spec::list(
         "--trusted-proxy",
@@ -200,6 +209,7 @@ pub static GENERAL: &[&dyn AnyOpt] = &[
     &MAX_UPLOAD_MB,
     &MAX_ZIP_ENTRIES,
     &MAX_UNZIPPED_MB,
+    &KEEP_DEPLOYMENTS,
     &TRUSTED_PROXY,
     &JS_TIMEOUT_MS,
     &JS_MEMORY_MB,
@@ -372,6 +382,7 @@ impl ServeConfig {
             deploy.zip.max_total_uncompressed = n.max(1).saturating_mul(MIB);
             deploy.zip.max_entry_uncompressed = deploy.zip.max_total_uncompressed;
         }
+        deploy.keep_deployments = src.value(&KEEP_DEPLOYMENTS)?;
 
         Ok(ServeConfig {
             #[cfg(feature = "analytics")]

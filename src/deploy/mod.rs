@@ -12,12 +12,15 @@
 //! A single top-level folder is unwrapped first, so `dist/.well-known/x` is kept too.
 
 pub mod history;
+pub mod manifest;
+pub mod rollback;
 
 use std::sync::Arc;
 
-use crate::database::FILES;
+use crate::database::{FILES, VERSIONS};
 use crate::hosting::{rules, Sites};
 use crate::kernel::db::Db;
+use crate::kernel::vfs::versions::{self, Switch, SwitchError};
 use crate::kernel::vfs::{self, PreparedFile};
 use crate::kernel::zip::{ZipArchive, ZipError, ZipLimits};
 
@@ -29,6 +32,8 @@ pub struct DeployLimits {
     /// is read, so memory is bounded by this many uploads whatever clients send.
     pub max_concurrent: usize,
     pub zip: ZipLimits,
+    /// Deployments of a site kept restorable (the newest ones, and the live one).
+    pub keep_deployments: usize,
 }
 
 impl Default for DeployLimits {
@@ -37,6 +42,7 @@ impl Default for DeployLimits {
             max_upload: 100 * 1024 * 1024,
             max_concurrent: 2,
             zip: ZipLimits::default(),
+            keep_deployments: 10,
         }
     }
 }
@@ -56,6 +62,8 @@ pub enum DeployError {
         code: &'static str,
         message: String,
     },
+    /// An incremental deploy lacks these paths' contents (send them); nothing changed.
+    Missing(Vec<String>),
     Internal(String),
 }
 
@@ -78,7 +86,7 @@ impl From<ZipError> for DeployError {
 }
 
 /// Entries that tools add and nobody means to publish.
-fn skipped(name: &str) -> bool {
+pub(crate) fn skipped(name: &str) -> bool {
     name.starts_with("__MACOSX/") || name.rsplit('/').next() == Some(".DS_Store")
 }
 
@@ -91,16 +99,24 @@ pub fn hidden(path: &str) -> bool {
 
 /// Which entries become which stored paths: skips junk and dot-files (see the module doc),
 /// and unwraps a single top-level folder (`dist/index.html` → `index.html`) as many tools
-/// zip that way. Whether to unwrap is decided on the entries that are published either way;
-/// a top-level folder whose own name starts with `.` is never unwrapped.
+/// zip that way.
 pub fn plan(archive: &ZipArchive<'_>) -> Vec<(usize, String)> {
     let files: Vec<(usize, &str)> = archive
         .entries()
         .iter()
         .enumerate()
-        .filter(|(_, e)| !e.is_dir && !skipped(&e.name))
+        .filter(|(_, e)| !e.is_dir)
         .map(|(i, e)| (i, e.name.as_str()))
         .collect();
+    published(&files)
+}
+
+/// The paths that (index, file name) pairs are published at, by the rules of [`plan`]. Whether
+/// to unwrap is decided on the names that are published either way; a top-level folder whose
+/// own name starts with `.` is never unwrapped. The deploy client applies the same rules to
+/// its manifest, so both ways of deploying a folder publish the same paths.
+pub fn published<T: Copy>(files: &[(T, &str)]) -> Vec<(T, String)> {
+    let files: Vec<(T, &str)> = files.iter().copied().filter(|(_, n)| !skipped(n)).collect();
     let mut visible = files.iter().filter(|(_, n)| !hidden(n));
     let top = visible
         .clone()
@@ -136,15 +152,31 @@ fn check_rules(path: &str, data: &[u8]) -> Result<(), DeployError> {
     parsed.map_err(|e| bad(e.to_string()))
 }
 
-/// Replaces `site`'s files with the ZIP's content. On any error nothing changes.
+/// Who deploys what, beside the upload.
+#[derive(Clone, Debug, Default)]
+pub struct DeployMeta {
+    /// The site.
+    pub site: String,
+    /// The token's name.
+    pub actor: String,
+    /// The client's address.
+    pub from: String,
+    /// What the deployer says of it (may be empty).
+    pub message: String,
+    /// A new SPA flag, when given.
+    pub spa: Option<bool>,
+}
+
+/// Replaces `meta.site`'s files with the ZIP's content, as a new deployment. With
+/// `incremental`, the ZIP carries a [`manifest`] of the whole site and only the contents the
+/// server lacks ([`DeployError::Missing`] says which, and nothing changes). On any error
+/// nothing changes.
 pub fn deploy(
     db: &Arc<Db>,
-    site: &str,
     zip: Vec<u8>,
     limits: &DeployLimits,
-    actor: &str,
-    from: &str,
-    spa: Option<bool>,
+    meta: DeployMeta,
+    incremental: bool,
 ) -> Result<Deployed, DeployError> {
     if zip.len() as u64 > limits.max_upload {
         return Err(refused(
@@ -153,48 +185,140 @@ pub fn deploy(
             format!("upload is larger than the {} byte cap", limits.max_upload),
         ));
     }
-    let (site, actor, from, zl) = (
-        site.to_string(),
-        actor.to_string(),
-        from.to_string(),
-        limits.zip,
-    );
+    let (zl, keep) = (limits.zip, limits.keep_deployments);
     db.write_job(move |conn| -> Result<Deployed, DeployError> {
         let archive = ZipArchive::parse(&zip, &zl)?;
-        let plan = plan(&archive);
-        if plan.is_empty() {
-            return Err(refused(400, "EMPTY_SITE", "the ZIP contains no files"));
-        }
+        let site = meta.site.as_str();
         let internal = |e: rusqlite::Error| DeployError::Internal(format!("deploy of {site}: {e}"));
         let tx = conn.transaction().map_err(internal)?;
-        vfs::clear_site(&tx, FILES, &site).map_err(internal)?;
+        rollback::adopt_live(&tx, site).map_err(internal)?;
+        let mut sw = Switch::begin(&tx, VERSIONS, site).map_err(internal)?;
         let mut inflated = 0u64;
-        let mut size_bytes = 0u64;
-        for (index, path) in &plan {
-            // An error here (CRC, zip bomb, cap) drops `tx`: a rollback, the old site stays.
-            let data = archive.read(*index, &mut inflated)?;
-            if path == rules::REDIRECTS || path == rules::HEADERS {
-                check_rules(path, &data)?;
+        if incremental {
+            upload_manifest(&tx, &archive, &zl, &mut sw, &mut inflated)?;
+        } else {
+            let plan = plan(&archive);
+            if plan.is_empty() {
+                return Err(refused(400, "EMPTY_SITE", "the ZIP contains no files"));
             }
-            size_bytes += data.len() as u64;
-            let file = PreparedFile::new(path, data);
-            vfs::put(&tx, FILES, &site, &file).map_err(internal)?;
+            for (index, path) in &plan {
+                // An error here (CRC, zip bomb, cap) drops `tx`: a rollback, the old site stays.
+                let data = archive.read(*index, &mut inflated)?;
+                if path == rules::REDIRECTS || path == rules::HEADERS {
+                    check_rules(path, &data)?;
+                }
+                if !sw.keep(path, &vfs::content_hash(&data), data.len() as u64) {
+                    sw.put(&PreparedFile::new(path, data)).map_err(internal)?;
+                }
+            }
         }
-        Sites::register(&tx, &site, false).map_err(internal)?;
-        if let Some(spa) = spa {
-            Sites::set_spa(&tx, &site, spa).map_err(internal)?;
+        let entries = sw.finish().map_err(internal)?;
+        let size_bytes = entries.iter().map(|e| e.size).sum();
+        let file_count = entries.len() as u64;
+        Sites::register(&tx, site, false).map_err(internal)?;
+        if let Some(spa) = meta.spa {
+            Sites::set_spa(&tx, site, spa).map_err(internal)?;
         }
-        let deployment_id =
-            history::record(&tx, &site, size_bytes, plan.len() as u64, &actor, &from)
-                .map_err(internal)?;
+        let deployment_id = history::record(
+            &tx,
+            site,
+            size_bytes,
+            file_count,
+            &meta.actor,
+            &meta.from,
+            &meta.message,
+        )
+        .map_err(internal)?;
+        versions::record(&tx, VERSIONS, deployment_id, &entries).map_err(internal)?;
+        Sites::set_deployment(&tx, site, deployment_id).map_err(internal)?;
+        rollback::prune(&tx, site, keep).map_err(internal)?;
         tx.commit().map_err(internal)?;
         Ok(Deployed {
             deployment_id,
-            file_count: plan.len() as u64,
+            file_count,
             size_bytes,
         })
     })
     .map_err(|e| DeployError::Internal(e.to_string()))?
+}
+
+/// The site's files from a manifest: each uploaded entry checked against it, everything
+/// else from what is stored; the rules files checked whatever their source.
+fn upload_manifest(
+    tx: &rusqlite::Connection,
+    archive: &ZipArchive<'_>,
+    zl: &ZipLimits,
+    sw: &mut Switch<'_>,
+    inflated: &mut u64,
+) -> Result<(), DeployError> {
+    let internal = |e: rusqlite::Error| DeployError::Internal(format!("deploy: {e}"));
+    let bad = |m: String| refused(400, "INVALID_MANIFEST", m);
+    let find = |name: &str| archive.entries().iter().position(|e| e.name == name);
+    let Some(mi) = find(manifest::ENTRY) else {
+        return Err(bad(format!("the ZIP has no {} entry", manifest::ENTRY)));
+    };
+    let text = archive.read(mi, inflated)?;
+    let text = std::str::from_utf8(&text).map_err(|_| bad("the manifest is not UTF-8".into()))?;
+    let entries = manifest::parse(text, zl).map_err(bad)?;
+    if entries.is_empty() {
+        return Err(refused(400, "EMPTY_SITE", "the manifest lists no files"));
+    }
+    let listed: std::collections::HashMap<&str, &versions::Entry> =
+        entries.iter().map(|e| (e.path.as_str(), e)).collect();
+    let mut uploaded = std::collections::HashSet::new();
+    for (i, e) in archive.entries().iter().enumerate() {
+        if i == mi || e.is_dir {
+            continue;
+        }
+        let Some(want) = listed.get(e.name.as_str()) else {
+            return Err(bad(format!(
+                "{} is uploaded but not in the manifest",
+                e.name
+            )));
+        };
+        let data = archive.read(i, inflated)?;
+        let file = PreparedFile::new(&e.name, data);
+        if file.hash != want.hash || file.content.len() as u64 != want.size {
+            return Err(bad(format!(
+                "{}: the uploaded content does not match its manifest line",
+                e.name
+            )));
+        }
+        sw.put(&file).map_err(internal)?;
+        uploaded.insert(e.name.as_str());
+    }
+    let stored: Vec<&versions::Entry> = entries
+        .iter()
+        .filter(|e| !uploaded.contains(e.path.as_str()))
+        .collect();
+    let lacking = versions::missing(tx, VERSIONS, stored.iter().map(|e| e.hash.as_str()))
+        .map_err(internal)?;
+    if !lacking.is_empty() {
+        let paths = stored
+            .iter()
+            .filter(|e| lacking.contains(&e.hash))
+            .map(|e| e.path.clone())
+            .collect();
+        return Err(DeployError::Missing(paths));
+    }
+    for e in stored {
+        sw.put_stored(e).map_err(|e| match e {
+            SwitchError::Missing(path, _) => DeployError::Missing(vec![path]),
+            SwitchError::Db(e) => internal(e),
+        })?;
+    }
+    for path in [rules::REDIRECTS, rules::HEADERS] {
+        if listed.contains_key(path) {
+            let data = vfs::read_small(tx, FILES, sw.site(), path, rules::MAX_FILE)
+                .map_err(internal)?
+                .ok_or_else(|| {
+                    let m = format!("{path}: larger than {} bytes", rules::MAX_FILE);
+                    refused(400, "INVALID_RULES", m)
+                })?;
+            check_rules(path, &data)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

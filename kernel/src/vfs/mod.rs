@@ -130,6 +130,9 @@ struct HotCache {
     map: HashMap<String, Arc<CachedFile>>,
     bytes: usize,
     budget: usize,
+    /// Bumped by every invalidation: a file read from the database before a write to its
+    /// site and cached after that write's invalidation would be stale until the next one.
+    generation: u64,
 }
 
 fn key(site: &str, path: &str) -> String {
@@ -169,7 +172,16 @@ impl HotCache {
         self.bytes += cost;
     }
 
+    /// Caches `f` unless an invalidation happened since `generation` was read (before `f`
+    /// was read from the database).
+    fn fill(&mut self, k: String, f: Arc<CachedFile>, generation: u64) {
+        if generation == self.generation {
+            self.insert(k, f);
+        }
+    }
+
     fn invalidate_site(&mut self, site: &str) {
+        self.generation += 1;
         let prefix = key(site, "");
         let mut freed = 0;
         self.map.retain(|k, f| {
@@ -368,6 +380,7 @@ impl Vfs {
                 map: HashMap::new(),
                 bytes: 0,
                 budget: cache_budget,
+                generation: 0,
             }),
         }
     }
@@ -385,8 +398,12 @@ impl Vfs {
     /// Looks up a file: from the hot cache, else from the database (caching small files).
     pub fn lookup(&self, site: &str, path: &str) -> rusqlite::Result<Option<Lookup>> {
         let k = key(site, path);
-        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.map.get(&k).cloned()) {
-            return Ok(Some(Lookup::Inline(hit)));
+        let mut generation = 0;
+        if let Ok(c) = self.cache.lock() {
+            if let Some(hit) = c.map.get(&k) {
+                return Ok(Some(Lookup::Inline(hit.clone())));
+            }
+            generation = c.generation;
         }
         let found = self.db.read(|c| {
             let meta = c
@@ -408,7 +425,7 @@ impl Vfs {
         })?;
         if let Some(Lookup::Inline(f)) = &found {
             if let Ok(mut c) = self.cache.lock() {
-                c.insert(k, f.clone());
+                c.fill(k, f.clone(), generation);
             }
         }
         Ok(found)
@@ -596,4 +613,44 @@ fn usage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Usage> {
         files: r.get::<_, i64>(0)?.max(0) as u64,
         bytes: r.get::<_, i64>(1)?.max(0) as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(body: &[u8]) -> Arc<CachedFile> {
+        Arc::new(CachedFile {
+            meta: FileMeta {
+                path: "index.html".into(),
+                size: body.len() as u64,
+                mime: "text/html".into(),
+                hash: content_hash(body),
+                updated_at: 0,
+                gzip_size: None,
+            },
+            content: body.into(),
+            gzip: None,
+        })
+    }
+
+    #[test]
+    fn a_read_that_races_a_write_is_not_cached() {
+        let mut c = HotCache {
+            map: HashMap::new(),
+            bytes: 0,
+            budget: 1 << 20,
+            generation: 0,
+        };
+        // A reader takes the generation, reads the old row; meanwhile a deploy commits and
+        // invalidates the site; the reader's old row must not enter the cache.
+        let before = c.generation;
+        c.invalidate_site("blog");
+        c.fill(key("blog", "index.html"), file(b"old"), before);
+        assert!(c.map.is_empty());
+        // A read that began after the invalidation is cached.
+        let now = c.generation;
+        c.fill(key("blog", "index.html"), file(b"new"), now);
+        assert_eq!(&*c.map[&key("blog", "index.html")].content, b"new");
+    }
 }

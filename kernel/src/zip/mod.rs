@@ -7,5 +7,5 @@ mod nfd_tables;
 pub mod reader;
 pub mod writer;
 
-pub use reader::{ZipArchive, ZipEntry, ZipError, ZipLimits};
+pub use reader::{check_paths, ZipArchive, ZipEntry, ZipError, ZipLimits};
 pub use writer::{ZipWriteError, ZipWriter};

@@ -978,6 +978,29 @@ fn check_names(entries: &[ZipEntry]) -> Result<(), ZipError> {
     Ok(())
 }
 
+/// Checks a list of file paths by the rules a deploy applies to an archive's names (each a
+/// safe relative path; no two alike once folded; no file where another needs a folder), for
+/// a list that arrives without an archive, such as a deploy's manifest.
+pub fn check_paths<'p>(paths: impl IntoIterator<Item = &'p str>) -> Result<(), ZipError> {
+    let mut entries = Vec::new();
+    for name in paths {
+        check_name(name).map_err(|reason| ZipError::UnsafeName {
+            entry: name.to_string(),
+            reason,
+        })?;
+        entries.push(ZipEntry {
+            name: name.to_string(),
+            is_dir: name.ends_with('/'),
+            compressed_size: 0,
+            uncompressed_size: 0,
+            method: METHOD_STORED,
+            crc32: 0,
+            data_start: 0,
+        });
+    }
+    check_names(&entries)
+}
+
 fn name_of(entries: &[ZipEntry], index: usize) -> String {
     entries
         .get(index)
