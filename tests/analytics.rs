@@ -911,3 +911,34 @@ fn script_responses_are_recorded_too() {
     let s = get_json(&srv, &admin, "/api/stats?site=app");
     assert_eq!(s["status"]["5xx"], 1);
 }
+
+#[test]
+fn tracking_from_a_custom_domain_counts_for_its_site() {
+    let srv = Server::start(&FAST);
+    let admin = token(&srv, "admin");
+    let r = put_zip(&srv, &admin, "shop", &zipbuild::site(&[("index.html", b"shop")]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = api(
+        &srv,
+        &admin,
+        "POST",
+        "/api/sites/shop/domains",
+        br#"{"domains": ["shop.example.org"]}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    // The beacon on a page of the custom domain sends its hostname (port and case aside).
+    let r = srv.req(
+        "POST",
+        "localhost",
+        "/track",
+        &[("User-Agent", CHROME)],
+        br#"{"h":"Shop.Example.org:443","p":"/cart"}"#,
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    let list = events(&srv, &admin, "site=shop", 1);
+    assert_eq!(list[0]["path"], "/cart", "{list:?}");
+    // A name nobody registered stays without a site.
+    srv.req("POST", "localhost", "/track", &[], br#"{"h":"other.example.org"}"#);
+    let all = events(&srv, &admin, "domain=other.example.org", 1);
+    assert_eq!(all[0]["site"], Value::Null, "{all:?}");
+}

@@ -50,8 +50,9 @@ pub use settings::Settings;
 pub struct Analytics {
     db: Arc<Db>,
     settings: Settings,
-    /// Host names of `/track` and the pixel → sites.
+    /// Host names of `/track` and the pixel → sites: the site hosts, then custom domains.
     router: Router,
+    domains: Option<Arc<crate::hosting::domains::Domains>>,
     shared: Arc<Shared>,
     recorder: std::thread::Thread,
     /// One housekeeping run at a time (the thread's and any caller's).
@@ -60,7 +61,11 @@ pub struct Analytics {
 
 impl Analytics {
     /// Starts the recorder thread and the hourly housekeeping thread (first run at once).
-    pub fn start(db: Arc<Db>, settings: Settings) -> Result<Arc<Analytics>, String> {
+    pub fn start(
+        db: Arc<Db>,
+        settings: Settings,
+        domains: Option<Arc<crate::hosting::domains::Domains>>,
+    ) -> Result<Arc<Analytics>, String> {
         let shared = Arc::new(Shared {
             buffers: Buffers::new(settings.buffer),
             acks: Mutex::new(Vec::new()),
@@ -77,6 +82,7 @@ impl Analytics {
         let a = Arc::new(Analytics {
             db,
             router: Router::new(&settings.domain),
+            domains,
             settings,
             shared,
             recorder: handle.thread().clone(),

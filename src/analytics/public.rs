@@ -48,6 +48,14 @@ fn site_of_host(host: &str, router: &Router) -> Option<String> {
     }
 }
 
+/// [`site_of_host`], else the site a custom domain (`example.org`) is registered to.
+fn site_of(a: &Analytics, host: &str) -> Option<String> {
+    site_of_host(host, &a.router).or_else(|| {
+        let d = a.domains.as_ref()?;
+        d.lookup(&normalize_host(host)).map(|m| m.site)
+    })
+}
+
 fn header_referrer(req: &Request) -> Option<String> {
     req.header("referer")
         .map(str::trim)
@@ -182,7 +190,7 @@ pub fn track(a: &Analytics, req: &Request, body: &mut Body<'_>) -> Response {
     };
     let path = sanitize(&t.path);
     let row = Row {
-        site: site_of_host(&domain, &a.router),
+        site: site_of(a, &domain),
         domain: Some(domain),
         tags: (!tags.is_empty()).then(|| sanitize(&tags.join(","))),
         source_type: "web".into(),
@@ -209,7 +217,7 @@ pub fn pixel(a: &Analytics, req: &Request) -> Response {
             .unwrap_or_else(|| "unknown".into());
         let domain = sanitize(&domain);
         let row = Row {
-            site: site_of_host(&domain, &a.router),
+            site: site_of(a, &domain),
             domain: Some(domain),
             tags: query::non_empty(q, "tags").map(|t| sanitize(&t)),
             source_type: "pixel".into(),

@@ -207,7 +207,8 @@ fn wire(db: &Arc<Db>, cfg: &ServeConfig) -> Result<Wired, CliError> {
     #[cfg(feature = "analytics")]
     let analytics = {
         let analytics =
-            Analytics::start(db.clone(), cfg.analytics.clone()).map_err(CliError::fail)?;
+            Analytics::start(db.clone(), cfg.analytics.clone(), Some(domains.clone()))
+                .map_err(CliError::fail)?;
         let a2 = analytics.clone();
         api.analytics_status = Some(Box::new(move || a2.health()));
         analytics
