@@ -600,3 +600,180 @@ fn the_weekly_order_budget_holds_across_restarts() {
     assert_eq!((mgr2.orders_placed(), pebble.orders()), (0, 1));
     mgr2.shutdown();
 }
+
+/// Pebble (2.4) has no renewal information, so this HTTPS server stands in front of its
+/// directory: `/dir` is pebble's directory plus `renewalInfo` pointing at `/ari/`, which
+/// answers each certificate id with the window `window(n)` for the n-th id it sees (and
+/// records the ids). Everything else (accounts, orders) goes to pebble itself.
+struct AriFront {
+    url: String,
+    ids: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl AriFront {
+    fn start(pebble: &Pebble, window: fn(usize) -> (i64, i64)) -> AriFront {
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let mut dir: serde_json::Value = {
+            let addr: std::net::SocketAddr = pebble
+                .directory_url
+                .trim_start_matches("https://")
+                .trim_end_matches("/dir")
+                .parse()
+                .unwrap();
+            // (pebble names its URLs after the Host header, which https_get sends portless)
+            let body = String::from_utf8(https_get(addr, "/dir", &pebble.listener_ca)).unwrap();
+            let body = body.replace("https://127.0.0.1/", &format!("https://{addr}/"));
+            serde_json::from_str(&body).unwrap()
+        };
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("https://{}", l.local_addr().unwrap());
+        dir["renewalInfo"] = format!("{base}/ari/").into();
+        let dir = dir.to_string();
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(pebble.dir.join("cert.pem"))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let key = PrivateKeyDer::from_pem_file(pebble.dir.join("key.pem")).unwrap();
+        let cfg = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+        );
+        let ids = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let seen = ids.clone();
+        std::thread::spawn(move || {
+            for sock in l.incoming().flatten() {
+                let conn = rustls::ServerConnection::new(cfg.clone()).unwrap();
+                let mut s = rustls::StreamOwned::new(conn, sock);
+                let mut line = String::new();
+                if BufReader::new(&mut s).read_line(&mut line).is_err() {
+                    continue;
+                }
+                let path = line.split(' ').nth(1).unwrap_or("").to_string();
+                let body = if path == "/dir" {
+                    dir.clone()
+                } else if let Some(id) = path.strip_prefix("/ari/") {
+                    let mut ids = seen.lock().unwrap();
+                    if !ids.iter().any(|i| i == id) {
+                        ids.push(id.to_string());
+                    }
+                    let n = ids.iter().position(|i| i == id).unwrap();
+                    let (a, b) = window(n);
+                    let t = |s: i64| {
+                        let (y, m, d) = fazt::kernel::civil::civil_from_days(s.div_euclid(86_400));
+                        let r = s.rem_euclid(86_400);
+                        format!(
+                            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                            r / 3600,
+                            r / 60 % 60,
+                            r % 60
+                        )
+                    };
+                    serde_json::json!({"suggestedWindow": {"start": t(a), "end": t(b)}}).to_string()
+                } else {
+                    String::new()
+                };
+                let status = if body.is_empty() {
+                    "404 Not Found"
+                } else {
+                    "200 OK"
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nRetry-After: 21600\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.flush();
+                s.conn.send_close_notify();
+                let _ = s.flush();
+            }
+        });
+        AriFront {
+            url: format!("{base}/dir"),
+            ids,
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn renewal_information_renews_early_when_the_ca_says_so() {
+    init_log();
+    let front = Front::start();
+    // 90-day certificates: on its own schedule the manager would wait 60 days.
+    let pebble = Pebble::start("ari", front.http_port, front.tls_port, None);
+    // The first certificate's window is already open (as after a CA incident); every
+    // later one's is two months away.
+    let ari = AriFront::start(&pebble, |n| {
+        let now = unix_now();
+        if n == 0 {
+            (now - 3600, now - 60)
+        } else {
+            (now + 60 * 86_400, now + 61 * 86_400)
+        }
+    });
+    let store = Arc::new(MemStore::new());
+    let mut cfg = pebble.config(&[ChallengeKind::Http01]);
+    cfg.directory_url = ari.url.clone();
+    let ns = store::directory_namespace(&cfg.directory_url);
+    let mgr = CertManager::new(
+        cfg,
+        store.clone(),
+        allow(&["ari.fazt.test"]),
+        Arc::new(SniResolver::new()),
+    )
+    .unwrap();
+    front.install(&mgr);
+    mgr.request("ari.fazt.test").unwrap();
+    assert!(mgr.wait_idle(Duration::from_secs(60)));
+    let first = leaf_of(store.as_ref(), &ns, "ari.fazt.test");
+
+    // Nobody asks: the ticker reads the renewal information and renews at once.
+    let t0 = Instant::now();
+    while leaf_of(store.as_ref(), &ns, "ari.fazt.test") == first {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "not renewed early; ids asked: {:?}",
+            ari.ids.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(mgr.wait_idle(Duration::from_secs(30)));
+    // The new certificate is asked about too, and its window is far: no third order.
+    let t0 = Instant::now();
+    while ari.ids.lock().unwrap().len() < 2 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the renewed certificate's ARI was not asked"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(mgr.orders_placed(), 2);
+    let ids = ari.ids.lock().unwrap().clone();
+    assert_ne!(ids[0], ids[1]);
+    for id in &ids {
+        let (aki, serial) = id.split_once('.').expect("aki.serial");
+        assert!(!aki.is_empty() && !serial.is_empty(), "{id}");
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+            "{id}"
+        );
+    }
+    let next = mgr.status()[0].next_renewal.unwrap();
+    assert!(next > unix_now() + 59 * 86_400, "next renewal {next}");
+    mgr.shutdown();
+}

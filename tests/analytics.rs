@@ -916,7 +916,12 @@ fn script_responses_are_recorded_too() {
 fn tracking_from_a_custom_domain_counts_for_its_site() {
     let srv = Server::start(&FAST);
     let admin = token(&srv, "admin");
-    let r = put_zip(&srv, &admin, "shop", &zipbuild::site(&[("index.html", b"shop")]));
+    let r = put_zip(
+        &srv,
+        &admin,
+        "shop",
+        &zipbuild::site(&[("index.html", b"shop")]),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let r = api(
         &srv,
@@ -938,7 +943,13 @@ fn tracking_from_a_custom_domain_counts_for_its_site() {
     let list = events(&srv, &admin, "site=shop", 1);
     assert_eq!(list[0]["path"], "/cart", "{list:?}");
     // A name nobody registered stays without a site.
-    srv.req("POST", "localhost", "/track", &[], br#"{"h":"other.example.org"}"#);
+    srv.req(
+        "POST",
+        "localhost",
+        "/track",
+        &[],
+        br#"{"h":"other.example.org"}"#,
+    );
     let all = events(&srv, &admin, "domain=other.example.org", 1);
     assert_eq!(all[0]["site"], Value::Null, "{all:?}");
 }

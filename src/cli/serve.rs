@@ -206,9 +206,8 @@ fn wire(db: &Arc<Db>, cfg: &ServeConfig) -> Result<Wired, CliError> {
     api.deploy_limits = cfg.deploy.clone();
     #[cfg(feature = "analytics")]
     let analytics = {
-        let analytics =
-            Analytics::start(db.clone(), cfg.analytics.clone(), Some(domains.clone()))
-                .map_err(CliError::fail)?;
+        let analytics = Analytics::start(db.clone(), cfg.analytics.clone(), Some(domains.clone()))
+            .map_err(CliError::fail)?;
         let a2 = analytics.clone();
         api.analytics_status = Some(Box::new(move || a2.health()));
         analytics

@@ -189,11 +189,31 @@ pub(super) struct Entry {
     pub(super) retry_at: Option<i64>,
     pub(super) last_error: Option<String>,
     pub(super) queued: bool,
+    /// The certificate's renewal-information id (RFC 9773), when it has one.
+    pub(super) ari_id: Option<String>,
+    /// When the CA's renewal window says to renew, if it was asked.
+    pub(super) ari_at: Option<i64>,
+    /// When to ask the CA (again); `None`: not at all.
+    pub(super) ari_check: Option<i64>,
 }
 
 impl Entry {
+    /// One third of the lifetime left, or earlier when the CA's renewal window says so.
     pub(super) fn renew_time(&self) -> Option<i64> {
-        Some(renew_at(self.not_before?, self.not_after?))
+        let own = renew_at(self.not_before?, self.not_after?);
+        Some(self.ari_at.map_or(own, |a| a.min(own)))
+    }
+
+    /// The entry for a certificate just installed or loaded (its ARI is asked at once).
+    pub(super) fn for_cert(info: &super::x509::CertInfo) -> Entry {
+        let ari_id = super::ari::cert_id(info);
+        Entry {
+            not_before: Some(info.not_before),
+            not_after: Some(info.not_after),
+            ari_check: ari_id.as_ref().map(|_| now_unix()),
+            ari_id,
+            ..Entry::default()
+        }
     }
 
     /// When this entry next needs work (None: never, or already queued).
@@ -224,6 +244,8 @@ pub(super) struct Inner {
     pub(super) cfg: AcmeConfig,
     pub(super) ns: String,
     pub(super) extra_roots: Vec<CertificateDer<'static>>,
+    /// The HTTPS client configuration for renewal information requests.
+    pub(super) ari_tls: Arc<rustls::ClientConfig>,
     pub(super) store: Arc<dyn CertStore>,
     pub(super) policy: NamePolicy,
     pub(super) resolver: Arc<SniResolver>,
@@ -291,7 +313,7 @@ impl CertManager {
             None => Vec::new(),
         };
         // Fail early on a TLS config rustls would refuse, not in the worker.
-        client::client_tls_config(&extra_roots)?;
+        let ari_tls = Arc::new(client::client_tls_config(&extra_roots)?);
         let ns = store::directory_namespace(&cfg.directory_url);
         let names = load_stored(store.as_ref(), &ns, &resolver);
         let limiter = OrderLimiter::new(cfg.orders_per_minute, Duration::from_secs(60));
@@ -301,6 +323,7 @@ impl CertManager {
             cfg,
             ns,
             extra_roots,
+            ari_tls,
             store,
             policy,
             resolver,

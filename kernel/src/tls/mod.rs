@@ -27,6 +27,8 @@ use std::fmt;
 mod acme;
 #[cfg(feature = "acme")]
 pub mod acme_http;
+#[cfg(feature = "acme")]
+pub mod ari;
 pub mod challenge;
 pub mod client;
 pub mod edge;

@@ -12,11 +12,16 @@ use instant_acme::Account;
 
 use super::acme::{self, IssueError};
 use super::acme_http;
+use super::ari;
 use super::manager::{normalize_name, now_unix, Entry, Inner};
 use super::pem::load_pem;
 use super::renew::backoff;
 use super::sni::SniResolver;
 use super::store::{self, CertStore};
+use super::x509::CertInfo;
+
+/// A renewal-information answer: (name, certificate id, window and when to ask again).
+type AriAnswer = (String, String, Result<(ari::Window, Duration), String>);
 
 /// Read every certificate of namespace `ns` from the store into `resolver`.
 pub(super) fn load_stored(
@@ -43,8 +48,11 @@ pub(super) fn load_stored(
         match (cert, key) {
             (Ok(Some(c)), Ok(Some(k))) => match load_pem(&c, &k, &domain) {
                 Ok(l) => {
-                    entry.not_before = Some(l.info.not_before);
-                    entry.not_after = Some(l.info.not_after);
+                    let fresh = Entry::for_cert(&l.info);
+                    entry.not_before = fresh.not_before;
+                    entry.not_after = fresh.not_after;
+                    entry.ari_id = fresh.ari_id;
+                    entry.ari_check = fresh.ari_check;
                     resolver.insert(&domain, l.key);
                 }
                 Err(e) => log::error!("tls: stored certificate unusable: {e}"),
@@ -105,7 +113,28 @@ impl Inner {
                 st.queue.push_back(name);
             }
             self.kick(&mut st);
-            let next = st.names.values().filter_map(Entry::next_due).min();
+            let asks: Vec<(String, String)> = st
+                .names
+                .iter()
+                .filter(|(_, e)| !e.queued && e.ari_check.is_some_and(|t| t <= now))
+                .filter_map(|(n, e)| Some((n.clone(), e.ari_id.clone()?)))
+                .collect();
+            if !asks.is_empty() {
+                // The CA is asked without the lock: handshakes and requests go on.
+                drop(st);
+                let answers = self.ask_ari(&asks, now);
+                st = self.lock();
+                self.apply_ari(&mut st.names, answers, now);
+                continue;
+            }
+            let next = st
+                .names
+                .values()
+                .filter_map(|e| match (e.next_due(), e.ari_check) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                })
+                .min();
             let mut sleep = self.cfg.renew_check_interval;
             if let Some(t) = next {
                 let secs = u64::try_from(t.saturating_sub(now)).unwrap_or(0).max(1);
@@ -116,6 +145,76 @@ impl Inner {
                 .wait_timeout(st, sleep)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+        }
+    }
+
+    /// Asks the CA's renewal information for each (name, id); `None` when the directory
+    /// offers none (or cannot be read).
+    fn ask_ari(&self, asks: &[(String, String)], now: i64) -> Option<Vec<AriAnswer>> {
+        let base = match ari::renewal_info_url(&self.ari_tls, &self.cfg.directory_url) {
+            Ok(Some(b)) => b,
+            Ok(None) => return None,
+            Err(e) => {
+                log::warn!("acme: reading the directory for renewal information: {e}");
+                return None;
+            }
+        };
+        Some(
+            asks.iter()
+                .map(|(n, id)| {
+                    (
+                        n.clone(),
+                        id.clone(),
+                        ari::fetch(&self.ari_tls, &base, id, now),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    fn apply_ari(
+        &self,
+        names: &mut BTreeMap<String, Entry>,
+        answers: Option<Vec<AriAnswer>>,
+        now: i64,
+    ) {
+        let later = now.saturating_add(self.cfg.renew_check_interval.as_secs() as i64);
+        let Some(answers) = answers else {
+            // No ARI at this CA (or its directory is unreadable): ask again much later.
+            for e in names
+                .values_mut()
+                .filter(|e| e.ari_check.is_some_and(|t| t <= now))
+            {
+                e.ari_check = Some(now.saturating_add(ari::RECHECK_MAX.as_secs() as i64));
+            }
+            return;
+        };
+        for (name, id, answer) in answers {
+            // Renewed meanwhile: the answer is about a certificate no longer served.
+            let Some(e) = names
+                .get_mut(&name)
+                .filter(|e| e.ari_id.as_deref() == Some(&id))
+            else {
+                continue;
+            };
+            match answer {
+                Ok((w, again)) => {
+                    let seed = name.bytes().fold(w.start as u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                    });
+                    let at = w.pick(now, seed);
+                    let own = e.renew_time();
+                    e.ari_at = Some(at);
+                    if own.is_some_and(|o| at < o) {
+                        log::info!("acme: the CA's renewal window moves {name}'s renewal to {at}");
+                    }
+                    e.ari_check = Some(now.saturating_add(again.as_secs() as i64));
+                }
+                Err(err) => {
+                    log::warn!("acme: renewal information for {name}: {err}");
+                    e.ari_check = Some(later);
+                }
+            }
         }
     }
 
@@ -195,7 +294,7 @@ impl Inner {
         &self,
         name: &str,
         account: &mut Option<Account>,
-    ) -> Result<Option<(i64, i64)>, String> {
+    ) -> Result<Option<CertInfo>, String> {
         if !(self.policy)(name) {
             log::info!("acme: {name} is no longer allowed by the name policy; not ordering");
             return Ok(None);
@@ -303,21 +402,19 @@ impl Inner {
             issued.challenge,
             loaded.info.not_after
         );
-        Ok(Some((loaded.info.not_before, loaded.info.not_after)))
+        Ok(Some(loaded.info))
     }
 
     /// Record the outcome of `process` for `name`.
-    fn finish(&self, name: &str, result: Result<Option<(i64, i64)>, String>) {
+    fn finish(&self, name: &str, result: Result<Option<CertInfo>, String>) {
         let mut st = self.lock();
         st.in_flight = None;
         match result {
-            Ok(Some((nb, na))) => {
+            Ok(Some(info)) => {
                 let e = st.names.entry(name.to_owned()).or_default();
-                *e = Entry {
-                    not_before: Some(nb),
-                    not_after: Some(na),
-                    ..Entry::default()
-                };
+                *e = Entry::for_cert(&info);
+                // Its renewal information is asked at once: wake the ticker.
+                self.changed.notify_all();
             }
             Ok(None) => {
                 // Refused by policy: forget names that never had a certificate;

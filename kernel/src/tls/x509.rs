@@ -1,5 +1,6 @@
 //! Just enough X.509 DER reading to schedule renewals and report status: the
-//! validity window and the DNS names of a certificate.
+//! validity window and the DNS names of a certificate, and what names it to the CA's
+//! renewal information (serial number, authority key identifier).
 //!
 //! rustls and webpki do not expose these fields and instant-acme's parser is an
 //! optional feature we keep off for size, so this walks the DER by hand. Input is
@@ -19,6 +20,10 @@ pub struct CertInfo {
     pub not_after: i64,
     /// The `dNSName` entries of the subjectAltName extension, lower-cased.
     pub dns_names: Vec<String>,
+    /// The serial number's DER content octets (as RFC 9773 encodes them).
+    pub serial: Vec<u8>,
+    /// The `keyIdentifier` of the authorityKeyIdentifier extension, when present.
+    pub authority_key_id: Option<Vec<u8>>,
 }
 
 /// Why a certificate could not be read.
@@ -45,6 +50,10 @@ const CTX_EXTENSIONS: u8 = 0xA3;
 const GENERAL_NAME_DNS: u8 = 0x82;
 /// 2.5.29.17, subjectAltName.
 const OID_SAN: &[u8] = &[0x55, 0x1D, 0x11];
+/// 2.5.29.35, authorityKeyIdentifier.
+const OID_AKI: &[u8] = &[0x55, 0x1D, 0x23];
+/// `keyIdentifier [0] IMPLICIT OCTET STRING` inside it.
+const CTX_KEY_ID: u8 = 0x80;
 
 /// One DER element: `(tag, contents, rest)`. Only the definite length forms DER
 /// allows are accepted, up to 4 length bytes.
@@ -96,7 +105,7 @@ pub fn parse_cert(der: &[u8]) -> Result<CertInfo, X509Error> {
     if tag == CTX_VERSION {
         rest = after;
     }
-    let (_, rest) = expect(rest, INTEGER, "serialNumber is not an INTEGER")?;
+    let (serial, rest) = expect(rest, INTEGER, "serialNumber is not an INTEGER")?;
     let (_, rest) = expect(rest, SEQUENCE, "signature algorithm is not a SEQUENCE")?;
     let (_, rest) = expect(rest, SEQUENCE, "issuer is not a SEQUENCE")?;
     let (validity, rest) = expect(rest, SEQUENCE, "validity is not a SEQUENCE")?;
@@ -104,59 +113,80 @@ pub fn parse_cert(der: &[u8]) -> Result<CertInfo, X509Error> {
     let (not_after, _) = parse_time(vrest)?;
     let (_, rest) = expect(rest, SEQUENCE, "subject is not a SEQUENCE")?;
     let (_, mut rest) = expect(rest, SEQUENCE, "subjectPublicKeyInfo is not a SEQUENCE")?;
-    let mut dns_names = Vec::new();
+    let mut info = CertInfo {
+        not_before,
+        not_after,
+        dns_names: Vec::new(),
+        serial: serial.to_vec(),
+        authority_key_id: None,
+    };
     // Optional issuerUniqueID [1], subjectUniqueID [2], extensions [3].
     while !rest.is_empty() {
         let (tag, contents, after) = tlv(rest)?;
         rest = after;
         if tag == CTX_EXTENSIONS {
             let (exts, _) = expect(contents, SEQUENCE, "extensions is not a SEQUENCE")?;
-            dns_names = san_dns_names(exts)?;
+            if let Some(v) = extension(exts, OID_SAN)? {
+                info.dns_names = san_dns_names(v)?;
+            }
+            if let Some(v) = extension(exts, OID_AKI)? {
+                let (mut fields, _) =
+                    expect(v, SEQUENCE, "authorityKeyIdentifier is not a SEQUENCE")?;
+                while !fields.is_empty() {
+                    let (tag, contents, after) = tlv(fields)?;
+                    fields = after;
+                    if tag == CTX_KEY_ID {
+                        info.authority_key_id = Some(contents.to_vec());
+                    }
+                }
+            }
         }
     }
-    Ok(CertInfo {
-        not_before,
-        not_after,
-        dns_names,
-    })
+    Ok(info)
 }
 
-/// Walk `Extension`s and return the DNS names of subjectAltName, if present.
-fn san_dns_names(mut exts: &[u8]) -> Result<Vec<String>, X509Error> {
+/// The value (inside its OCTET STRING) of the extension `id`, if present.
+fn extension<'a>(mut exts: &'a [u8], id: &[u8]) -> Result<Option<&'a [u8]>, X509Error> {
     while !exts.is_empty() {
         let (ext, after) = expect(exts, SEQUENCE, "extension is not a SEQUENCE")?;
         exts = after;
         let (oid, rest) = expect(ext, OID, "extension id is not an OID")?;
-        if oid != OID_SAN {
+        if oid != id {
             continue;
         }
         let (tag, contents, after) = tlv(rest)?;
-        let value = if tag == BOOLEAN {
-            expect(
-                after,
-                OCTET_STRING,
-                "extension value is not an OCTET STRING",
-            )?
-            .0
+        return if tag == BOOLEAN {
+            Ok(Some(
+                expect(
+                    after,
+                    OCTET_STRING,
+                    "extension value is not an OCTET STRING",
+                )?
+                .0,
+            ))
         } else if tag == OCTET_STRING {
-            contents
+            Ok(Some(contents))
         } else {
-            return Err(X509Error("extension value is not an OCTET STRING"));
+            Err(X509Error("extension value is not an OCTET STRING"))
         };
-        let (mut names, _) = expect(value, SEQUENCE, "subjectAltName is not a SEQUENCE")?;
-        let mut out = Vec::new();
-        while !names.is_empty() {
-            let (tag, contents, after) = tlv(names)?;
-            names = after;
-            if tag == GENERAL_NAME_DNS {
-                let name =
-                    std::str::from_utf8(contents).map_err(|_| X509Error("dNSName is not ASCII"))?;
-                out.push(name.to_ascii_lowercase());
-            }
-        }
-        return Ok(out);
     }
-    Ok(Vec::new())
+    Ok(None)
+}
+
+/// The DNS names of a subjectAltName value.
+fn san_dns_names(value: &[u8]) -> Result<Vec<String>, X509Error> {
+    let (mut names, _) = expect(value, SEQUENCE, "subjectAltName is not a SEQUENCE")?;
+    let mut out = Vec::new();
+    while !names.is_empty() {
+        let (tag, contents, after) = tlv(names)?;
+        names = after;
+        if tag == GENERAL_NAME_DNS {
+            let name =
+                std::str::from_utf8(contents).map_err(|_| X509Error("dNSName is not ASCII"))?;
+            out.push(name.to_ascii_lowercase());
+        }
+    }
+    Ok(out)
 }
 
 /// Read a UTCTime or GeneralizedTime (the `Z` forms RFC 5280 mandates) as Unix seconds.
@@ -247,6 +277,27 @@ mod tests {
         assert_eq!(info.not_before, 1_709_164_800);
         assert_eq!(info.not_after, 2_556_144_000);
         assert_eq!(info.dns_names, vec!["a.example.com", "b.example.com"]);
+    }
+
+    #[test]
+    fn reads_serial_and_authority_key_id() {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(vec![]).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_id = ca.key_identifier(&ca_key);
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let mut leaf = rcgen::CertificateParams::new(vec!["x.test".into()]).unwrap();
+        leaf.serial_number = Some(vec![0x00, 0x9a, 0x01, 0xff].into());
+        leaf.use_authority_key_identifier_extension = true;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let info = parse_cert(leaf.signed_by(&key, &issuer).unwrap().der()).unwrap();
+        assert_eq!(info.authority_key_id, Some(ca_id));
+        assert_eq!(info.serial, [0x00, 0x9a, 0x01, 0xff]);
+        assert_eq!(info.dns_names, ["x.test"]);
+        // A self-signed certificate without the extension has none.
+        let own = rcgen::CertificateParams::new(vec!["y.test".into()]).unwrap();
+        let info = parse_cert(own.self_signed(&key).unwrap().der()).unwrap();
+        assert_eq!(info.authority_key_id, None);
     }
 
     #[test]
