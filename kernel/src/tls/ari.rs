@@ -200,11 +200,11 @@ mod tests {
     #[test]
     fn windows_and_retry_after() {
         let body =
-            br#"{"suggestedWindow":{"start":"2025-02-27T00:00:00Z","end":"2025-02-29T00:00:00Z"}}"#;
+            br#"{"suggestedWindow":{"start":"2024-02-27T00:00:00Z","end":"2024-02-29T00:00:00Z"}}"#;
         let w = parse_window(body).unwrap();
         assert_eq!(w.end - w.start, 2 * 86_400);
         assert!(parse_window(
-            br#"{"suggestedWindow":{"start":"2025-02-29T00:00:00Z","end":"2025-02-27T00:00:00Z"}}"#
+            br#"{"suggestedWindow":{"start":"2024-02-29T00:00:00Z","end":"2024-02-27T00:00:00Z"}}"#
         )
         .is_none());
         assert!(parse_window(b"[]").is_none());
