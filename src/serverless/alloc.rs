@@ -90,7 +90,7 @@ impl Budget {
         self.refused.set(false);
     }
 
-    #[cfg(test)]
+    /// Bytes the runtime holds now.
     pub fn used(&self) -> usize {
         self.used.get()
     }

@@ -86,6 +86,12 @@ impl BytecodeCache {
     }
 }
 
+/// `main.js` as the body of a function expression, on its first line (so line numbers
+/// in errors and stacks stay the script's own): what a warm context calls per request.
+pub(super) fn as_function_body(source: &str) -> String {
+    format!("(function () {{{source}\n}})")
+}
+
 /// Compiles `source` as a global (non-module) script named `file_name`. On failure the
 /// exception (a `SyntaxError`, or an out-of-memory `InternalError`) is left pending on
 /// `ctx` for [`Ctx::catch`].

@@ -33,6 +33,8 @@ pub(super) struct Shared {
     pub limits: Arc<Limits>,
     pub cache: BytecodeCache,
     pub locks: Arc<SiteLocks>,
+    /// Bumped by [`Engine::forget`]: workers drop the warm contexts made before it.
+    pub forgotten: std::sync::atomic::AtomicU64,
     pending: AtomicUsize,
     pub(super) stopping: AtomicBool,
     /// The worker threads and the watchdog that replaces the ones stuck in native code.
@@ -80,6 +82,7 @@ impl Engine {
             limits: Arc::new(limits),
             cache: BytecodeCache::default(),
             locks: Arc::new(SiteLocks::default()),
+            forgotten: std::sync::atomic::AtomicU64::new(0),
             pending: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             pool: Pool::new(rx),
@@ -153,6 +156,7 @@ impl Engine {
     /// need no call: a new content hash recompiles and replaces the entry.
     pub fn forget(&self, site: &str) {
         self.shared.cache.forget(site);
+        self.shared.forgotten.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn limits(&self) -> &Limits {

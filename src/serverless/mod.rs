@@ -54,16 +54,20 @@
 //! includes the stack.
 //!
 //! # Isolation
-//! Every request gets a fresh QuickJS context: nothing it leaves on `globalThis` or on
-//! the built-in prototypes is visible to the next request, even of the same site. The
-//! only ways out are the [`Host`] calls, each passed the script's own site name.
+//! `main.js` runs as the body of a function in a context kept warm per site on each
+//! worker (`worker.rs`): top-level declarations and the installed globals are fresh on
+//! every request; what a script puts on `globalThis` or changes in the built-ins may
+//! reach its own site's next request on that worker, and never another site's (each site
+//! has its own contexts; a failed run drops its context). `api/main.js` gets a fresh
+//! context per request. The only ways out are the [`Host`] calls, each passed the
+//! script's own site name.
 //!
 //! # Speed
 //! A script is compiled once per (site, kind, content hash) and the bytecode kept in
 //! memory (a new hash recompiles and replaces it; [`Engine::forget`] drops a site). Each
-//! of [`Limits::threads`] worker threads reuses one runtime; a request costs a fresh
-//! context, a bytecode load and a GC of the previous request's garbage. See `engine.rs`
-//! for why JS runs on its own threads.
+//! of [`Limits::threads`] worker threads reuses one runtime; a `main.js` request to a warm
+//! site costs a function call and its globals, an `api/main.js` one a fresh context and a
+//! bytecode load. See `engine.rs` for why JS runs on its own threads.
 
 mod alloc;
 mod api;

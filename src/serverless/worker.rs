@@ -1,13 +1,14 @@
 //! One JS worker: an OS thread owning one QuickJS runtime, running one request at a time.
 //!
-//! Per request: a fresh `Context` on the reused runtime (so nothing a request puts on
-//! `globalThis`, or on `Object.prototype`, reaches the next one), the site's cached
-//! bytecode loaded into it, globals installed, the script run under an armed deadline,
-//! pending promise jobs drained and the response collected. After the reply has gone
-//! out, [`Worker::tidy`] drops that context, runs a GC (QuickJS frees cycles only in GC,
-//! and every context is full of them; collecting now keeps the next request's memory
-//! budget whole) and creates the next request's context, so an idle worker answers its
-//! next request without paying for context creation.
+//! Per request: a context on the reused runtime — the site's warm one for `main.js` when
+//! this worker has it (see [`Warm`]: the script is a function there, called again), else a
+//! fresh one with the site's cached bytecode loaded — globals installed, the script run
+//! under an armed deadline, pending promise jobs drained and the response collected. A
+//! fresh context for another site never sees a warm one's objects. After the reply has
+//! gone out, [`Worker::tidy`] drops a spent context, runs a GC (QuickJS frees cycles only
+//! in GC; collecting now keeps the next request's memory budget whole) and creates the
+//! next fresh context, so an idle worker answers its next request without paying for
+//! context creation.
 //!
 //! Limits: the interrupt handler (polled by QuickJS every few thousand bytecodes and in
 //! the regex engine) stops the script once the deadline passes, with an uncatchable error;
@@ -18,13 +19,13 @@
 //! promise jobs queued, the runtime is thrown away and rebuilt (~0.2 ms), so no
 //! half-finished state survives into another request.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rquickjs::{qjs, Context, Ctx, Runtime, Value};
+use rquickjs::{qjs, Context, Ctx, Function, Persistent, Runtime, Value};
 
 use super::alloc::{Budget, LimitedAllocator};
 use super::bytecode::{self, Compiled};
@@ -47,8 +48,13 @@ pub(super) const WORKER_STACK_BYTES: usize = 8 << 20;
 const MAX_MESSAGE_BYTES: usize = 1024;
 const MAX_STACK_BYTES: usize = 8192;
 
+/// Promises rejected during a run and not handled (yet): (promise, message, stack).
+type Unhandled = Rc<RefCell<Vec<(Persistent<Value<'static>>, String, Option<String>)>>>;
+
 /// A runtime plus the cells its interrupt handler and allocator write.
 struct Vm {
+    /// Emptied after every run; before `rt`, whose values these are.
+    unhandled: Unhandled,
     rt: Runtime,
     budget: Rc<Budget>,
     deadline: Rc<Cell<Option<Instant>>>,
@@ -74,7 +80,29 @@ impl Vm {
             }
             stop
         })));
+        // A promise rejected with no handler by the end of the run is the run's error, as an
+        // uncaught exception is (`main.js` runs as a function, so its completion value — a
+        // rejected async call, say — is no longer looked at).
+        let unhandled: Unhandled = Rc::default();
+        let list = unhandled.clone();
+        rt.set_host_promise_rejection_tracker(Some(Box::new(
+            move |ctx: Ctx<'_>, promise: Value<'_>, reason: Value<'_>, handled: bool| {
+                if handled {
+                    if let Ok(mut l) = list.try_borrow_mut() {
+                        l.retain(|(p, ..)| p.clone().restore(&ctx).map_or(true, |v| v != promise));
+                    }
+                } else {
+                    let (message, stack) = describe_thrown(&ctx, &reason);
+                    let message = truncate(message, MAX_MESSAGE_BYTES);
+                    let stack = stack.map(|s| truncate(s, MAX_STACK_BYTES));
+                    if let Ok(mut l) = list.try_borrow_mut() {
+                        l.push((Persistent::save(&ctx, promise), message, stack));
+                    }
+                }
+            },
+        )));
         Ok(Vm {
+            unhandled,
             rt,
             budget,
             deadline,
@@ -83,7 +111,25 @@ impl Vm {
     }
 }
 
+/// Warm contexts kept per worker (each a site's realm with its globals).
+const MAX_WARM: usize = 4;
+
+/// A site's context kept between its `main.js` requests: the realm (globals, built-ins)
+/// stays, and the script — compiled as the body of a function — runs as a call, so its
+/// top-level `var`/`let`/`function` are fresh locals on every request. Fields drop in
+/// order: the function before its context.
+struct Warm {
+    func: Persistent<Function<'static>>,
+    context: Context,
+    site: Arc<str>,
+    hash: String,
+    /// [`Shared::forgotten`] when it was made.
+    epoch: u64,
+}
+
 pub(super) struct Worker {
+    /// Before `vm`: fields drop in order, and the warm functions need their runtime.
+    warm: Vec<Warm>,
     shared: Arc<Shared>,
     vm: Option<Vm>,
     /// A fresh context made after the previous reply, so its ~0.1 ms creation is off the
@@ -91,6 +137,8 @@ pub(super) struct Worker {
     next: Option<Context>,
     /// The last request's context, dropped (and its garbage collected) after the reply.
     spent: Option<Context>,
+    /// Requests run, to collect the warm contexts' cyclic garbage now and then.
+    runs: u64,
 }
 
 /// Failures inside a context, before they are classified into [`JsError`]s.
@@ -110,10 +158,12 @@ enum Failure {
 impl Worker {
     pub fn new(shared: Arc<Shared>) -> Worker {
         Worker {
+            warm: Vec::new(),
             shared,
             vm: None,
             next: None,
             spent: None,
+            runs: 0,
         }
     }
 
@@ -140,12 +190,19 @@ impl Worker {
     pub fn tidy(&mut self) {
         let limits = self.shared.limits.clone();
         let tidied = catch_unwind(AssertUnwindSafe(|| {
-            self.spent = None;
+            let dropped = self.spent.take().is_some();
+            self.runs = self.runs.wrapping_add(1);
             if self.vm.is_none() {
                 self.vm = Vm::new(limits.memory_bytes).ok();
             }
             if let Some(vm) = &self.vm {
-                vm.rt.run_gc();
+                // A dropped context is all cycles: collect it now, so the next request has
+                // its whole budget. Warm contexts mostly free by reference counting; their
+                // cycles are collected every 64 runs or past half the budget (and by
+                // QuickJS itself when allocation grows).
+                if dropped || self.runs.is_multiple_of(64) || vm.budget.used() > limits.memory_bytes / 2 {
+                    vm.rt.run_gc();
+                }
                 if self.next.is_none() {
                     self.next = Context::full(&vm.rt).ok();
                 }
@@ -159,6 +216,7 @@ impl Worker {
 
     /// Drops the runtime and every context on it (contexts first: they hold it).
     fn discard_vm(&mut self) {
+        self.warm.clear();
         self.next = None;
         self.spent = None;
         self.vm = None;
@@ -182,13 +240,33 @@ impl Worker {
         ));
         vm.interrupted.set(false);
         vm.budget.reset_refused();
-        let context = match self.next.take() {
-            Some(c) => Ok(c),
-            None => Context::full(&vm.rt),
+        let epoch = self
+            .shared
+            .forgotten
+            .load(std::sync::atomic::Ordering::Acquire);
+        self.warm.retain(|w| w.epoch == epoch);
+        let warm = match job.kind {
+            ScriptKind::Main => self
+                .warm
+                .iter()
+                .position(|w| w.site == job.site && w.hash == job.hash)
+                .map(|i| self.warm.remove(i)),
+            ScriptKind::Api => None,
+        };
+        let (context, warm_func) = match warm {
+            Some(w) => (Ok(w.context), Some(w.func)),
+            None => (
+                match self.next.take() {
+                    Some(c) => Ok(c),
+                    None => Context::full(&vm.rt),
+                },
+                None,
+            ),
         };
         let mut stale_jobs = false;
         let result = match context {
             Ok(context) => {
+                let mut made = None;
                 let outcome = context.with(|ctx| {
                     // SAFETY: the runtime is alive (we hold it) and used on this thread only.
                     unsafe { qjs::JS_UpdateStackTop(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
@@ -196,7 +274,30 @@ impl Worker {
                     let deadline = Instant::now().checked_add(limits.cpu_time);
                     vm.deadline.set(deadline);
                     scope.deadline.set(deadline);
-                    let outcome = self.run_in(&ctx, &scope, job);
+                    let outcome = self.run_in(&ctx, &scope, job, warm_func.as_ref(), &mut made);
+                    let rejected = vm.unhandled.borrow_mut().drain(..).next();
+                    let outcome = match (outcome, rejected) {
+                        // A `main.js` that never answered because a promise it made was
+                        // rejected failed; one that answered has the rejection logged.
+                        (Ok(r), Some((_, message, stack))) => {
+                            let silent =
+                                r.status == 200 && r.headers.is_empty() && r.body.is_empty();
+                            if job.kind == ScriptKind::Main && silent {
+                                Err(Failure::Thrown {
+                                    message,
+                                    stack,
+                                    oom_like: false,
+                                })
+                            } else {
+                                let file = job.kind.file_name();
+                                let line =
+                                    format!("{file}: unhandled promise rejection: {message}");
+                                self.shared.host.log(&job.site, "warn", &line);
+                                Ok(r)
+                            }
+                        }
+                        (outcome, _) => outcome,
+                    };
                     vm.deadline.set(None);
                     // A run that ended past its deadline (say, an out-of-memory error from
                     // the allocator's late refusals, before any interrupt check) ran out of
@@ -208,11 +309,28 @@ impl Worker {
                 // The run's KV writes are committed (each `db` call waits for its write):
                 // the next run of this site may go.
                 scope.release_site_lock();
-                self.spent = Some(context);
                 if vm.rt.is_job_pending() {
                     // The run failed with promise jobs still queued: they belong to this
                     // request's context and must never run during a later request.
                     stale_jobs = true;
+                }
+                // Only a context whose run went well stays warm: a failed run may have
+                // left it half-changed, and the next request gets a fresh one.
+                match warm_func.or(made) {
+                    Some(func) if outcome.is_ok() && !late && !stale_jobs => {
+                        self.warm.insert(
+                            0,
+                            Warm {
+                                func,
+                                context,
+                                site: job.site.clone(),
+                                hash: job.hash.clone(),
+                                epoch,
+                            },
+                        );
+                        self.warm.truncate(MAX_WARM);
+                    }
+                    _ => self.spent = Some(context),
                 }
                 if vm.interrupted.get() || (late && outcome.is_err()) {
                     Err(Failure::Timeout)
@@ -243,16 +361,41 @@ impl Worker {
     }
 
     /// Everything that touches the context, under the armed deadline.
+    /// `warm`: the script's function in this (warm) context; a `main.js` run without one
+    /// makes it and leaves it in `made`.
     fn run_in<'js>(
         &self,
         ctx: &Ctx<'js>,
         scope: &Rc<Scope>,
         job: &Job,
+        warm: Option<&Persistent<Function<'static>>>,
+        made: &mut Option<Persistent<Function<'static>>>,
     ) -> Result<JsResponse, Failure> {
         let state = globals::install(ctx, scope, job.kind, &job.req, &job.env)
             .map_err(|e| thrown(ctx, e))?;
-        let func = self.load(ctx, job)?;
-        let completion = bytecode::run(ctx, &func).map_err(|e| thrown(ctx, e))?;
+        let completion = match (job.kind, warm) {
+            (ScriptKind::Main, Some(f)) => {
+                let f = f.clone().restore(ctx).map_err(|e| thrown(ctx, e))?;
+                f.call::<_, Value>(()).map_err(|e| thrown(ctx, e))?
+            }
+            (ScriptKind::Main, None) => {
+                let script = self.load(ctx, job)?;
+                // The compiled script is `(function () { <main.js> })`: its value is the
+                // function, called now and on the next requests of this context.
+                let value = bytecode::run(ctx, &script).map_err(|e| thrown(ctx, e))?;
+                let Some(f) = value.into_function() else {
+                    return Err(Failure::Compile(
+                        "SyntaxError: main.js closes the function it is run in".to_owned(),
+                    ));
+                };
+                *made = Some(Persistent::save(ctx, f.clone()));
+                f.call::<_, Value>(()).map_err(|e| thrown(ctx, e))?
+            }
+            (ScriptKind::Api, _) => {
+                let func = self.load(ctx, job)?;
+                bytecode::run(ctx, &func).map_err(|e| thrown(ctx, e))?
+            }
+        };
         // Promise jobs (async functions, .then) run now, within the same deadline. The
         // interrupt handler only ends the job it lands in: a chain that queues its next
         // link first (`function f() { return Promise.resolve().then(f) }`) would outlive
@@ -283,7 +426,11 @@ impl Worker {
                 Err(message) => Err(Failure::Compile(message.clone())),
             };
         }
-        match bytecode::compile(ctx, &job.source, job.kind.file_name()) {
+        let source = match job.kind {
+            ScriptKind::Main => bytecode::as_function_body(&job.source),
+            ScriptKind::Api => job.source.to_string(),
+        };
+        match bytecode::compile(ctx, &source, job.kind.file_name()) {
             Ok(func) => {
                 let bytes = bytecode::write(ctx, &func).map_err(|e| thrown(ctx, e))?;
                 let compiled = Compiled {
