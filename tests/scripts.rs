@@ -327,11 +327,12 @@ fn sites_are_isolated_and_redeploys_take_effect() {
     // Redeploy: the next request runs the new script.
     deploy_js(&srv, &tok, "one", b"res.send('version two');");
     assert_eq!(srv.get("one.localhost", "/").text(), "version two");
-    // No filesystem, no process environment of the server.
+    // No filesystem, no process environment of the server (`require` reads only the
+    // site's own files, see below).
     deploy_js(&srv, &tok, "snoop", b"res.send(typeof require + ' ' + typeof std + ' ' + typeof os + ' ' + Object.keys(process.env).length);");
     assert_eq!(
         srv.get("snoop.localhost", "/").text(),
-        "undefined undefined undefined 0"
+        "function undefined undefined 0"
     );
 }
 
@@ -351,4 +352,66 @@ fn without_js_scripts_are_static_files_and_logged_once() {
         1,
         "{logs}"
     );
+}
+
+#[cfg(feature = "js")]
+#[test]
+fn require_loads_the_sites_own_modules_and_nothing_else() {
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    let files: &[(&str, &[u8])] = &[
+        (
+            "main.js",
+            br#"
+            var math = require('./lib/math');
+            var again = require('./lib/math.js');
+            var fmt = require('./lib/fmt.js');
+            var tries = ['fs', '/etc/passwd', './../outside.js', './lib/missing.js', './lib/a.js', './lib/bad.js'].map(function (p) {
+                try { require(p); return 'loaded'; } catch (e) { return e.message; }
+            });
+            res.json({sum: fmt.show(math.add(2, 3)), same: math === again, runs: math.runs(), tries: tries});
+            "#,
+        ),
+        (
+            "lib/math.js",
+            b"var runs = 0; runs++; exports.add = function (a, b) { return a + b; }; exports.runs = function () { return runs; };",
+        ),
+        // A module requiring its sibling relative to itself.
+        ("lib/fmt.js", b"var m = require('./math.js'); module.exports = { show: function (n) { return '=' + n + (m.add ? '' : '?'); } };"),
+        ("lib/a.js", b"require('./b.js');"),
+        ("lib/b.js", b"require('./a.js');"),
+        ("lib/bad.js", b"this is not javascript"),
+    ];
+    let r = put_zip(&srv, &tok, "mods", &zipbuild::site(files));
+    assert_eq!(r.status, 200, "{}", r.text());
+    for _ in 0..3 {
+        let v = srv.get("mods.localhost", "/").json();
+        assert_eq!(v["sum"], "=5", "{v}");
+        assert_eq!(v["same"], true, "a module runs once per request: {v}");
+        assert_eq!(v["runs"], 1, "{v}");
+        let tries: Vec<String> = v["tries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect();
+        assert!(tries[0].contains("only relative paths"), "{tries:?}");
+        assert!(tries[1].contains("only relative paths"), "{tries:?}");
+        assert!(tries[2].contains("outside the site"), "{tries:?}");
+        assert!(tries[3].contains("no file lib/missing.js"), "{tries:?}");
+        assert!(tries[4].contains("require cycle"), "{tries:?}");
+        assert!(
+            tries[5].contains("lib/bad.js") && tries[5].contains("SyntaxError"),
+            "{tries:?}"
+        );
+    }
+    // A redeploy of a module (main.js unchanged) is what the next request runs.
+    let mut changed = files.to_vec();
+    changed[1] = (
+        "lib/math.js",
+        b"var runs = 1; exports.add = function (a, b) { return a * b; }; exports.runs = function () { return runs; };",
+    );
+    let r = put_zip(&srv, &tok, "mods", &zipbuild::site(&changed));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(srv.get("mods.localhost", "/").json()["sum"], "=6");
 }

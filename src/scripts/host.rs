@@ -70,6 +70,14 @@ impl DbHost {
 }
 
 impl Host for DbHost {
+    fn read_module(&self, site: &str, path: &str, max: usize) -> Result<Option<String>, String> {
+        let bytes = self
+            .db
+            .read(|c| crate::kernel::vfs::read_small(c, crate::database::FILES, site, path, max))
+            .map_err(|e| e.to_string())?;
+        Ok(bytes.and_then(|b| String::from_utf8(b).ok()))
+    }
+
     fn kv_get(&self, site: &str, key: &str) -> Result<Option<String>, String> {
         self.db
             .read(|c| kv::get(c, site, key))

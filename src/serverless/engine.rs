@@ -33,6 +33,8 @@ pub(super) struct Shared {
     pub limits: Arc<Limits>,
     pub cache: BytecodeCache,
     pub locks: Arc<SiteLocks>,
+    /// Compiled `require`d modules of every site.
+    pub modules: Arc<super::require::ModuleCache>,
     /// Bumped by [`Engine::forget`]: workers drop the warm contexts made before it.
     pub forgotten: std::sync::atomic::AtomicU64,
     pending: AtomicUsize,
@@ -82,6 +84,7 @@ impl Engine {
             limits: Arc::new(limits),
             cache: BytecodeCache::default(),
             locks: Arc::new(SiteLocks::default()),
+            modules: Arc::default(),
             forgotten: std::sync::atomic::AtomicU64::new(0),
             pending: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
@@ -156,6 +159,7 @@ impl Engine {
     /// need no call: a new content hash recompiles and replaces the entry.
     pub fn forget(&self, site: &str) {
         self.shared.cache.forget(site);
+        self.shared.modules.forget(site);
         self.shared.forgotten.fetch_add(1, Ordering::AcqRel);
     }
 

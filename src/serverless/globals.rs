@@ -1,8 +1,9 @@
 //! Builds a request's global scope in its fresh context: the request object (`req` for
 //! `main.js`, `request` for `api/main.js`), `res` or `respond`, `db`, `console` and
-//! `process.env`. Nothing else is added to QuickJS's standard library: no `std`/`os`
-//! modules, no `require`, no file or network access — a script can only reach the outside
-//! through the [`Host`] calls made here, each naming the script's own site.
+//! `process.env`, `require` (the site's own files only, see `require.rs`). Nothing else is
+//! added to QuickJS's standard library: no `std`/`os` modules, no file or network access —
+//! a script can only reach the outside through the [`Host`] calls made here, each naming
+//! the script's own site.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -11,6 +12,7 @@ use std::time::Instant;
 
 use rquickjs::{Ctx, Object};
 
+use super::require::{self, ModuleCache};
 use super::response::ResponseState;
 use super::site_lock::SiteLocks;
 use super::{api, console, kv, response, Host, JsRequest, Limits, ScriptKind};
@@ -27,6 +29,8 @@ pub(super) struct Scope {
     locks: Arc<SiteLocks>,
     /// The site-lock stripe this run holds (from its first `db` call to its end).
     held: Cell<Option<usize>>,
+    /// Compiled `require`d modules.
+    pub modules: Arc<ModuleCache>,
 }
 
 impl Scope {
@@ -35,6 +39,7 @@ impl Scope {
         host: Arc<dyn Host>,
         limits: Arc<Limits>,
         locks: Arc<SiteLocks>,
+        modules: Arc<ModuleCache>,
     ) -> Scope {
         Scope {
             site,
@@ -45,6 +50,7 @@ impl Scope {
             deadline: Cell::new(None),
             locks,
             held: Cell::new(None),
+            modules,
         }
     }
 
@@ -132,6 +138,7 @@ pub(super) fn install<'js>(
     };
     kv::install(ctx, scope)?;
     console::install(ctx, scope)?;
+    require::install(ctx, scope)?;
     let env_obj = Object::new(ctx.clone())?;
     for (k, v) in env {
         env_obj.set(k.as_str(), v.as_str())?;

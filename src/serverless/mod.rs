@@ -32,8 +32,10 @@
 //! - `process.env`: the site's env vars (strings), nothing from fazt's own environment.
 //! - `console.log/info/debug/warn/error` → [`Host::log`] with level `info` (log and
 //!   info), `debug`, `warn`, `error`; capped per request (see `console.rs`).
+//! - `require('./lib/x.js')`: CommonJS modules from the site's own files (relative paths
+//!   only; see `require.rs`).
 //! - QuickJS's standard ECMAScript library (JSON, Date, RegExp, Map, Promise, typed
-//!   arrays, …). No `std`/`os` modules, no `require`, no timers, no file or network access.
+//!   arrays, …). No `std`/`os` modules, no timers, no file or network access.
 //!
 //! Promise jobs (async functions, `.then`) run to completion before the response is taken.
 //!
@@ -80,6 +82,7 @@ mod globals;
 mod headers;
 mod kv;
 mod pool;
+mod require;
 mod response;
 mod routing;
 mod site_lock;

@@ -25,6 +25,11 @@ pub trait Host: Send + Sync {
     /// Append a line to the site's logs. `level` is one of `debug`, `info`, `warn`,
     /// `error`. The engine already caps the count and size of lines per request.
     fn log(&self, site: &str, level: &str, message: &str);
+    /// The text of the site's file at `path` for `require`, `None` when there is none or it
+    /// is larger than `max` bytes (or not UTF-8). Hosts without files keep the default.
+    fn read_module(&self, _site: &str, _path: &str, _max: usize) -> Result<Option<String>, String> {
+        Ok(None)
+    }
 }
 
 /// Resource limits. Every field is enforced by the engine itself except the per-site KV

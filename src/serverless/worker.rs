@@ -200,7 +200,10 @@ impl Worker {
                 // its whole budget. Warm contexts mostly free by reference counting; their
                 // cycles are collected every 64 runs or past half the budget (and by
                 // QuickJS itself when allocation grows).
-                if dropped || self.runs.is_multiple_of(64) || vm.budget.used() > limits.memory_bytes / 2 {
+                if dropped
+                    || self.runs.is_multiple_of(64)
+                    || vm.budget.used() > limits.memory_bytes / 2
+                {
                     vm.rt.run_gc();
                 }
                 if self.next.is_none() {
@@ -237,6 +240,7 @@ impl Worker {
             self.shared.host.clone(),
             limits.clone(),
             self.shared.locks.clone(),
+            self.shared.modules.clone(),
         ));
         vm.interrupted.set(false);
         vm.budget.reset_refused();

@@ -210,7 +210,7 @@ fn process_env_is_the_sites_only() {
 fn no_filesystem_modules_or_loaders() {
     let (_, engine) = engine();
     let src = r#"
-        var names = ['std', 'os', 'require', 'module', 'exports', 'scriptArgs', 'print',
+        var names = ['std', 'os', 'module', 'exports', 'scriptArgs', 'print',
                      'setTimeout', 'fetch', 'XMLHttpRequest', 'Deno', 'Bun'];
         var seen = names.filter(function (n) { return typeof globalThis[n] !== 'undefined'; });
         var imp;
