@@ -130,7 +130,12 @@ fn served_cert(s: &Setup, name: &str) -> Result<Vec<u8>, String> {
 }
 
 fn curl(s: &Setup, name: &str) -> (bool, String) {
+    curl_with(s, name, &[])
+}
+
+fn curl_with(s: &Setup, name: &str, extra: &[&str]) -> (bool, String) {
     let out = std::process::Command::new("curl")
+        .args(extra)
         .args([
             "-s",
             "--max-time",
@@ -170,6 +175,10 @@ fn http01_issuance_refusal_curl_and_restart_reuse() {
     wait_valid(&srv, &tok, "blog.example.test");
     let (ok, body) = curl(&s, "blog.example.test");
     assert!(ok && body == "<h1>secure blog</h1>", "curl: {ok} {body}");
+    // TLS 1.3 only, unless built with feature `tls12`: a client that stops at 1.2 is
+    // refused in the handshake.
+    let (ok, _) = curl_with(&s, "blog.example.test", &["--tlsv1.2", "--tls-max", "1.2"]);
+    assert_eq!(ok, cfg!(feature = "tls12"), "a TLS 1.2-only client");
     let orders = s.pebble.orders();
     assert_eq!(orders, 3, "{}", s.pebble.log());
 

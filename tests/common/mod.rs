@@ -237,7 +237,12 @@ impl Server {
         // A server may answer early (401, 413) and close while a large body is still going
         // out; what it answered is what the test wants to see.
         let _ = s.write_all(&bytes);
-        read_response(&mut s, method == "HEAD").expect("response")
+        read_response(&mut s, method == "HEAD").unwrap_or_else(|| {
+            panic!(
+                "no response to {method} {host}{path} from {}",
+                self.bin.display()
+            )
+        })
     }
 
     /// Sends SIGTERM and waits for the exit status.

@@ -78,12 +78,20 @@ fn arm<S: Socket>(sock: &S, deadline: Instant) -> Result<(), HandshakeError> {
     sock.set_write_timeout(Some(left)).map_err(io_error)
 }
 
-/// The rustls server configuration used by [`TlsAcceptor`]: ring provider, TLS 1.3
-/// and 1.2, certificates from `resolver`, ALPN [`ALPN_PROTOCOLS`], session tickets.
+/// The TLS versions the edge speaks: 1.3, and 1.2 with feature `tls12`.
+#[cfg(feature = "tls12")]
+pub const VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+/// The TLS versions the edge speaks: 1.3 (1.2 too with feature `tls12`).
+#[cfg(not(feature = "tls12"))]
+pub const VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+
+/// The rustls server configuration used by [`TlsAcceptor`]: ring provider, [`VERSIONS`],
+/// certificates from `resolver`, ALPN [`ALPN_PROTOCOLS`], session tickets.
 pub fn server_config(resolver: Arc<SniResolver>) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .with_protocol_versions(VERSIONS)
         .map_err(|e| TlsError::Config(format!("TLS versions: {e}")))?
         .with_no_client_auth()
         .with_cert_resolver(resolver);
@@ -367,7 +375,7 @@ mod tests {
     }
 
     #[test]
-    fn serves_by_sni_over_tls13_and_tls12() {
+    fn serves_by_sni_over_tls13_and_tls12_only_with_the_feature() {
         let r = Arc::new(SniResolver::new());
         let (root, ck) = cert("site.example");
         r.insert("site.example", ck);
@@ -375,6 +383,7 @@ mod tests {
             &[&rustls::version::TLS13][..],
             &[&rustls::version::TLS12][..],
         ] {
+            let served = VERSIONS.iter().any(|v| v.version == versions[0].version);
             let acc = TlsAcceptor::new(r.clone()).unwrap();
             let (addr, h) = serve_once(acc);
             let mut roots = rustls::RootCertStore::empty();
@@ -388,6 +397,17 @@ mod tests {
             .with_no_client_auth();
             cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
             let mut c = connect(addr, Arc::new(cfg), "site.example");
+            if !served {
+                // A TLS 1.2-only client is refused in the handshake, and nothing is served.
+                assert!(
+                    c.write_all(b"ping!").and_then(|()| c.flush()).is_err() || {
+                        let mut buf = [0u8; 5];
+                        c.read_exact(&mut buf).is_err()
+                    }
+                );
+                assert!(h.join().unwrap().is_err());
+                continue;
+            }
             c.write_all(b"ping!").unwrap();
             let mut buf = [0u8; 5];
             c.read_exact(&mut buf).unwrap();
