@@ -22,14 +22,17 @@ pub enum ClientError {
     Transport(String),
     /// The answer was malformed, larger than allowed, or ended early.
     Response(String),
+    /// The caller's address check refused every address of the host; nothing was sent.
+    Refused(String),
 }
 
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ClientError::Invalid(m) | ClientError::Transport(m) | ClientError::Response(m) => {
-                f.write_str(m)
-            }
+            ClientError::Invalid(m)
+            | ClientError::Transport(m)
+            | ClientError::Response(m)
+            | ClientError::Refused(m) => f.write_str(m),
         }
     }
 }
@@ -187,13 +190,43 @@ impl ClientResponse {
     }
 }
 
-fn connect(url: &Url, opts: &Options, tls: TlsWrap<'_>) -> Result<Box<dyn Stream>, ClientError> {
+/// Whether a resolved address may be connected to: `Err` says why not.
+pub type AddrCheck<'a> = &'a dyn Fn(std::net::IpAddr) -> Result<(), String>;
+
+fn connect(
+    url: &Url,
+    opts: &Options,
+    tls: TlsWrap<'_>,
+    check: AddrCheck<'_>,
+) -> Result<Box<dyn Stream>, ClientError> {
     let addrs: Vec<_> = (url.bare_host(), url.port)
         .to_socket_addrs()
         .map_err(|e| ClientError::Transport(format!("cannot resolve {}: {e}", url.host)))?
         .collect();
-    let mut last = None;
+    // Every address is checked and only checked ones are connected to: the name is not
+    // looked up again, so a second DNS answer cannot slip past the check.
+    let mut allowed = Vec::with_capacity(addrs.len());
+    let mut last_refusal = None;
     for a in addrs {
+        match check(a.ip()) {
+            Ok(()) => allowed.push(a),
+            Err(why) if allowed.is_empty() => {
+                last_refusal = Some(format!(
+                    "refusing to connect to {} ({}): {why}",
+                    url.host,
+                    a.ip()
+                ))
+            }
+            Err(_) => {}
+        }
+    }
+    if allowed.is_empty() {
+        if let Some(m) = last_refusal {
+            return Err(ClientError::Refused(m));
+        }
+    }
+    let mut last = None;
+    for a in allowed {
         match TcpStream::connect_timeout(&a, opts.connect_timeout) {
             Ok(s) => {
                 let _ = s.set_read_timeout(Some(opts.read_timeout));
@@ -238,6 +271,19 @@ pub fn request(
     tls: TlsWrap<'_>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ClientResponse, ClientError> {
+    request_checked(url, req, opts, tls, &|_| Ok(()), progress)
+}
+
+/// [`request`], connecting only to resolved addresses `check` accepts (see
+/// [`crate::net_guard`]).
+pub fn request_checked(
+    url: &Url,
+    req: &Outgoing<'_>,
+    opts: &Options,
+    tls: TlsWrap<'_>,
+    check: AddrCheck<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ClientResponse, ClientError> {
     if req.method.is_empty() || !req.method.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(ClientError::Invalid(format!(
             "invalid method '{}'",
@@ -277,7 +323,7 @@ pub fn request(
     }
     head.push_str("\r\n");
 
-    let mut s = connect(url, opts, tls)?;
+    let mut s = connect(url, opts, tls, check)?;
     let io = |e: std::io::Error| {
         ClientError::Transport(format!("talking to {}: {e}", url.host_header()))
     };
@@ -547,6 +593,42 @@ mod tests {
         assert_eq!(Url::split("https://ca.test").unwrap().1, "/");
         assert_eq!(Url::split("https://ca.test?a").unwrap().1, "/?a");
         assert!(Url::split("https://ca.test/a b").is_err());
+    }
+
+    #[test]
+    fn a_refused_address_is_never_connected_to() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let url = Url::parse(&format!(
+            "http://localhost:{}/",
+            l.local_addr().unwrap().port()
+        ))
+        .unwrap();
+        let req = Outgoing {
+            method: "GET",
+            target: "/",
+            headers: &[],
+            body: &[],
+        };
+        let opts = Options {
+            connect_timeout: Duration::from_secs(2),
+            read_timeout: Duration::from_secs(2),
+            write_timeout: Duration::from_secs(2),
+            max_response: 1024,
+            user_agent: "",
+        };
+        let no_tls: TlsWrap<'_> = &|_, _| Err(ClientError::Invalid("no TLS".into()));
+        let guard = |ip: std::net::IpAddr| match crate::net_guard::refusal(ip) {
+            Some(why) => Err(why.to_string()),
+            None => Ok(()),
+        };
+        let e = request_checked(&url, &req, &opts, no_tls, &guard, &mut |_, _| {}).unwrap_err();
+        assert!(
+            matches!(&e, ClientError::Refused(m) if m.contains("a loopback address")),
+            "{e:?}"
+        );
+        // Nothing reached the listener.
+        assert!(l.accept().is_err());
     }
 
     fn parse(raw: &[u8], head: bool) -> Result<ClientResponse, String> {

@@ -26,6 +26,8 @@ pub mod memory;
 pub mod mime;
 #[forbid(unsafe_code)]
 pub mod multipart;
+#[forbid(unsafe_code)]
+pub mod net_guard;
 #[allow(unsafe_code)]
 pub mod priority;
 #[allow(unsafe_code)]

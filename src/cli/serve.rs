@@ -384,7 +384,9 @@ fn build_scripts(
     if let Some(t) = js.threads {
         limits.threads = t.clamp(1, 64);
     }
-    let host = Arc::new(DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES));
+    let mut host = DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES);
+    host.fetch_policy = crate::scripts::fetch::FetchPolicy::parse(&js.fetch_allow);
+    let host = Arc::new(host);
     let engine = crate::serverless::Engine::new(host, limits)
         .map_err(|e| CliError::fail(format!("cannot start the JS engine: {e}")))?;
     Ok(crate::scripts::Scripts::new(

@@ -122,6 +122,28 @@ pub fn ip_list(raw: &str) -> Result<Vec<IpAddr>, String> {
         .collect()
 }
 
+/// Comma-separated host names (or `loopback`) a script's `fetch` may reach beyond the
+/// public internet.
+pub fn fetch_allow(raw: &str) -> Result<Vec<String>, String> {
+    raw.split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let host = s.as_bytes();
+            let ok = host
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(b));
+            if ok {
+                Ok(s)
+            } else {
+                Err(format!(
+                    "'{s}' is not a host name, an IP address or 'loopback'"
+                ))
+            }
+        })
+        .collect()
+}
+
 /// The ACME challenge types fazt knows.
 pub const CHALLENGES: [&str; 2] = ["http-01", "tls-alpn-01"];
 

@@ -191,6 +191,15 @@ pub static JS_THREADS: Opt<usize> = Opt {
     parse: parse::number,
 };
 
+pub static JS_FETCH_ALLOW: Opt<Vec<String>> = Opt {
+    spec: Spec::list(
+        "--js-fetch-allow",
+        "HOST",
+        "A host a script's fetch may reach though it is not public (a\nname or IP; `loopback` for 127.0.0.0/8 and ::1; repeatable)",
+    ),
+    parse: parse::fetch_allow,
+};
+
 /// The general options, in help order.
 pub static GENERAL: &[&dyn AnyOpt] = &[
     &DB,
@@ -214,6 +223,7 @@ pub static GENERAL: &[&dyn AnyOpt] = &[
     &JS_TIMEOUT_MS,
     &JS_MEMORY_MB,
     &JS_THREADS,
+    &JS_FETCH_ALLOW,
 ];
 
 /// Every option `fazt serve` takes in this build (HTTPS ones even without the `acme`
@@ -269,11 +279,16 @@ pub struct JsConfig {
     pub timeout_ms: Option<u64>,
     pub memory_mb: Option<usize>,
     pub threads: Option<usize>,
+    /// `--js-fetch-allow`.
+    pub fetch_allow: Vec<String>,
 }
 
 impl JsConfig {
     pub fn any(&self) -> bool {
-        self.timeout_ms.is_some() || self.memory_mb.is_some() || self.threads.is_some()
+        self.timeout_ms.is_some()
+            || self.memory_mb.is_some()
+            || self.threads.is_some()
+            || !self.fetch_allow.is_empty()
     }
 }
 
@@ -398,6 +413,7 @@ impl ServeConfig {
                 timeout_ms: src.given(&JS_TIMEOUT_MS)?,
                 memory_mb: src.given(&JS_MEMORY_MB)?,
                 threads: src.given(&JS_THREADS)?,
+                fetch_allow: src.value(&JS_FETCH_ALLOW)?,
             },
             https,
             backup: super::backup::resolve(src)?,

@@ -1,6 +1,6 @@
 //! The serverless engine's window on fazt.db: a site's own KV rows (through [`super::kv`],
 //! with the quota kept here), its logs (through [`super::logs`], also the server log at
-//! debug level). Every call is keyed by the site the
+//! debug level), and its `fetch` (through [`super::fetch`]). Every call is keyed by the site the
 //! engine passes in, which is how one site's script never reaches another's data. Reads use
 //! the pooled readers (never waiting for writers); writes go through the single writer.
 
@@ -57,6 +57,8 @@ pub struct DbHost {
     pub db: Arc<Db>,
     pub site_kv_bytes: i64,
     usage: Arc<Usage>,
+    /// What a script's `fetch` may reach beyond the public internet.
+    pub fetch_policy: super::fetch::FetchPolicy,
 }
 
 impl DbHost {
@@ -65,11 +67,20 @@ impl DbHost {
             db,
             site_kv_bytes,
             usage: Arc::default(),
+            fetch_policy: Default::default(),
         }
     }
 }
 
 impl Host for DbHost {
+    fn fetch(
+        &self,
+        _site: &str,
+        req: &crate::serverless::FetchRequest,
+    ) -> Result<crate::serverless::FetchResponse, String> {
+        super::fetch::fetch(&self.fetch_policy, req)
+    }
+
     fn read_module(&self, site: &str, path: &str, max: usize) -> Result<Option<String>, String> {
         let bytes = self
             .db

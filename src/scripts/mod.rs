@@ -6,6 +6,8 @@
 
 pub mod env;
 #[cfg(feature = "js")]
+pub mod fetch;
+#[cfg(feature = "js")]
 pub mod host;
 pub mod kv;
 pub mod logs;

@@ -1,9 +1,9 @@
 //! Builds a request's global scope in its fresh context: the request object (`req` for
 //! `main.js`, `request` for `api/main.js`), `res` or `respond`, `db`, `console` and
-//! `process.env`, `require` (the site's own files only, see `require.rs`). Nothing else is
-//! added to QuickJS's standard library: no `std`/`os` modules, no file or network access —
-//! a script can only reach the outside through the [`Host`] calls made here, each naming
-//! the script's own site.
+//! `process.env`, `require` (the site's own files only, see `require.rs`) and `fetch`
+//! (through the host's SSRF guard, see `fetch.rs`). Nothing else is added to QuickJS's
+//! standard library: no `std`/`os` modules, no file access — a script can only reach the
+//! outside through the [`Host`] calls made here, each naming the script's own site.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -15,7 +15,7 @@ use rquickjs::{Ctx, Object};
 use super::require::{self, ModuleCache};
 use super::response::ResponseState;
 use super::site_lock::SiteLocks;
-use super::{api, console, kv, response, Host, JsRequest, Limits, ScriptKind};
+use super::{api, console, fetch, kv, response, Host, JsRequest, Limits, ScriptKind};
 
 /// What the native functions of one request share.
 pub(super) struct Scope {
@@ -31,6 +31,8 @@ pub(super) struct Scope {
     held: Cell<Option<usize>>,
     /// Compiled `require`d modules.
     pub modules: Arc<ModuleCache>,
+    /// `fetch` calls made so far in this run.
+    pub fetches: Cell<usize>,
 }
 
 impl Scope {
@@ -51,6 +53,7 @@ impl Scope {
             locks,
             held: Cell::new(None),
             modules,
+            fetches: Cell::new(0),
         }
     }
 
@@ -139,6 +142,7 @@ pub(super) fn install<'js>(
     kv::install(ctx, scope)?;
     console::install(ctx, scope)?;
     require::install(ctx, scope)?;
+    fetch::install(ctx, scope)?;
     let env_obj = Object::new(ctx.clone())?;
     for (k, v) in env {
         env_obj.set(k.as_str(), v.as_str())?;

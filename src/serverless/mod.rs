@@ -34,8 +34,11 @@
 //!   info), `debug`, `warn`, `error`; capped per request (see `console.rs`).
 //! - `require('./lib/x.js')`: CommonJS modules from the site's own files (relative paths
 //!   only; see `require.rs`).
+//! - `fetch(url, {method, headers, body})`, synchronous as in Go fazt: `{status, ok, url,
+//!   headers, text(), json()}`; at most 16 per request, inside the script's time; the host's
+//!   SSRF guard decides which addresses may be reached (see `fetch.rs`).
 //! - QuickJS's standard ECMAScript library (JSON, Date, RegExp, Map, Promise, typed
-//!   arrays, …). No `std`/`os` modules, no timers, no file or network access.
+//!   arrays, …). No `std`/`os` modules, no timers, no file access.
 //!
 //! Promise jobs (async functions, `.then`) run to completion before the response is taken.
 //!
@@ -78,6 +81,7 @@ mod console;
 mod convert;
 mod engine;
 mod error;
+mod fetch;
 mod globals;
 mod headers;
 mod kv;
@@ -95,4 +99,6 @@ mod tests;
 pub use engine::Engine;
 pub use error::JsError;
 pub use routing::{is_api_path, select_script};
-pub use types::{Host, JsRequest, JsResponse, Limits, Script, ScriptKind};
+pub use types::{
+    FetchRequest, FetchResponse, Host, JsRequest, JsResponse, Limits, Script, ScriptKind,
+};

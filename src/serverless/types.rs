@@ -30,6 +30,40 @@ pub trait Host: Send + Sync {
     fn read_module(&self, _site: &str, _path: &str, _max: usize) -> Result<Option<String>, String> {
         Ok(None)
     }
+    /// A script's `fetch`: the host applies its address policy and follows redirects; the
+    /// engine has checked the method, headers and the per-request count. The `Err` message
+    /// is thrown as a `TypeError` (as browsers do for network errors).
+    fn fetch(&self, _site: &str, _req: &FetchRequest) -> Result<FetchResponse, String> {
+        Err("fetch is not available here".to_owned())
+    }
+}
+
+/// An outgoing request from a script.
+#[derive(Clone, Debug)]
+pub struct FetchRequest {
+    /// Upper-case method.
+    pub method: String,
+    /// Absolute `http(s)://` URL.
+    pub url: String,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+    /// The request body.
+    pub body: Vec<u8>,
+    /// What is left of the script's time.
+    pub timeout: std::time::Duration,
+}
+
+/// What a fetch got back (after redirects).
+#[derive(Clone, Debug)]
+pub struct FetchResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The final URL.
+    pub url: String,
 }
 
 /// Resource limits. Every field is enforced by the engine itself except the per-site KV

@@ -211,7 +211,7 @@ fn no_filesystem_modules_or_loaders() {
     let (_, engine) = engine();
     let src = r#"
         var names = ['std', 'os', 'module', 'exports', 'scriptArgs', 'print',
-                     'setTimeout', 'fetch', 'XMLHttpRequest', 'Deno', 'Bun'];
+                     'setTimeout', 'XMLHttpRequest', 'Deno', 'Bun'];
         var seen = names.filter(function (n) { return typeof globalThis[n] !== 'undefined'; });
         var imp;
         try { eval("import('os')"); imp = 'no throw'; } catch (e) { imp = e.name; }
