@@ -1,6 +1,6 @@
 //! The server side of a script's `fetch`: the SSRF guard and redirects. Every connection —
 //! the first and each redirect's — goes through the kernel's client with
-//! [`net_guard`](crate::kernel::net_guard): the name is resolved once, every address is
+//! `kernel::net_guard`: the name is resolved once, every address is
 //! checked, and only a checked address is connected to (DNS rebinding cannot slip
 //! through). `http`/`https` only. The operator may allow named hosts, or loopback
 //! addresses, for their own services (`--js-fetch-allow`).
