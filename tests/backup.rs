@@ -52,17 +52,6 @@ fn page(srv: &Server, site: &str, path: &str) -> Vec<u8> {
 }
 
 /// Random-looking bytes that do not compress (so the database is as big as the files).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 #[test]
 fn backup_while_serving_then_restore_brings_every_site_back() {

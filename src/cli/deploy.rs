@@ -207,10 +207,16 @@ pub fn deploy(mut args: Arguments) -> Result<(), CliError> {
     } else {
         format!("?{}", query.join("&"))
     };
-    let tty = std::io::stderr().is_terminal();
-    let r = match incremental(&conn, &dir, include_all, &site, &query, tty)? {
+    let up = Upload {
+        dir: &dir,
+        include_all,
+        site: &site,
+        query: &query,
+        tty: std::io::stderr().is_terminal(),
+    };
+    let r = match incremental(&conn, &up)? {
         Some(r) => r,
-        None => full_zip(&conn, &dir, include_all, &site, &query, tty)?,
+        None => full_zip(&conn, &up)?,
     };
     if r.status != 200 {
         return Err(api_error(&conn, &r));
@@ -252,16 +258,26 @@ fn progress(tty: bool) -> impl FnMut(u64, u64) {
     }
 }
 
+/// What `fazt deploy` sends where.
+struct Upload<'a> {
+    dir: &'a std::path::Path,
+    include_all: bool,
+    site: &'a str,
+    /// `?force=…&spa=…&message=…`, or empty.
+    query: &'a str,
+    tty: bool,
+}
+
 /// The incremental deploy: the manifest first, then only the files the server lacks. `None`
 /// when the server predates it (it answers 404 or 405): the caller sends the whole folder.
-fn incremental(
-    conn: &Conn,
-    dir: &std::path::Path,
-    include_all: bool,
-    site: &str,
-    query: &str,
-    tty: bool,
-) -> Result<Option<ClientResponse>, CliError> {
+fn incremental(conn: &Conn, up: &Upload<'_>) -> Result<Option<ClientResponse>, CliError> {
+    let Upload {
+        dir,
+        include_all,
+        site,
+        query,
+        tty,
+    } = *up;
     let m = pack::Manifest::of(dir, include_all).map_err(CliError::fail)?;
     let path = format!("/api/sites/{site}/deployments{query}");
     let mut send: Vec<String> = Vec::new();
@@ -312,14 +328,14 @@ fn incremental(
 }
 
 /// The whole folder as one ZIP (servers before incremental deploys).
-fn full_zip(
-    conn: &Conn,
-    dir: &std::path::Path,
-    include_all: bool,
-    site: &str,
-    query: &str,
-    tty: bool,
-) -> Result<ClientResponse, CliError> {
+fn full_zip(conn: &Conn, up: &Upload<'_>) -> Result<ClientResponse, CliError> {
+    let Upload {
+        dir,
+        include_all,
+        site,
+        query,
+        tty,
+    } = *up;
     let packed = pack::pack(dir, include_all).map_err(CliError::fail)?;
     if tty {
         eprintln!(

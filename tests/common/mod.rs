@@ -386,6 +386,20 @@ pub fn gunzip(data: &[u8]) -> Vec<u8> {
     miniz_oxide::inflate::decompress_to_vec(&data[10..data.len() - 8]).expect("inflate")
 }
 
+/// `len` incompressible bytes (xorshift from `seed`): content gzip cannot shrink. Distinct
+/// seeds give distinct bytes (the multiply keeps seeds 2k and 2k+1 apart).
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// Creates a token with `fazt token create` and returns it.
 pub fn token(srv: &Server, scope: &str) -> String {
     let out = srv.cli(&[
