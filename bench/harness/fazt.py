@@ -96,7 +96,10 @@ def deploy(port: int, token: str, name: str, zip_path: Path) -> float:
 
 
 def serve_cmd(binary: Path, db: Path, port: int, max_upload_mb: int | None = None) -> list[str]:
-    cmd = [str(binary), "serve", "--db", str(db), "--listen", f"127.0.0.1:{port}"]
+    # Every load generator connects from 127.0.0.1: lift the per-address connection cap (64
+    # by default, a defence against one client holding every slot), or the idle-connection
+    # scenario measures the cap instead of the memory per connection.
+    cmd = [str(binary), "serve", "--db", str(db), "--listen", f"127.0.0.1:{port}", "--max-conns-per-ip", "0"]
     return cmd + (["--max-upload-mb", str(max_upload_mb)] if max_upload_mb else [])
 
 
