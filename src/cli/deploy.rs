@@ -271,15 +271,9 @@ struct Upload<'a> {
 /// The incremental deploy: the manifest first, then only the files the server lacks. `None`
 /// when the server predates it (it answers 404 or 405): the caller sends the whole folder.
 fn incremental(conn: &Conn, up: &Upload<'_>) -> Result<Option<ClientResponse>, CliError> {
-    let Upload {
-        dir,
-        include_all,
-        site,
-        query,
-        tty,
-    } = *up;
-    let m = pack::Manifest::of(dir, include_all).map_err(CliError::fail)?;
-    let path = format!("/api/sites/{site}/deployments{query}");
+    let (dir, tty) = (up.dir, up.tty);
+    let m = pack::Manifest::of(dir, up.include_all).map_err(CliError::fail)?;
+    let path = format!("/api/sites/{}/deployments{}", up.site, up.query);
     let mut send: Vec<String> = Vec::new();
     let mut sent = 0u64;
     // A content the server had when it answered may be gone by the next request (another
@@ -329,14 +323,8 @@ fn incremental(conn: &Conn, up: &Upload<'_>) -> Result<Option<ClientResponse>, C
 
 /// The whole folder as one ZIP (servers before incremental deploys).
 fn full_zip(conn: &Conn, up: &Upload<'_>) -> Result<ClientResponse, CliError> {
-    let Upload {
-        dir,
-        include_all,
-        site,
-        query,
-        tty,
-    } = *up;
-    let packed = pack::pack(dir, include_all).map_err(CliError::fail)?;
+    let tty = up.tty;
+    let packed = pack::pack(up.dir, up.include_all).map_err(CliError::fail)?;
     if tty {
         eprintln!(
             "packed {} files ({} bytes) into {} bytes",
@@ -345,7 +333,7 @@ fn full_zip(conn: &Conn, up: &Upload<'_>) -> Result<ClientResponse, CliError> {
             packed.zip.len()
         );
     }
-    let path = format!("/api/sites/{site}{query}");
+    let path = format!("/api/sites/{}{}", up.site, up.query);
     let r = call(
         conn,
         "PUT",
