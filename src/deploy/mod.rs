@@ -207,8 +207,10 @@ pub fn deploy(
                 if path == rules::REDIRECTS || path == rules::HEADERS {
                     check_rules(path, &data)?;
                 }
-                if !sw.keep(path, &vfs::content_hash(&data), data.len() as u64) {
-                    sw.put(&PreparedFile::new(path, data)).map_err(internal)?;
+                let hash = vfs::content_hash(&data);
+                if !sw.keep(path, &hash, data.len() as u64) {
+                    sw.put(&PreparedFile::hashed(path, data, hash))
+                        .map_err(internal)?;
                 }
             }
         }

@@ -242,8 +242,14 @@ impl<'a> PreparedFile<'a> {
     /// Hashes and compresses `content` for storage at `path`.
     pub fn new(path: &str, content: impl Into<Cow<'a, [u8]>>) -> Self {
         let content = content.into();
-        let mime = mime::for_path(path);
         let hash = content_hash(&content);
+        Self::hashed(path, content, hash)
+    }
+
+    /// [`PreparedFile::new`] for content whose [`content_hash`] the caller already has
+    /// (a deploy hashes each file first to see whether it changed).
+    pub fn hashed(path: &str, content: Cow<'a, [u8]>, hash: String) -> Self {
+        let mime = mime::for_path(path);
         let gzip = compress::gzip_if_smaller(&content, mime);
         PreparedFile {
             path: path.to_string(),
