@@ -226,3 +226,15 @@ CREATE TABLE IF NOT EXISTS file_blobs (
     created_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS idx_files_hash ON files (hash);
+
+-- step 9: the dashboard's login sessions (the admin password is the `configurations` row
+-- `auth.password_hash`): only the SHA-256 of a session's cookie value is kept
+CREATE TABLE IF NOT EXISTS admin_sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_hash TEXT NOT NULL DEFAULT '' UNIQUE,
+    created_at INTEGER,
+    expires_at INTEGER NOT NULL DEFAULT 0,
+    last_seen_at INTEGER,
+    ip_address TEXT,
+    user_agent TEXT
+);

@@ -42,14 +42,18 @@
 //!     cache, BLOB streaming. [`kernel::compress`], [`kernel::mime`] support it.
 //! - shared (each table of fazt.db has one owner module, `tests/table_owners.rs`):
 //!   - [`database`]: fazt's schema and the name of its file table; opening `fazt.db`.
-//!   - [`access`]: API tokens and scopes, the failed-authentication limit, and
-//!     [`access::Gate::authenticate`] (bearer token → [`access::Caller`], or 401/403/429).
+//!   - [`access`]: API tokens and scopes, the dashboard's password (PBKDF2) and login
+//!     sessions, the failed-authentication and login limits, and
+//!     [`access::Gate::authenticate`] (bearer token or session cookie → [`access::Caller`],
+//!     or 401/403/429).
 //!   - [`audit`]: the audit trail of state-changing API calls.
 //!   - [`envelope`]: the API's `{data}` / `{error: {code, message}}` answers.
 //!   - [`version`]: the version and the optional features built in.
 //! - verticals:
 //!   - [`hosting`]: host → site routing, static serving (404 pages, SPA fallback, ETag,
 //!     ranges, gzip), the system sites seeded from the binary.
+//!   - [`dashboard`]: the admin UI, the system site `admin` seeded from the files the
+//!     binary carries (`src/dashboard/ui/`, deflated by `build.rs`), a client of the API.
 //!   - [`deploy`]: ZIP upload → site, atomically, in one transaction.
 //!   - `analytics` (feature `analytics`): request recording off the request path, tracking endpoints, short
 //!     links, webhooks, rollups and stats.
@@ -89,6 +93,7 @@ pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod dashboard;
 pub mod database;
 pub mod deploy;
 pub mod envelope;

@@ -32,13 +32,16 @@ fn routing_table() {
     let s = Server::start(&[]);
     let start = s.get("localhost", "/");
     assert_eq!(start.status, 200);
-    assert!(start.text().contains("fazt is running"));
+    assert!(start.text().contains("<title>fazt</title>"));
     assert_eq!(s.get("127.0.0.1", "/").status, 200);
-    assert!(s.get("[::1]:4698", "/").text().contains("fazt is running"));
+    assert!(s
+        .get("[::1]:4698", "/")
+        .text()
+        .contains("<title>fazt</title>"));
     assert!(s
         .get("admin.localhost", "/")
         .text()
-        .contains("fazt is running"));
+        .contains("<title>fazt</title>"));
     let root = s.get("root.localhost:4698", "/");
     assert_eq!(root.status, 200);
     assert!(root.text().contains("root site"));
@@ -58,7 +61,7 @@ fn custom_domain_routing() {
     assert!(s
         .get("admin.example.com", "/")
         .text()
-        .contains("fazt is running"));
+        .contains("<title>fazt</title>"));
     assert_eq!(s.get("nope.example.com", "/").status, 404);
     assert_eq!(s.get("a.b.example.com", "/").status, 404);
 }

@@ -49,7 +49,10 @@ fn runs_on_a_newer_database() {
         srv.get("blog.localhost", "/").text(),
         "<h1>old binary, new db</h1>"
     );
-    assert!(srv.get("localhost", "/").text().contains("fazt is running"));
+    assert!(srv
+        .get("localhost", "/")
+        .text()
+        .contains("<title>fazt</title>"));
     assert_eq!(srv.get("nope.localhost", "/").status, 404);
     let out = srv.cli(&["status"]);
     assert!(

@@ -34,6 +34,7 @@ const VERTICALS: &[&str] = &[
     "client",
     "backup",
     "import_go",
+    "dashboard",
 ];
 /// The request handler composing the verticals, and the command line over everything.
 const TOP: &[&str] = &["app", "config", "cli"];

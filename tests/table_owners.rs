@@ -20,6 +20,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("deployment_files", &[]),
     ("certificates", &["src/https/store.rs"]),
     ("api_keys", &["src/access/tokens.rs"]),
+    ("admin_sessions", &["src/access/sessions.rs"]),
     ("kv_store", &["src/scripts/kv.rs"]),
     ("env_vars", &["src/scripts/env.rs"]),
     ("site_logs", &["src/scripts/logs.rs"]),

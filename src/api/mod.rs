@@ -4,6 +4,7 @@
 //! scope, is the route table's business (`app::routes`); authentication is [`crate::access`].
 //! Every answer uses the `{data}` / `{error:{code,message}}` envelope ([`crate::envelope`]).
 
+pub mod auth;
 pub mod deployments;
 pub mod domains;
 pub mod go_routes;
@@ -32,6 +33,8 @@ pub struct Api {
     pub https: bool,
     pub tokens: Verifier,
     pub limiter: FailureLimiter,
+    /// Dashboard logins: their failure limits and the KDF thread.
+    pub login: crate::access::login::LoginGuard,
     pub trusted_proxies: Vec<IpAddr>,
     pub deploy_limits: DeployLimits,
     /// Uploads being received or deployed now (see [`DeployLimits::max_concurrent`]).
@@ -59,6 +62,7 @@ impl Api {
             domains: None,
             tokens: Verifier::default(),
             limiter: FailureLimiter::new(AUTH_FAILURES_PER_MINUTE, Duration::from_secs(60)),
+            login: Default::default(),
             trusted_proxies: Vec::new(),
             deploy_limits: DeployLimits::default(),
             uploads: std::sync::atomic::AtomicUsize::new(0),

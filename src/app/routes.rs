@@ -117,6 +117,16 @@ pub static ROUTES: &[Route] = &[
     r("*",      Admin, "/api/keys",                    WrongMethod(JsonWithoutAllow)),
     r("DELETE", Admin, "/api/keys/{id}",               admin(delete_key)),
     r("*",      Admin, "/api/keys/{id}",               WrongMethod(JsonWithoutAllow)),
+    r("POST",   Admin, "/api/login",                   open(login)),
+    r("*",      Admin, "/api/login",                   WrongMethod(Json)),
+    r("POST",   Admin, "/api/logout",                  admin(logout)),
+    r("*",      Admin, "/api/logout",                  WrongMethod(Json)),
+    r("GET",    Admin, "/api/auth/status",             open(auth_status)),
+    r("*",      Admin, "/api/auth/status",             WrongMethod(Json)),
+    r("GET",    Admin, "/api/sessions",                admin(sessions_list)),
+    r("*",      Admin, "/api/sessions",                WrongMethod(Json)),
+    r("DELETE", Admin, "/api/sessions/{id}",           admin(sessions_revoke)),
+    r("*",      Admin, "/api/sessions/{id}",           WrongMethod(Json)),
     r("GET",    Admin, "/api/system/health",           deploy(system_health)),
     r("GET",    Admin, "/api/system/limits",           admin(system_limits)),
     r("*",      Admin, "/api/system/limits",           WrongMethod(Json)),
@@ -136,7 +146,7 @@ pub static ROUTES: &[Route] = &[
     r("*",      Admin, "/api",                         open(no_api_route)),
     r("*",      Admin, "/api/{rest*}",                 open(no_api_route)),
 
-    // ── admin host: analytics' public endpoints (without the feature: the start page's) ────
+    // ── admin host: analytics' public endpoints (without the feature: the dashboard's) ─────
     #[cfg(feature = "analytics")] r("POST",     Admin, "/track",                open(track)),
     #[cfg(feature = "analytics")] r("OPTIONS",  Admin, "/track",                open(track_preflight)),
     #[cfg(feature = "analytics")] r("*",        Admin, "/track",                WrongMethod(Text)),
@@ -147,7 +157,7 @@ pub static ROUTES: &[Route] = &[
     #[cfg(feature = "analytics")] r("POST",     Admin, "/webhook/{endpoint*}",  open(webhook)),
     #[cfg(feature = "analytics")] r("*",        Admin, "/webhook/{endpoint*}",  WrongMethod(Text)),
 
-    // ── admin host: health, then the start page (the `admin` system site) ──────────────────
+    // ── admin host: health, then the dashboard (the `admin` system site) ───────────────────
     r("*", Admin,   "/health", open(health)),
     r("*", Admin,   "*",       open(admin_site)),
 
@@ -176,6 +186,26 @@ fn site_deployments(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {
 
 fn rollback(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
     crate::api::deployments::rollback(&a.api, c.req, c.body, c.params.get("name"), who)
+}
+
+fn login(a: &App, c: &mut Call<'_, '_>) -> Response {
+    crate::api::auth::login(&a.api, c.req, c.body)
+}
+
+fn logout(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
+    crate::api::auth::logout(&a.api, c.req, who)
+}
+
+fn auth_status(a: &App, c: &mut Call<'_, '_>) -> Response {
+    crate::api::auth::status(&a.api, c.req)
+}
+
+fn sessions_list(a: &App, _: &mut Call<'_, '_>, who: &Caller) -> Response {
+    crate::api::auth::list(&a.api, who)
+}
+
+fn sessions_revoke(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
+    crate::api::auth::revoke(&a.api, c.params.get("id"), who)
 }
 
 fn list_sites(a: &App, c: &mut Call<'_, '_>, _: &Caller) -> Response {

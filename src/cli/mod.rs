@@ -1,6 +1,7 @@
 //! The `fazt` command line: parses the subcommand with pico-args and dispatches. Every error
 //! is one line on stderr with a non-zero exit (2 for usage errors, 1 for failures).
 
+mod admin;
 mod backup;
 mod common;
 mod config;
@@ -43,6 +44,8 @@ COMMANDS:
     stats [SITE]       Requests, visitors, top pages and a sparkline from the database
     healthcheck        GET /health on the local server (for Docker HEALTHCHECK)
     token              Create, list and revoke API tokens (on the server)
+    admin              The dashboard's login: set-password, reset-password, sessions,
+                       logout-all, reset-ui
     logs SITE [-f]     A site's script logs
     run SITE           Execute a site's main.js once and print the response
     service            Install as a hardened systemd service (install|uninstall|status|logs)
@@ -127,6 +130,7 @@ fn run(mut args: Arguments) -> Result<(), CliError> {
         "stats" => stats::run(args),
         "healthcheck" => healthcheck::run(args),
         "token" => token::run(args),
+        "admin" => admin::run(args),
         "domains" => domains::run(args),
         "vacuum" => vacuum::run(args),
         "backup" => backup::run(args),

@@ -38,10 +38,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     let cfg = ServeConfig::resolve(&src).map_err(CliError::usage)?;
     db.set_replicated(cfg.backup.replicated);
 
-    let seeded = seed::seed_system_sites(&db).map_err(CliError::fail)?;
-    if !seeded.is_empty() {
-        log::info!("seeded system sites: {}", seeded.join(", "));
-    }
+    seed_all(&db)?;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     crate::kernel::memory::configure();
     server::configure_runtime(cfg.stack_bytes, workers);
@@ -132,7 +129,7 @@ pub fn selftest(mut args: Arguments) -> Result<(), CliError> {
     {
         cfg.https.enabled = false;
     }
-    seed::seed_system_sites(&db).map_err(CliError::fail)?;
+    seed_all(&db)?;
     crate::kernel::memory::configure();
     server::configure_runtime(cfg.stack_bytes, 1);
     let wired = wire(&db, &cfg)?;
@@ -288,7 +285,7 @@ fn announce(domain: &str, local: SocketAddr, db: &Db) {
         db.path().display()
     );
     if domain == "localhost" {
-        log::info!("start page: http://localhost:{port}/ — sites: http://<name>.localhost:{port}/");
+        log::info!("dashboard: http://localhost:{port}/ — sites: http://<name>.localhost:{port}/");
     } else {
         log::info!("admin: http://admin.{domain}:{port}/ — sites: http://<name>.{domain}:{port}/");
     }
@@ -427,4 +424,22 @@ fn wait_for_signal(signals: &mut signal_hook::iterator::Signals) -> bool {
         }
         None => false,
     }
+}
+
+/// The system sites the binary carries: `root` and `404` when missing, and the dashboard
+/// (`admin`) when missing or older than this binary's.
+fn seed_all(db: &Arc<crate::kernel::db::Db>) -> Result<(), CliError> {
+    let seeded = seed::seed_system_sites(db).map_err(CliError::fail)?;
+    if !seeded.is_empty() {
+        log::info!("seeded system sites: {}", seeded.join(", "));
+    }
+    match crate::dashboard::seed(db, false).map_err(CliError::fail)? {
+        crate::dashboard::Outcome::Seeded => log::info!("seeded the dashboard (site admin)"),
+        crate::dashboard::Outcome::Updated => log::info!("updated the dashboard (site admin)"),
+        crate::dashboard::Outcome::OwnerDeployed => {
+            log::info!("site admin is your own deployment: the built-in dashboard is not installed (fazt admin reset-ui)")
+        }
+        crate::dashboard::Outcome::Current => {}
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 /// Where a host name leads.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Target {
-    /// fazt's own host: API, dashboard, start page.
+    /// fazt's own host: the API and the dashboard.
     Admin,
     /// A site by name (it may not exist: the caller checks).
     Site(String),

@@ -1,6 +1,6 @@
 //! System sites carried by the binary: `root` (the bare domain), `404` (unknown hosts) and
-//! `admin` (fazt's start page). Seeded when missing at start; a deployed one is never
-//! overwritten.
+//! `admin` (the dashboard, which `crate::dashboard` seeds and updates). `root` and `404` are
+//! seeded when missing at start; a deployed one is never overwritten.
 
 use std::sync::Arc;
 
@@ -12,10 +12,9 @@ use super::sites::Sites;
 
 pub const SYSTEM_SITES: [&str; 3] = ["root", "404", "admin"];
 
-const SEEDS: [(&str, &str, &str); 3] = [
+const SEEDS: [(&str, &str, &str); 2] = [
     ("root", "index.html", include_str!("seed/root.html")),
     ("404", "index.html", include_str!("seed/404.html")),
-    ("admin", "index.html", include_str!("seed/start.html")),
 ];
 
 /// Seeds each system site that has no files yet. Returns the names seeded.
