@@ -227,8 +227,8 @@ CREATE TABLE IF NOT EXISTS file_blobs (
 );
 CREATE INDEX IF NOT EXISTS idx_files_hash ON files (hash);
 
--- step 9: the dashboard's login sessions (the admin password is the `configurations` row
--- `auth.password_hash`): only the SHA-256 of a session's cookie value is kept
+-- step 9: the dashboard's login sessions, each kept as the SHA-256 of its cookie value
+-- (the admin password itself is the `configurations` row `auth.password_hash`)
 CREATE TABLE IF NOT EXISTS admin_sessions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     token_hash TEXT NOT NULL DEFAULT '' UNIQUE,
