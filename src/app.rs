@@ -15,6 +15,7 @@ use crate::api::Api;
 use crate::hosting::{paths, Hosting, Router, Target};
 use crate::kernel::db::Db;
 use crate::kernel::http::{Body, Handler, Request, Response};
+use crate::metrics::Class;
 use crate::scripts::Scripts;
 
 use route::Host;
@@ -28,6 +29,8 @@ pub struct App {
     #[cfg(feature = "analytics")]
     pub analytics: Arc<Analytics>,
     pub started: Instant,
+    /// Counters for `GET /metrics`.
+    pub metrics: crate::metrics::Metrics,
     /// Upgrade settings given by flag or environment; stored ones are read per upgrade.
     pub upgrade_pinned: crate::upgrade::Settings,
 }
@@ -43,6 +46,20 @@ impl App {
 
 impl Handler for App {
     fn handle(&self, req: &Request, body: &mut Body<'_>) -> Response {
+        let t = Instant::now();
+        let (class, mut resp) = self.answer(req, body);
+        if req.secure {
+            resp.set_header("Strict-Transport-Security", "max-age=31536000");
+        }
+        self.metrics
+            .observe(class, resp.status, t.elapsed(), resp.body.len());
+        resp
+    }
+}
+
+impl App {
+    /// The answer, and the kind of host it was for (for the metrics).
+    fn answer(&self, req: &Request, body: &mut Body<'_>) -> (Class, Response) {
         let host_name = req.host();
         let target = self.router.route(&host_name);
         let custom: String;
@@ -53,7 +70,7 @@ impl Handler for App {
             Target::Unknown => match self.hosting.domains.lookup(&host_name) {
                 Some(m) => {
                     if let Some(primary) = &m.redirect_to {
-                        return to_primary(req, primary);
+                        return (Class::Site, to_primary(req, primary));
                     }
                     custom = m.site;
                     (Host::Site, custom.as_str())
@@ -61,11 +78,15 @@ impl Handler for App {
                 None => (Host::Unknown, ""),
             },
         };
-        let mut resp = route::dispatch(self, routes::ROUTES, host, site, req, body);
-        if req.secure {
-            resp.set_header("Strict-Transport-Security", "max-age=31536000");
-        }
-        resp
+        let class = match host {
+            Host::Admin => Class::Admin,
+            Host::Site => Class::Site,
+            Host::Unknown => Class::Unknown,
+        };
+        (
+            class,
+            route::dispatch(self, routes::ROUTES, host, site, req, body),
+        )
     }
 }
 
@@ -84,6 +105,41 @@ fn to_primary(req: &Request, primary: &str) -> Response {
 }
 
 impl App {
+    /// `GET /metrics`: the counters, and the gauges read now.
+    pub fn metrics_text(&self) -> Response {
+        let api = &self.api;
+        let certs = api.cert_status.as_ref().map(|f| f());
+        let certificates = certs
+            .as_ref()
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| {
+                        Some((c["name"].as_str()?.to_string(), c["not_after"].as_i64()?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let analytics = api
+            .analytics_status
+            .as_ref()
+            .map(|f| f())
+            .and_then(|v| Some((v["written"].as_u64()?, v["dropped"].as_u64()?)));
+        let g = crate::metrics::Gauges {
+            uptime_seconds: self.started.elapsed().as_secs(),
+            rss_bytes: crate::api::handlers::rss_bytes(),
+            db_bytes: self.db.file_size(),
+            sites: api.vfs.usage_by_site().map_or(0, |v| v.len()),
+            certificates,
+            analytics,
+        };
+        Response::bytes(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            self.metrics.render(&g).into_bytes(),
+        )
+    }
+
     /// `/health` on the admin host: whether the database answers.
     pub fn health(&self) -> Response {
         if self.db.healthy() {
@@ -107,7 +163,10 @@ impl App {
             Err(why) => return crate::hosting::bad_path(why),
         };
         let resp = match self.scripts.handle(site, &info, req, &path, body) {
-            Some(resp) => resp,
+            Some(resp) => {
+                self.metrics.script(resp.status);
+                resp
+            }
             None => self.hosting.serve_site_path(site, req, &path, &info),
         };
         #[cfg(feature = "analytics")]

@@ -69,6 +69,8 @@
 //!   - [`upgrade`]: signed self-upgrade on the kernel's `release` module — fetch, verify,
 //!     self-test on a copy, install, zero-downtime hand-over of the listeners, automatic
 //!     rollback; `GET`/`POST /api/system/upgrade`.
+//!   - [`metrics`]: `GET /metrics` (Prometheus text): request, latency, bytes and script
+//!     counters, and gauges read at scrape time.
 //!   - [`import_go`]: `fazt import-go`, a Go fazt `data.db` (v0.5–v0.29) brought into
 //!     fazt.db in one transaction, idempotent, through each table's owner.
 //!   - [`config`]: typed options (flag > `FAZT_<NAME>` > stored in fazt.db > default).
@@ -101,6 +103,7 @@ pub mod hosting;
 #[cfg(feature = "acme")]
 pub mod https;
 pub mod import_go;
+pub mod metrics;
 pub mod scripts;
 #[cfg(feature = "js")]
 pub mod serverless;

@@ -198,10 +198,7 @@ fn allow(names: &'static [&'static str]) -> NamePolicy {
 }
 
 fn init_log() {
-    let _ = simple_logger::SimpleLogger::new()
-        .with_level(log::LevelFilter::Info)
-        .with_module_level("may", log::LevelFilter::Warn)
-        .init();
+    fazt::kernel::logger::init(log::LevelFilter::Info, &[("may", log::LevelFilter::Warn)]);
 }
 
 fn leaf_of(store: &dyn CertStore, ns: &str, name: &str) -> Vec<u8> {

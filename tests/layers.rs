@@ -35,6 +35,7 @@ const VERTICALS: &[&str] = &[
     "backup",
     "import_go",
     "dashboard",
+    "metrics",
 ];
 /// The request handler composing the verticals, and the command line over everything.
 const TOP: &[&str] = &["app", "config", "cli"];

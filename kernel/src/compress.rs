@@ -25,6 +25,21 @@ pub fn compressible(mime: &str) -> bool {
         )
 }
 
+/// Entry `name` of files a build script packed as consecutive raw-deflate streams with an
+/// index of (name, packed length, length), inflated (help texts, a bundled UI: text the
+/// binary carries at a third of its size).
+pub fn unpack(blob: &[u8], index: &[(&str, usize, usize)], name: &str) -> Option<Vec<u8>> {
+    let mut at = 0;
+    for &(n, packed, len) in index {
+        if n == name {
+            let part = blob.get(at..at + packed)?;
+            return miniz_oxide::inflate::decompress_to_vec_with_limit(part, len).ok();
+        }
+        at += packed;
+    }
+    None
+}
+
 /// A gzip member of `data`, or `None` when compression does not pay (under 256 bytes, or
 /// the result is not at least 10% smaller).
 pub fn gzip_if_smaller(data: &[u8], mime: &str) -> Option<Vec<u8>> {

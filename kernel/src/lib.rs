@@ -1,9 +1,10 @@
 #![doc = include_str!("../README.md")]
 // Every public item says what it is; `cargo doc` is the kernel's reference.
 #![deny(missing_docs)]
-// `unsafe` lives in `memory` (two allocator calls), `priority` (one setpriority) and `process`
-// (fcntl, kill, adopting inherited descriptors) and `terminal` (echo off) alone. The root denies it so that a new
-// module starts without it; every other module forbids it, so no `allow` inside can let it in.
+// `unsafe` lives in `memory` (two allocator calls), `priority` (one setpriority), `process`
+// (fcntl, kill, adopting inherited descriptors) and `terminal` (echo off) alone. The root
+// denies it so that a new module starts without it; every other module forbids it, so no
+// `allow` inside can let it in.
 #![deny(unsafe_code)]
 
 #[forbid(unsafe_code)]
@@ -20,6 +21,10 @@ pub mod db;
 pub mod http;
 #[forbid(unsafe_code)]
 pub mod http_client;
+#[forbid(unsafe_code)]
+pub mod http_date;
+#[forbid(unsafe_code)]
+pub mod logger;
 #[allow(unsafe_code)]
 pub mod memory;
 #[forbid(unsafe_code)]

@@ -1,4 +1,4 @@
-//! Checking a login attempt: the password against the stored hash (on the KDF thread), under
+//! Checking a login attempt: the password against the stored hash (see [`Kdf`]), under
 //! two failure limits — per client address, and over all addresses together, so a botnet
 //! that spreads its guesses gets no more than one address would. A login refused by a limit
 //! costs no derivation.

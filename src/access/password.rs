@@ -3,12 +3,10 @@
 //! [`KEY`]. The work factor travels with the hash, so raising [`ITERATIONS`] later re-hashes
 //! nothing and still verifies old passwords.
 //!
-//! A derivation costs a third of a second of one core on a Pi, so it never runs on a request
-//! coroutine (it would stall every other connection on that worker thread): [`Kdf`] is one
-//! thread that derives in turn. That also bounds a flood of login attempts to one core.
-
-use std::sync::mpsc;
-use std::sync::Mutex;
+//! A derivation costs a third of a second of one core on a Pi, so a request's derivation
+//! yields to the worker's other coroutines every [`YIELD_EVERY`] rounds (about a millisecond)
+//! instead of stalling every connection on that worker thread, and [`Kdf`] lets at most
+//! [`MAX_RUNNING`] run at once, which bounds a flood of login attempts to that many cores.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -29,8 +27,16 @@ pub const ITERATIONS: u32 = 600_000;
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 1024;
 
+/// Rounds between two yields of a derivation on a request coroutine.
+pub const YIELD_EVERY: u32 = 2048;
+
 /// PBKDF2-HMAC-SHA256 with one 32-byte output block (all this module needs).
 pub fn pbkdf2(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
+    derive(password, salt, iterations, &mut || {})
+}
+
+/// [`pbkdf2`], calling `pause` every [`YIELD_EVERY`] rounds.
+fn derive(password: &[u8], salt: &[u8], iterations: u32, pause: &mut dyn FnMut()) -> [u8; 32] {
     // HMAC takes a key of any length (longer ones are hashed first), so this cannot fail.
     let Ok(key) = Hmac::<Sha256>::new_from_slice(password) else {
         return [0; 32];
@@ -40,7 +46,10 @@ pub fn pbkdf2(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
     mac.update(&1u32.to_be_bytes());
     let mut u: [u8; 32] = mac.finalize().into_bytes().into();
     let mut out = u;
-    for _ in 1..iterations {
+    for i in 1..iterations {
+        if i % YIELD_EVERY == 0 {
+            pause();
+        }
         let mut mac = key.clone();
         mac.update(&u);
         u = mac.finalize().into_bytes().into();
@@ -98,6 +107,10 @@ pub enum Verdict {
 
 /// Checks `password` against `stored` in constant time over the derived key.
 pub fn verify(stored: &str, password: &str) -> Verdict {
+    verify_pausing(stored, password, &mut || {})
+}
+
+fn verify_pausing(stored: &str, password: &str, pause: &mut dyn FnMut()) -> Verdict {
     let mut parts = stored.split('$');
     let (Some("pbkdf2-sha256"), Some(iter), Some(salt), Some(want), None) = (
         parts.next(),
@@ -119,7 +132,7 @@ pub fn verify(stored: &str, password: &str) -> Verdict {
     if password.len() > MAX_LEN {
         return Verdict::Mismatch;
     }
-    let got = pbkdf2(password.as_bytes(), &salt, iter);
+    let got = derive(password.as_bytes(), &salt, iter, pause);
     let diff = got.iter().zip(&want).fold(0u8, |a, (x, y)| a | (x ^ y));
     if diff == 0 {
         Verdict::Match
@@ -142,61 +155,27 @@ pub fn stored(db: &Db) -> Result<Option<String>, String> {
         .map_err(|e| format!("reading the password: {e}"))
 }
 
-type Job = (String, String, may::sync::mpsc::Sender<Verdict>);
-
-/// The one thread that runs [`verify`] for requests, and how many requests wait on it.
+/// Derivations for requests: how many run now (see [`MAX_RUNNING`]).
+#[derive(Default)]
 pub struct Kdf {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    waiting: std::sync::atomic::AtomicUsize,
+    running: std::sync::atomic::AtomicUsize,
 }
 
-/// Logins that may wait for the KDF thread at once; more are answered 503 at once.
-pub const MAX_WAITING: usize = 4;
-
-impl Default for Kdf {
-    fn default() -> Self {
-        Kdf {
-            jobs: Mutex::new(None),
-            waiting: std::sync::atomic::AtomicUsize::new(0),
-        }
-    }
-}
+/// Logins checked at once; more are answered 503 at once (a person retries; a flood waits).
+pub const MAX_RUNNING: usize = 2;
 
 impl Kdf {
-    /// Runs [`verify`] on the KDF thread (started on first use), parking only the calling
-    /// coroutine. `None` when [`MAX_WAITING`] logins already wait, or the thread is gone.
+    /// [`verify`] on the calling coroutine, yielding between rounds; `None` when
+    /// [`MAX_RUNNING`] logins are being checked already.
     pub fn verify(&self, stored: &str, password: &str) -> Option<Verdict> {
         use std::sync::atomic::Ordering::SeqCst;
-        if self.waiting.fetch_add(1, SeqCst) >= MAX_WAITING {
-            self.waiting.fetch_sub(1, SeqCst);
+        if self.running.fetch_add(1, SeqCst) >= MAX_RUNNING {
+            self.running.fetch_sub(1, SeqCst);
             return None;
         }
-        let answer = self.submit(stored, password);
-        self.waiting.fetch_sub(1, SeqCst);
-        answer
-    }
-
-    fn submit(&self, stored: &str, password: &str) -> Option<Verdict> {
-        let (tx, rx) = may::sync::mpsc::channel();
-        {
-            let mut jobs = self.jobs.lock().ok()?;
-            if jobs.is_none() {
-                let (jtx, jrx) = mpsc::channel::<Job>();
-                std::thread::Builder::new()
-                    .name("kdf".into())
-                    .spawn(move || {
-                        for (stored, password, reply) in jrx {
-                            let _ = reply.send(verify(&stored, &password));
-                        }
-                    })
-                    .ok()?;
-                *jobs = Some(jtx);
-            }
-            jobs.as_ref()?
-                .send((stored.to_string(), password.to_string(), tx))
-                .ok()?;
-        }
-        rx.recv().ok()
+        let v = verify_pausing(stored, password, &mut may::coroutine::yield_now);
+        self.running.fetch_sub(1, SeqCst);
+        Some(v)
     }
 }
 

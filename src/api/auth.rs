@@ -43,46 +43,51 @@ pub fn login(api: &Api, req: &Request, body: &mut Body<'_>) -> Response {
         Err(e) => return bad_request(format!("invalid JSON: {e}")),
     };
     let who = anonymous(api, req);
-    match api.login.attempt(&api.db, who.ip, &password) {
-        Ok(()) => {}
-        Err(Refused::Limited { wait, global }) => {
-            let whom = if global {
-                "this server"
-            } else {
-                "this address"
-            };
-            return error(
-                429,
-                "RATE_LIMITED",
-                format!("too many failed logins from {whom}; try again in {wait} s"),
-            )
-            .header("Retry-After", wait.to_string());
-        }
+    // One answer per refusal, built in one place.
+    let (status, code, message, wait) = match api.login.attempt(&api.db, who.ip, &password) {
+        Ok(()) => (0, "", String::new(), 0),
+        Err(Refused::Limited { wait, global }) => (
+            429,
+            "RATE_LIMITED",
+            format!(
+                "too many failed logins from {}; try again in {wait} s",
+                if global {
+                    "this server"
+                } else {
+                    "this address"
+                }
+            ),
+            wait,
+        ),
         Err(Refused::Wrong) => {
             log::warn!("failed login from {}", who.ip);
             audit::record(&api.db, &who, "login_failed", "admin", "");
-            return error(401, "INVALID_CREDENTIALS", "wrong password");
+            (401, "INVALID_CREDENTIALS", "wrong password".into(), 0)
         }
-        Err(Refused::NoPassword) => {
-            return error(
-                403,
-                "NO_PASSWORD",
-                "no admin password is set: run `fazt admin set-password` on the server",
-            )
-        }
-        Err(Refused::Unreadable) => {
-            return error(
-                409,
-                "PASSWORD_UNREADABLE",
-                "the stored password is in a format this version cannot check (set by Go fazt?): \
-                 run `fazt admin set-password` on the server",
-            )
-        }
-        Err(Refused::Busy) => {
-            return error(503, "BUSY", "too many logins at once; try again")
-                .header("Retry-After", "1")
-        }
+        Err(Refused::NoPassword) => (
+            403,
+            "NO_PASSWORD",
+            "no admin password is set: run `fazt admin set-password` on the server".into(),
+            0,
+        ),
+        Err(Refused::Unreadable) => (
+            409,
+            "PASSWORD_UNREADABLE",
+            "the stored password is in a format this version cannot check (set by Go fazt?): \
+             run `fazt admin set-password` on the server"
+                .into(),
+            0,
+        ),
+        Err(Refused::Busy) => (503, "BUSY", "too many logins at once; try again".into(), 1),
         Err(Refused::Failed(e)) => return internal(e),
+    };
+    if status != 0 {
+        let r = error(status, code, message);
+        return if wait > 0 {
+            r.header("Retry-After", wait.to_string())
+        } else {
+            r
+        };
     }
     let ua = req.header("user-agent").unwrap_or("");
     let (s, secret) = match sessions::create(&api.db, &who.ip.to_string(), ua) {

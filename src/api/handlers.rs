@@ -98,11 +98,10 @@ pub fn site_name(api: &Api, raw: &str) -> Result<String, Response> {
     Ok(n)
 }
 
-/// System sites an admin token may replace with `?force=true`. `admin` is the dashboard: an
-/// owner may put their own there (static files only: the admin host runs no scripts), which
-/// then has the API's origin and uses the owner's session — so only an admin token may, and
-/// `fazt admin reset-ui` puts the built-in one back.
-const FORCIBLE: [&str; 3] = ["root", "404", "admin"];
+/// System sites an admin token may replace with `?force=true`. `admin` is not among them:
+/// it is fazt's own host, and a deployed page there would run with the API's origin — and
+/// use the dashboard's session of whoever logs in.
+const FORCIBLE: [&str; 2] = ["root", "404"];
 
 fn check_reserved(name: &str, scope: Scope, force: bool) -> Result<(), Response> {
     let reserved = RESERVED.contains(&name) || SYSTEM_SITES.contains(&name);

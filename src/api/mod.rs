@@ -33,7 +33,7 @@ pub struct Api {
     pub https: bool,
     pub tokens: Verifier,
     pub limiter: FailureLimiter,
-    /// Dashboard logins: their failure limits and the KDF thread.
+    /// Dashboard logins: their failure limits and how many are being checked.
     pub login: crate::access::login::LoginGuard,
     pub trusted_proxies: Vec<IpAddr>,
     pub deploy_limits: DeployLimits,

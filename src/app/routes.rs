@@ -158,6 +158,8 @@ pub static ROUTES: &[Route] = &[
     #[cfg(feature = "analytics")] r("*",        Admin, "/webhook/{endpoint*}",  WrongMethod(Text)),
 
     // ── admin host: health, then the dashboard (the `admin` system site) ───────────────────
+    r("GET", Admin, "/metrics", admin(metrics)),
+    r("*",   Admin, "/metrics", WrongMethod(Json)),
     r("*", Admin,   "/health", open(health)),
     r("*", Admin,   "*",       open(admin_site)),
 
@@ -354,6 +356,10 @@ fn system_upgrade(a: &App, c: &mut Call<'_, '_>, who: &Caller) -> Response {
 
 fn no_api_route(_: &App, c: &mut Call<'_, '_>) -> Response {
     api::no_route(c.req.method(), c.path)
+}
+
+fn metrics(a: &App, _: &mut Call<'_, '_>, _: &Caller) -> Response {
+    a.metrics_text()
 }
 
 fn health(a: &App, _: &mut Call<'_, '_>) -> Response {

@@ -5,27 +5,12 @@ use std::time::Instant;
 
 use pico_args::Arguments;
 
-use super::common::{finish, open_db, opt, wants_help, CliError};
+use super::common::{finish, open_db, opt, wants_help, CliError, Help};
 use crate::access::{password, sessions};
 use crate::dashboard;
 use crate::kernel::terminal;
 
-const HELP: &str = "\
-fazt admin — the dashboard's login (http://admin.<domain>/, http://localhost:4698/)
-
-USAGE:
-    fazt admin set-password [--db PATH]     set or change the password; ends every session
-    fazt admin reset-password [--db PATH]   a new random password, printed once; ends every
-                                            session (when the password is lost or leaked)
-    fazt admin sessions [--db PATH]         the live sessions
-    fazt admin logout-all [--db PATH]       end every session
-    fazt admin reset-ui [--db PATH]         put the binary's dashboard back into site admin
-                                            (replaces an admin site you deployed)
-
-set-password reads the password from the terminal without echo (twice), or the first line of
-stdin when it is a pipe; never from the command line. At least 8 characters. It is stored as
-PBKDF2-HMAC-SHA256 (600,000 iterations, random salt) in fazt.db.
-";
+const HELP: Help = Help("admin");
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, HELP) {
@@ -64,22 +49,6 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             println!("{pw}");
             Ok(())
         }
-        "sessions" => {
-            let db = open_db(db_flag)?;
-            let list = sessions::list(&db).map_err(|e| CliError::fail(e.to_string()))?;
-            println!("{:>4}  {:<39} {:<10} BROWSER", "ID", "FROM", "LAST SEEN");
-            let now = crate::kernel::db::now();
-            for s in list {
-                println!(
-                    "{:>4}  {:<39} {:<10} {}",
-                    s.id,
-                    s.ip,
-                    format!("{} s ago", now - s.last_seen_at),
-                    s.user_agent.chars().take(60).collect::<String>()
-                );
-            }
-            Ok(())
-        }
         "logout-all" => {
             let db = open_db(db_flag)?;
             let n = sessions::revoke_all(&db).map_err(|e| CliError::fail(e.to_string()))?;
@@ -101,7 +70,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
 }
 
 /// The new password from the terminal (typed twice) or the first line of stdin.
-fn read_new_password() -> Result<String, CliError> {
+pub(super) fn read_new_password() -> Result<String, CliError> {
     let read = |prompt: &str| {
         terminal::read_secret(prompt)
             .map_err(|e| CliError::fail(format!("reading the password: {e}")))

@@ -7,27 +7,11 @@ use std::path::{Path, PathBuf};
 
 use pico_args::Arguments;
 
-use super::common::{db_path, finish, opt, wants_help, CliError};
+use super::common::{db_path, finish, opt, wants_help, CliError, Help};
 use super::status::human;
 use crate::kernel::backup::{self, Snapshot};
 
-const HELP: &str = "\
-fazt backup — a consistent snapshot of the database, also while the server runs
-
-USAGE:
-    fazt backup [--db PATH] [--to FILE|DIR|-]
-
-The snapshot is written under a temporary name, checked (integrity_check), fsynced and
-only then given its name, mode 0600. Serving and writes go on meanwhile.
-
-OPTIONS:
-    --db PATH   Database file (env FAZT_DB, default ./fazt.db)
-    --to FILE   Write the snapshot to FILE (replacing it once the new one is complete)
-    --to DIR    Write it into DIR as fazt-<UTC time>.db (default: the current directory)
-    --to -      Stream it to stdout: fazt backup --to - | ssh nas 'cat > fazt.db'
-
-Restore with `fazt restore FILE`.
-";
+const HELP: Help = Help("backup");
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, HELP) {

@@ -30,12 +30,28 @@ impl CliError {
 }
 
 /// Prints `help` and returns true when `-h/--help` was given.
-pub fn wants_help(args: &mut Arguments, help: &str) -> bool {
+pub fn wants_help(args: &mut Arguments, help: impl std::fmt::Display) -> bool {
     if args.contains(["-h", "--help"]) {
         print!("{help}");
         true
     } else {
         false
+    }
+}
+
+/// A command's `--help` text by name: `src/cli/help/NAME.txt`, which the binary carries
+/// deflated (packed by `build.rs`; the texts are 12 KB, a third of that packed) and inflates
+/// only when it is printed.
+#[derive(Clone, Copy)]
+pub struct Help(pub &'static str);
+
+impl std::fmt::Display for Help {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        static BLOB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/help.bin"));
+        static INDEX: &[(&str, usize, usize)] =
+            include!(concat!(env!("OUT_DIR"), "/help_index.rs"));
+        let text = crate::kernel::compress::unpack(BLOB, INDEX, self.0).unwrap_or_default();
+        f.write_str(&String::from_utf8_lossy(&text))
     }
 }
 
@@ -106,15 +122,13 @@ pub fn init_logging(level: &str) -> Result<(), CliError> {
             "unknown log level '{level}' (error, warn, info, debug, trace)"
         ))
     })?;
-    let mut logger = simple_logger::SimpleLogger::new()
-        .with_level(filter)
-        .with_module_level("rustls", log::LevelFilter::Warn)
-        .with_module_level("may", log::LevelFilter::Warn);
-    logger = if std::env::var_os("JOURNAL_STREAM").is_some() {
-        logger.without_timestamps()
-    } else {
-        logger.with_utc_timestamps()
-    };
-    let _ = logger.init();
+    // rustls and may log every handshake and worker at `info`.
+    crate::kernel::logger::init(
+        filter,
+        &[
+            ("rustls", log::LevelFilter::Warn),
+            ("may", log::LevelFilter::Warn),
+        ],
+    );
     Ok(())
 }

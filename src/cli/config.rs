@@ -74,7 +74,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
 
 /// `fazt set-config KEY VALUE`, as the Go version spelled `fazt config set`.
 pub fn set_config(mut args: Arguments) -> Result<(), CliError> {
-    if wants_help(&mut args, &help()) {
+    if wants_help(&mut args, help()) {
         return Ok(());
     }
     dispatch(Some("set"), args)

@@ -7,58 +7,16 @@ use std::path::PathBuf;
 use pico_args::Arguments;
 use serde_json::Value;
 
-use super::common::{finish, opt, wants_help, CliError};
+use super::common::{finish, opt, wants_help, CliError, Help};
 use crate::client::config::{self, ClientConfig};
 use crate::client::http::{request, ApiResponse, ClientResponse, Url};
 use crate::client::pack;
 
-const DEPLOY_HELP: &str = "\
-fazt deploy — publish a folder as a site
+const DEPLOY_HELP: Help = Help("deploy");
 
-Sends the folder's manifest (path, size, sha256 of each file) and then only the files the
-server does not have; a server too old for that gets the whole folder as one ZIP. Every
-deploy is kept: `fazt deployments SITE` lists them, `fazt rollback SITE` switches back.
+const CLIENT_HELP: Help = Help("client");
 
-USAGE:
-    fazt deploy [DIR] [--site NAME] [--server URL] [--token T] [OPTIONS]
-
-ARGS:
-    DIR                 Folder to deploy (default: the current folder)
-
-OPTIONS:
-    --site NAME         Site name (default: the folder's name; Go fazt's --domain too)
-    --path DIR          The folder, as Go fazt names it (instead of DIR)
-    -m, --message TEXT  Say what this deployment is (shown by `fazt deployments`)
-    --server URL        Server's admin URL, e.g. https://admin.example.com
-                        (env FAZT_SERVER, then the saved default, then http://localhost:4698)
-    --token T           API token (env FAZT_TOKEN, then the one saved for the server)
-    --include-all       Also upload dot-files, node_modules and .gitignore'd files (the
-                        server publishes no dot-files but .well-known/)
-    --force             Replace a reserved/system site (root, 404, …; needs an admin token)
-    --spa, --no-spa     Turn the single-page-app fallback on or off (unknown paths without
-                        an extension serve index.html); without either, it stays as it was
-    --insecure          Accept any HTTPS certificate (self-signed servers)
-";
-
-const CLIENT_HELP: &str = "\
-fazt client — remember a server and its token on this machine
-
-USAGE:
-    fazt client set-auth-token --token T [--server URL]
-    fazt client sites | delete NAME | deploy [DIR]   (Go fazt's names for fazt sites,
-                                                      fazt sites delete, fazt deploy)
-
-Saved (mode 0600) in $XDG_CONFIG_HOME/fazt/client.json or ~/.config/fazt/client.json
-(FAZT_CLIENT_CONFIG overrides). The server becomes the default for deploy and sites.
-";
-
-const SITES_HELP: &str = "\
-fazt sites — list or delete sites on a server
-
-USAGE:
-    fazt sites [--server URL] [--token T] [--insecure]
-    fazt sites delete NAME [--force] [--server URL] [--token T] [--insecure]
-";
+const SITES_HELP: Help = Help("sites");
 
 pub(super) struct Conn {
     url: Url,

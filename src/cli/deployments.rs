@@ -4,30 +4,14 @@
 use pico_args::Arguments;
 use serde_json::{json, Value};
 
-use super::common::{finish, opt, wants_help, CliError};
+use super::common::{finish, opt, wants_help, CliError, Help};
 use super::deploy::{api_error, call, connection};
 use crate::client::http::ApiResponse;
 use crate::kernel::civil::civil_from_days;
 
-const DEPLOYMENTS_HELP: &str = "\
-fazt deployments — a site's deployments, newest first
+const DEPLOYMENTS_HELP: Help = Help("deployments");
 
-USAGE:
-    fazt deployments SITE [--limit N] [--server URL] [--token T] [--insecure]
-
-LIVE marks the one the site serves; KEPT those `fazt rollback` can switch to (the server
-keeps the newest --keep-deployments of each site, default 10).
-";
-
-const ROLLBACK_HELP: &str = "\
-fazt rollback — switch a site back to an earlier deployment, at once
-
-USAGE:
-    fazt rollback SITE [--to ID] [--server URL] [--token T] [--insecure]
-
-Without --to: the newest kept deployment before the live one (again: one further back).
-Visitors see the old files or the new, never a mix; nothing is uploaded.
-";
+const ROLLBACK_HELP: Help = Help("rollback");
 
 fn site_arg(args: &mut Arguments, cmd: &str) -> Result<String, CliError> {
     args.free_from_str()

@@ -4,24 +4,11 @@
 
 use pico_args::Arguments;
 
-use super::common::{finish, open_existing_db, opt, wants_help, CliError};
+use super::common::{finish, open_existing_db, opt, wants_help, CliError, Help};
 use crate::hosting::domains;
 use crate::hosting::{valid_site_name, Sites};
 
-const HELP: &str = "\
-fazt domains — custom domains a site answers for
-
-USAGE:
-    fazt domains add SITE DOMAIN... [--redirect] [--db PATH]
-    fazt domains list [SITE] [--db PATH]
-    fazt domains remove DOMAIN [--db PATH]
-
-Point the domain's DNS (A/AAAA, or a CNAME) at this server first. With --https, a
-certificate is issued at the first HTTPS request for a registered domain, and only for
-registered ones. With --redirect, every DOMAIN after the first redirects (301) to it:
-`fazt domains add blog example.org www.example.org --redirect`.
-A running server sees changes within 5 seconds.
-";
+const HELP: Help = Help("domains");
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, HELP) {

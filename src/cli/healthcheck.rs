@@ -7,18 +7,9 @@ use std::time::Duration;
 
 use pico_args::Arguments;
 
-use super::common::{finish, opt, wants_help, CliError};
+use super::common::{finish, opt, wants_help, CliError, Help};
 
-const HELP: &str = "\
-fazt healthcheck — check that the local server answers /health
-
-USAGE:
-    fazt healthcheck [--listen ADDR]
-
-OPTIONS:
-    --listen ADDR   Address the server listens on (env FAZT_LISTEN, default 127.0.0.1:4698);
-                    a wildcard address is checked on loopback
-";
+const HELP: Help = Help("healthcheck");
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, HELP) {

@@ -6,29 +6,10 @@ use std::path::PathBuf;
 
 use pico_args::Arguments;
 
-use super::common::{db_path, finish, open_db, opt, servers_on, wants_help, CliError};
+use super::common::{db_path, finish, open_db, opt, servers_on, wants_help, CliError, Help};
 use crate::import_go::{import, Options};
 
-const HELP: &str = "\
-fazt import-go — import a Go fazt database (data.db) into fazt.db
-
-USAGE:
-    fazt import-go PATH/data.db [--db fazt.db] [--dry-run] [--keep-addresses]
-
-Reads the Go database read-only (schemas v0.5 through v0.29) and adds its sites and files,
-KV rows, env vars, short links with their click counts, webhooks with their secrets,
-analytics events, site logs, deployments, tokens and certificates to fazt.db, in one
-transaction: on any error fazt.db is unchanged. Nothing already in fazt.db is overwritten,
-so running it again changes nothing (it adds only events, logs and deployments Go wrote
-since). Go's tokens are bcrypt hashes and cannot work here: they are listed with scope
-`rotate` so you know which to replace. Stop the server on fazt.db first.
-
-OPTIONS:
-    --db PATH           fazt database to import into (env FAZT_DB, default ./fazt.db)
-    --dry-run           Report what would be imported; change nothing
-    --keep-addresses    Keep the raw IP addresses, user agents and referrers of Go's events
-                        (default: only the salted visitor hash, UA class and referrer host)
-";
+const HELP: Help = Help("import_go");
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, HELP) {

@@ -6,24 +6,9 @@ use std::time::Duration;
 
 use pico_args::Arguments;
 
-use super::common::{finish, open_db, opt, wants_help, CliError};
+use super::common::{finish, open_db, opt, wants_help, CliError, Help};
 
-const HELP: &str = "\
-fazt logs — show a site's script logs
-
-USAGE:
-    fazt logs SITE [-f] [--limit N] [--db PATH]
-    fazt logs SITE [-f] [--limit N] --server URL [--token T]
-
-OPTIONS:
-    -f, --follow   Keep printing new lines as they are written (Ctrl-C to stop)
-    --limit N      How many of the latest lines to show first (default 100)
-    --db PATH      Database file (env FAZT_DB, default ./fazt.db)
-    --server URL   Read them from this server's API instead (admin token; env FAZT_SERVER,
-                   or the server saved by `fazt client set-auth-token`, used when there is
-                   no local database)
-    --token T      API token (env FAZT_TOKEN, else the one saved for the server)
-";
+const HELP: Help = Help("logs");
 
 type Line = (i64, i64, String, String);
 
@@ -78,9 +63,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
     let mut batch = source(0, limit)?;
     loop {
         for (id, t, level, msg) in &batch {
-            let when = httpdate::fmt_http_date(
-                std::time::UNIX_EPOCH + Duration::from_secs((*t).max(0) as u64),
-            );
+            let when = crate::kernel::http_date::format(*t);
             println!("{when} {level:<5} {msg}");
             last = *id;
         }

@@ -26,59 +26,14 @@ mod upgrade;
 mod vacuum;
 
 pub use common::CliError;
+use common::Help;
 
 use pico_args::Arguments;
 
 // `serve` names it as `super::VERSION`.
 use crate::version::{features, VERSION};
 
-const HELP: &str = "\
-fazt — a personal cloud in one binary and one SQLite file
-
-USAGE:
-    fazt <COMMAND> [OPTIONS]
-
-COMMANDS:
-    serve              Run the server (alias: `server start`)
-    status             Sites, files, storage and schema of a database
-    stats [SITE]       Requests, visitors, top pages and a sparkline from the database
-    healthcheck        GET /health on the local server (for Docker HEALTHCHECK)
-    token              Create, list and revoke API tokens (on the server)
-    admin              The dashboard's login: set-password, reset-password, sessions,
-                       logout-all, reset-ui
-    logs SITE [-f]     A site's script logs
-    run SITE           Execute a site's main.js once and print the response
-    service            Install as a hardened systemd service (install|uninstall|status|logs)
-    domains            Custom domains of a site: add SITE DOMAIN..., list, remove
-    config             Server options stored in fazt.db: list, get KEY, set KEY VALUE,
-                       unset KEY (alias: `set-config KEY VALUE`)
-    vacuum             Compact the database file (give freed space back to the disk)
-    backup             A consistent snapshot of the database, also while serving
-                       (--to FILE|DIR|-)
-    restore FILE       Replace the database with a snapshot (server stopped; the old
-                       database is kept)
-    upgrade            Install a signed release and restart into it (--check,
-                       --to VERSION, --from FILE, --rollback)
-    import-go FILE     Import a Go fazt database (data.db): sites, KV, links, events, …
-    selftest           Open a database, serve one probe request, stop (what upgrade
-                       runs a new release with, on a copy)
-
-CLIENT COMMANDS (from your laptop, over the API):
-    deploy [DIR]       Publish a folder as a site (sends only what changed; -m TEXT)
-    sites              List sites; `sites delete NAME`
-    deployments SITE   A site's deployments (LIVE, KEPT for rollback, message)
-    rollback SITE      Switch a site back to its previous deployment (--to ID), at once
-    client             Remember a server and token: `client set-auth-token`
-    servers            Several servers by name: add, list, default, remove, ping
-
-OPTIONS:
-    -h, --help         Print help (also `fazt <COMMAND> --help`)
-    -V, --version      Print the version (also -v, `fazt version`)
-
-Every command that opens the database takes --db PATH (env FAZT_DB, default ./fazt.db).
-`fazt serve` takes each option from its flag, else FAZT_<NAME>, else `fazt config`, else
-its default.
-";
+const HELP: Help = Help("fazt");
 
 /// Runs the CLI with the process arguments; returns the exit code.
 pub fn main() -> i32 {

@@ -7,25 +7,11 @@ use std::path::PathBuf;
 
 use pico_args::Arguments;
 
-use super::common::{db_path, finish, opt, wants_help, CliError};
+use super::common::{db_path, finish, opt, wants_help, CliError, Help};
 use super::status::human;
 use crate::kernel::backup::{self, BackupError};
 
-const HELP: &str = "\
-fazt restore — replace the database with a snapshot
-
-USAGE:
-    fazt restore FILE [--db PATH]
-
-FILE must be a fazt database (from `fazt backup`, the API's /api/system/backup, a scheduled
-snapshot, or `litestream restore`) that passes integrity_check. One written by a newer
-fazt is accepted when this binary can run on it. Stop the server first (systemctl stop
-fazt); restore refuses while any process has the database open. The database it replaces
-is kept beside it as <db>.before-restore-<UTC time>; nothing is deleted.
-
-OPTIONS:
-    --db PATH   Database file to replace (env FAZT_DB, default ./fazt.db)
-";
+const HELP: Help = Help("restore");
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, HELP) {

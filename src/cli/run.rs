@@ -3,14 +3,9 @@
 
 use pico_args::Arguments;
 
-use super::common::{finish, open_db, opt, wants_help, CliError};
+use super::common::{finish, open_db, opt, wants_help, CliError, Help};
 
-const HELP: &str = "\
-fazt run — execute a site's main.js (or api/main.js for /api paths) once and print the response
-
-USAGE:
-    fazt run SITE [--path /x] [--method GET] [--body TEXT] [--db PATH]
-";
+const HELP: Help = Help("run");
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, HELP) {

@@ -248,6 +248,7 @@ fn wire(db: &Arc<Db>, cfg: &ServeConfig) -> Result<Wired, CliError> {
         upgrade_pinned: cfg.upgrade.clone(),
         router: crate::hosting::Router::new(domain),
         started: Instant::now(),
+        metrics: Default::default(),
     });
     Ok(Wired {
         app,
@@ -437,7 +438,7 @@ fn seed_all(db: &Arc<crate::kernel::db::Db>) -> Result<(), CliError> {
         crate::dashboard::Outcome::Seeded => log::info!("seeded the dashboard (site admin)"),
         crate::dashboard::Outcome::Updated => log::info!("updated the dashboard (site admin)"),
         crate::dashboard::Outcome::OwnerDeployed => {
-            log::info!("site admin is your own deployment: the built-in dashboard is not installed (fazt admin reset-ui)")
+            log::info!("site admin holds files of its own: the built-in dashboard is not installed (fazt admin reset-ui)")
         }
         crate::dashboard::Outcome::Current => {}
     }

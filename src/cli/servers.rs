@@ -6,24 +6,12 @@ use std::time::Instant;
 
 use pico_args::Arguments;
 
-use super::common::{finish, opt, wants_help, CliError};
+use super::common::{finish, opt, wants_help, CliError, Help};
 use super::deploy::{api_error, call, connection};
 use crate::client::config::ClientConfig;
 use crate::client::http::{ApiResponse, Url};
 
-const HELP: &str = "\
-fazt servers — the servers this client knows, by name
-
-USAGE:
-    fazt servers add NAME --url URL --token T   Remember a server (the first becomes the default)
-    fazt servers list                           Names, URLs, which is the default
-    fazt servers default NAME                   Use NAME when no --server is given
-    fazt servers remove NAME                    Forget a server and its token
-    fazt servers ping [NAME] [--insecure]       Check it answers, with version and latency
-
-Client commands take --server NAME or --server URL. The settings file is the one
-`fazt client set-auth-token` writes (FAZT_CLIENT_CONFIG overrides where).
-";
+const HELP: Help = Help("servers");
 
 fn valid_name(n: &str) -> bool {
     !n.is_empty()

@@ -6,31 +6,11 @@ use std::path::PathBuf;
 
 use pico_args::Arguments;
 
-use super::common::{finish, opt, wants_help, CliError};
+use super::common::{finish, opt, wants_help, CliError, Help};
 use crate::kernel::provision::{self, InstallPlan, UninstallPlan};
 use crate::service_unit::{ServeFlags, PRODUCT};
 
-const HELP: &str = "\
-fazt service — run fazt as a systemd service
-
-USAGE:
-    fazt service install --domain D [--https --email E] [--listen ADDR] [--backup-dir DIR]
-                         [--root DIR] [--binary PATH]
-    fazt service uninstall [--purge] [--root DIR]
-    fazt service start|stop|restart
-    fazt service status
-    fazt service logs [-f] [--lines N]
-
-install    copies this binary to /usr/local/bin/fazt, writes /etc/systemd/system/fazt.service
-           (DynamicUser, StateDirectory=fazt, hardened), creates /var/lib/fazt/fazt.db with an
-           admin token printed once, then daemon-reload, enable and start. Running it again
-           changes only what differs.
---backup-dir DIR  scheduled snapshots into DIR (absolute; another disk is best): the unit
-           gets `--backup-dir DIR`, `ReadWritePaths=DIR`, and hands DIR to the service's
-           user before each start. Change the schedule with `fazt config set backup_every 6h`.
-uninstall  stops and removes the service and binary; the database stays unless --purge.
---root DIR installs into DIR instead of / (for images; no systemctl is run).
-";
+const HELP: Help = Help("service");
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, HELP) {
@@ -75,6 +55,21 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
                     let db = crate::database::open(path)?;
                     let (_, token) =
                         crate::access::tokens::create(&db, "admin", crate::access::Scope::Admin)?;
+                    // A new server's dashboard password, when someone is at the terminal
+                    // (never from a pipe here: an unattended install must not wait on stdin).
+                    if crate::kernel::terminal::stdin_is_tty() {
+                        eprintln!("Choose the dashboard's password (at least 8 characters).");
+                        match super::admin::read_new_password()
+                            .and_then(|pw| crate::access::password::set(&db, &pw).map_err(CliError::fail))
+                        {
+                            Ok(()) => eprintln!("dashboard password set"),
+                            Err(e) => eprintln!(
+                                "dashboard password not set ({}): run `fazt admin set-password --db {}`",
+                                e.message,
+                                path.display()
+                            ),
+                        }
+                    }
                     db.checkpoint();
                     Ok(Some(token))
                 };
@@ -108,6 +103,12 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             );
             if let Some(t) = report.admin_token {
                 println!("admin token (shown once): {t}");
+            }
+            if report.db_created && !crate::kernel::terminal::stdin_is_tty() {
+                println!(
+                    "dashboard: set its password with `fazt admin set-password --db {}`",
+                    report.db.display()
+                );
             }
             if report.service_started {
                 println!("service fazt is enabled and running");

@@ -4,25 +4,13 @@
 
 use pico_args::Arguments;
 
-use super::common::{finish, open_existing_db, opt, wants_help, CliError};
+use super::common::{finish, open_existing_db, opt, wants_help, CliError, Help};
 use super::status::human;
 use crate::analytics::dates::{day_floor, format_date, format_minute, DAY};
 use crate::analytics::stats::{compute, Granularity, Stats, Top};
 use crate::hosting::valid_site_name;
 
-const HELP: &str = "\
-fazt stats — requests, visitors and top pages from a fazt database
-
-USAGE:
-    fazt stats [SITE] [--days N] [--db PATH]
-
-ARGS:
-    SITE        Only this site (default: every site)
-
-OPTIONS:
-    --days N    Days to cover, today included (default 7; 1 or 2 give an hourly chart)
-    --db PATH   Database file (env FAZT_DB, default ./fazt.db)
-";
+const HELP: Help = Help("stats");
 
 /// One character per value, `▁` (zero) to `█` (the maximum).
 pub fn sparkline(values: &[i64]) -> String {

@@ -3,18 +3,10 @@
 
 use pico_args::Arguments;
 
-use super::common::{finish, open_existing_db, opt, wants_help, CliError};
+use super::common::{finish, open_existing_db, opt, wants_help, CliError, Help};
 use crate::kernel::vfs::Vfs;
 
-const HELP: &str = "\
-fazt status — summarise a fazt database
-
-USAGE:
-    fazt status [--db PATH]
-
-OPTIONS:
-    --db PATH   Database file (env FAZT_DB, default ./fazt.db)
-";
+const HELP: Help = Help("status");
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, HELP) {
@@ -68,14 +60,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
 
 #[cfg(feature = "acme")]
 fn date(t: Option<i64>) -> String {
-    t.map_or_else(
-        || "-".into(),
-        |t| {
-            httpdate::fmt_http_date(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64),
-            )
-        },
-    )
+    t.map_or_else(|| "-".into(), crate::kernel::http_date::format)
 }
 
 /// (name, expiry, next renewal, last error) from the ACME metadata the kernel's certificate

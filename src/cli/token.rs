@@ -3,20 +3,10 @@
 
 use pico_args::Arguments;
 
-use super::common::{finish, open_db, opt, wants_help, CliError};
+use super::common::{finish, open_db, opt, wants_help, CliError, Help};
 use crate::access::tokens::{self, Scope};
 
-const HELP: &str = "\
-fazt token — manage API tokens
-
-USAGE:
-    fazt token create --name NAME [--scope deploy|admin] [--db PATH]
-    fazt token list [--db PATH]
-    fazt token revoke ID|NAME [--db PATH]
-
-`create` prints the new token once on stdout; only its SHA-256 hash is stored.
-Scope `deploy` (default) may deploy and read sites; `admin` may do everything.
-";
+const HELP: Help = Help("token");
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, HELP) {
@@ -94,6 +84,5 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
 }
 
 fn fmt_time(t: i64) -> String {
-    let st = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64);
-    httpdate::fmt_http_date(st)
+    crate::kernel::http_date::format(t)
 }

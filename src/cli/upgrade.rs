@@ -5,39 +5,13 @@
 
 use pico_args::Arguments;
 
-use super::common::{finish, open_existing_db, opt, CliError};
+use super::common::{finish, open_existing_db, opt, CliError, Help};
 use crate::config::sources::Sources;
 use crate::kernel::process;
 use crate::kernel::release::{Releases, RolledBack, Trial, Version};
 use crate::upgrade::{running_version, Request, UpgradeError, Upgrader, TARGET};
 
-const HELP: &str = "\
-fazt upgrade — install a signed release and restart into it, or roll back
-
-USAGE:
-    fazt upgrade --check              current and available versions
-    fazt upgrade [--to VERSION]       the newest (or that) release from the source
-    fazt upgrade --from FILE          a release file (FILE.manifest and FILE.manifest.sig
-                                      beside it, as cross/release.sh writes them)
-    fazt upgrade --rollback           back to the release before the current one
-
-OPTIONS:
-    --allow-downgrade   Accept a release older than the running one
-    --db PATH           Database file (env FAZT_DB, default ./fazt.db)
-
-SETTINGS (fazt config set KEY VALUE, or the FAZT_<KEY> environment variable):
-    release_source      https:// base URL or directory of signed releases
-    trust_key           signify public key (file or base64 line) releases must be signed
-                        with, besides the keys built into this binary
-    release_ca_root     extra PEM root for an https:// source
-
-Every release is checked before anything changes: its manifest's Ed25519 signature, its
-product and target, its size and sha256, and a downgrade. It then runs `fazt selftest` on a
-copy of the database; only a release that passes becomes current, kept beside the database
-in <db>.bin/. A running server is then told to restart (SIGHUP): it starts the new binary
-on its own listening sockets and stops only once that reports ready; one that does not
-within 30 s is stopped and rolled back while the old server goes on serving.
-";
+const HELP: Help = Help("upgrade");
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if args.contains(["-h", "--help"]) {

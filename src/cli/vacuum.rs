@@ -5,22 +5,10 @@
 
 use pico_args::Arguments;
 
-use super::common::{finish, open_existing_db, opt, wants_help, CliError};
+use super::common::{finish, open_existing_db, opt, wants_help, CliError, Help};
 use super::status::human;
 
-const HELP: &str = "\
-fazt vacuum — compact the database file
-
-USAGE:
-    fazt vacuum [--db PATH]
-
-Rewrites fazt.db without its free pages (what deleted or replaced sites left) and turns
-on incremental auto-vacuum, so the server returns freed space by itself from then on.
-Needs free disk of about the database's size. Writes wait while it runs.
-
-OPTIONS:
-    --db PATH   Database file (env FAZT_DB, default ./fazt.db)
-";
+const HELP: Help = Help("vacuum");
 
 pub fn run(mut args: Arguments) -> Result<(), CliError> {
     if wants_help(&mut args, HELP) {

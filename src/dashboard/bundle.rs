@@ -10,18 +10,14 @@ static INDEX: &[(&str, usize, usize)] = include!(concat!(env!("OUT_DIR"), "/dash
 
 /// Every file of the bundle, inflated, by name.
 pub fn files() -> Result<Vec<(&'static str, Vec<u8>)>, String> {
-    let mut at = 0;
-    let mut out = Vec::with_capacity(INDEX.len());
-    for &(name, packed, len) in INDEX {
-        let part = BLOB
-            .get(at..at + packed)
-            .ok_or("the dashboard bundle is truncated")?;
-        at += packed;
-        let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(part, len)
-            .map_err(|e| format!("unpacking the dashboard's {name}: {e:?}"))?;
-        out.push((name, raw));
-    }
-    Ok(out)
+    INDEX
+        .iter()
+        .map(|&(name, _, _)| {
+            crate::kernel::compress::unpack(BLOB, INDEX, name)
+                .map(|raw| (name, raw))
+                .ok_or_else(|| format!("unpacking the dashboard's {name}"))
+        })
+        .collect()
 }
 
 /// What a site's files are, as one hash: sha256 over its sorted `path NUL sha256 LF` lines.

@@ -3,8 +3,9 @@
 //! client of the public JSON API and nothing else, so it holds no server logic.
 //!
 //! [`seed`] puts the binary's dashboard into `fazt.db` when the site is empty, and replaces
-//! it when this binary carries another version — unless the owner deployed their own
-//! `admin` site, which is never overwritten (`fazt admin reset-ui` does it on purpose).
+//! it when this binary carries another version — unless the site holds something else (put
+//! there by hand on the server; the API never deploys `admin`), which is never overwritten
+//! (`fazt admin reset-ui` does it on purpose).
 //! "Ours" is known by a digest of the site's paths and hashes, recorded at each seeding.
 
 pub mod bundle;
@@ -33,7 +34,7 @@ pub enum Outcome {
     Updated,
     /// The site already is this binary's dashboard.
     Current,
-    /// The owner deployed their own `admin` site; it is left alone.
+    /// The `admin` site holds files that are not a dashboard of fazt's; they are left alone.
     OwnerDeployed,
 }
 

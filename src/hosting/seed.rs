@@ -1,5 +1,5 @@
 //! System sites carried by the binary: `root` (the bare domain), `404` (unknown hosts) and
-//! `admin` (the dashboard, which `crate::dashboard` seeds and updates). `root` and `404` are
+//! `admin` (the dashboard, which its own vertical seeds and updates). `root` and `404` are
 //! seeded when missing at start; a deployed one is never overwritten.
 
 use std::sync::Arc;

@@ -2,9 +2,8 @@
 //! conditional requests (304), content negotiation with the stored gzip variant, byte ranges
 //! (206/416, `If-Range`), and cache policy by file kind.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use crate::kernel::http::{Request, Response, ResponseBody};
+use crate::kernel::http_date;
 use crate::kernel::vfs::{FileMeta, Lookup, Vfs};
 
 use super::paths::fingerprinted;
@@ -84,8 +83,8 @@ pub fn respond(vfs: &Vfs, site: &str, found: Lookup, req: &Request, status: u16)
     let meta = found.meta().clone();
     let etag = format!("\"{}\"", meta.hash);
     let gz_etag = format!("\"{}-gz\"", meta.hash);
-    let modified = UNIX_EPOCH + Duration::from_secs(meta.updated_at.max(0) as u64);
-    let last_modified = httpdate::fmt_http_date(modified);
+    let modified = meta.updated_at.max(0);
+    let last_modified = http_date::format(modified);
     let has_gzip = meta.gzip_size.is_some();
     let range_header = if status == 200 {
         req.header("range")
@@ -120,7 +119,7 @@ pub fn respond(vfs: &Vfs, site: &str, found: Lookup, req: &Request, status: u16)
             Some(inm) => etag_matches(inm, &[&etag, &gz_etag]),
             None => req
                 .header("if-modified-since")
-                .and_then(|v| httpdate::parse_http_date(v).ok())
+                .and_then(http_date::parse)
                 .is_some_and(|since| modified <= since),
         };
         if not_modified {
@@ -136,7 +135,7 @@ pub fn respond(vfs: &Vfs, site: &str, found: Lookup, req: &Request, status: u16)
         let if_range_ok = match req.header("if-range") {
             None => true,
             Some(v) if v.trim().starts_with('"') => v.trim() == etag,
-            Some(v) => httpdate::parse_http_date(v).is_ok_and(|d| d == modified),
+            Some(v) => http_date::parse(v) == Some(modified),
         };
         if if_range_ok {
             match parse_range(h, meta.size) {

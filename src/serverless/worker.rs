@@ -208,7 +208,7 @@ impl Worker {
                     vm.rt.run_gc();
                 }
                 if self.next.is_none() {
-                    self.next = Context::full(&vm.rt).ok();
+                    self.next = new_context(&vm.rt).ok();
                 }
             }
         }));
@@ -263,7 +263,7 @@ impl Worker {
             None => (
                 match self.next.take() {
                     Some(c) => Ok(c),
-                    None => Context::full(&vm.rt),
+                    None => new_context(&vm.rt),
                 },
                 None,
             ),
@@ -566,4 +566,28 @@ fn settle<'js>(ctx: &Ctx<'js>, v: Value<'js>, kind: ScriptKind) -> Result<Value<
         }),
         None => Ok(Value::new_undefined(ctx.clone())),
     }
+}
+
+/// A context with the language's built-ins — Date, eval, RegExp, JSON, Proxy, Map/Set/WeakMap/
+/// WeakSet, typed arrays, Promise, `atob`/`btoa` — and without QuickJS's browser extras
+/// (`performance`, `DOMException`, `WeakRef`/`FinalizationRegistry`), which Go fazt's runtime
+/// never had: the binary does not carry them.
+fn new_context(rt: &Runtime) -> rquickjs::Result<Context> {
+    use rquickjs::context::intrinsic::{
+        Date, Eval, Json, MapSet, Promise, Proxy, RegExp, RegExpCompiler, TypedArrays,
+    };
+    let ctx = Context::custom::<(
+        Date,
+        Eval,
+        RegExpCompiler,
+        RegExp,
+        Json,
+        Proxy,
+        MapSet,
+        TypedArrays,
+        Promise,
+    )>(rt)?;
+    // SAFETY: the context was just made and is not shared yet; AToB only defines two globals.
+    unsafe { qjs::JS_AddIntrinsicAToB(ctx.as_raw().as_ptr()) };
+    Ok(ctx)
 }

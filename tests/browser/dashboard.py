@@ -22,6 +22,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -156,6 +157,25 @@ try:
     wait.until(lambda d: "Overview" in d.find_element(By.CSS_SELECTOR, "main h1").text)
     assert "version" in driver.find_element(By.ID, "main").text
     shot("02-overview")
+    # A phone's width: nothing wider than the screen (tables scroll inside their box).
+    driver.set_window_size(360, 800)
+    go("#/")
+    wide = driver.execute_script("return document.documentElement.scrollWidth")
+    assert wide <= 360, wide
+    shot("02b-overview-360px")
+    driver.set_window_size(1280, 900)
+    # Dark: the page follows prefers-color-scheme.
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                           {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    bg = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+    assert bg == "rgb(17, 20, 24)", bg
+    shot("02c-overview-dark")
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                           {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+    # The keyboard: Tab from the top reaches the navigation's first link.
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    focused = driver.execute_script("return document.activeElement.textContent")
+    assert focused in ("fazt", "Overview"), focused
     cookies = {c["name"]: c["value"] for c in driver.get_cookies()}
     assert "fazt_session" in cookies, cookies
     session_cookie = "fazt_session=" + cookies["fazt_session"]

@@ -246,7 +246,7 @@ fn push_date(out: &mut Vec<u8>) {
     DATE.with(|d| {
         let mut d = d.borrow_mut();
         if d.0 != secs || d.1.is_empty() {
-            *d = (secs, httpdate::fmt_http_date(now));
+            *d = (secs, crate::http_date::format(secs as i64));
         }
         out.extend_from_slice(d.1.as_bytes());
     });

@@ -115,8 +115,7 @@ fn retry_after(value: Option<&str>, now: i64) -> Option<u64> {
     if let Ok(n) = v.parse::<u64>() {
         return Some(n);
     }
-    let t = httpdate::parse_http_date(v).ok()?;
-    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    let secs = crate::http_date::parse(v)?;
     Some(secs.saturating_sub(now).max(0) as u64)
 }
 
@@ -223,9 +222,6 @@ mod tests {
         #[test]
         fn rfc3339_never_panics_and_round_trips(s in "\\PC{0,40}", secs in 0i64..253_402_300_799) {
             let _ = rfc3339(&s);
-            let d = httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(secs as u64));
-            let t = httpdate::parse_http_date(&d).unwrap();
-            let _ = t;
             let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
             let (y, m, dd) = crate::civil::civil_from_days(days);
             let text = format!("{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60);
