@@ -33,7 +33,10 @@ fn pack(dir: &Path, stem: &str) {
     let mut blob = Vec::new();
     let mut index = String::from("&[\n");
     for name in names {
-        let raw = std::fs::read(dir.join(&name)).expect("a file to pack");
+        let mut raw = std::fs::read(dir.join(&name)).expect("a file to pack");
+        if name.ends_with(".js") || name.ends_with(".css") {
+            raw = trim(&raw);
+        }
         let packed = miniz_oxide::deflate::compress_to_vec(&raw, 10);
         let key = name.strip_suffix(".txt").unwrap_or(&name);
         writeln!(index, "    ({key:?}, {}, {}),", packed.len(), raw.len()).unwrap();
@@ -45,4 +48,21 @@ fn pack(dir: &Path, stem: &str) {
     std::fs::write(Path::new(&out).join(format!("{stem}.bin")), blob).expect("writing a pack");
     std::fs::write(Path::new(&out).join(format!("{stem}_index.rs")), index)
         .expect("writing a pack's index");
+}
+
+/// A script or style sheet without its indentation and whole-line `//` comments (lines are
+/// kept, so nothing changes meaning: the dashboard has no multi-line strings). The
+/// repository keeps the readable file; `src/dashboard/bundle.rs`'s test checks the result.
+fn trim(src: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(src);
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.is_empty() || t.starts_with("// ") || t == "//" {
+            continue;
+        }
+        out.push_str(t);
+        out.push('\n');
+    }
+    out.into_bytes()
 }

@@ -129,7 +129,6 @@ impl App {
             uptime_seconds: self.started.elapsed().as_secs(),
             rss_bytes: crate::api::handlers::rss_bytes(),
             db_bytes: self.db.file_size(),
-            sites: api.vfs.usage_by_site().map_or(0, |v| v.len()),
             certificates,
             analytics,
         };

@@ -40,7 +40,6 @@ pub struct Gauges {
     pub uptime_seconds: u64,
     pub rss_bytes: Option<u64>,
     pub db_bytes: u64,
-    pub sites: usize,
     /// (name, `not_after` in Unix seconds) of each certificate.
     pub certificates: Vec<(String, i64)>,
     /// Analytics events (written, dropped), when analytics is built in.
@@ -84,7 +83,7 @@ impl Metrics {
             &mut o,
             "fazt_http_requests_total",
             "counter",
-            "Requests answered, by host class and status class.",
+            "Requests by host class and status.",
         );
         for (c, row) in self.requests.iter().enumerate() {
             for (s, n) in row.iter().enumerate() {
@@ -101,7 +100,7 @@ impl Metrics {
             &mut o,
             "fazt_http_request_duration_seconds",
             "histogram",
-            "Time to produce the answer.",
+            "Time to answer.",
         );
         let mut total = 0;
         for (i, le) in BOUNDS.iter().enumerate() {
@@ -125,7 +124,7 @@ impl Metrics {
             &mut o,
             "fazt_http_response_bytes_total",
             "counter",
-            "Body bytes answered.",
+            "Body bytes sent.",
         );
         let _ = writeln!(
             o,
@@ -136,7 +135,7 @@ impl Metrics {
             &mut o,
             "fazt_script_runs_total",
             "counter",
-            "main.js runs by outcome (unavailable: timed out or no free runtime, 503).",
+            "Script runs by outcome.",
         );
         for (i, n) in self.scripts.iter().enumerate() {
             let _ = writeln!(
@@ -146,42 +145,25 @@ impl Metrics {
                 n.load(Relaxed)
             );
         }
-        head(
-            &mut o,
-            "fazt_uptime_seconds",
-            "gauge",
-            "Seconds since the server started.",
-        );
+        head(&mut o, "fazt_uptime_seconds", "gauge", "Uptime.");
         let _ = writeln!(o, "fazt_uptime_seconds {}", g.uptime_seconds);
         if let Some(rss) = g.rss_bytes {
-            head(
-                &mut o,
-                "fazt_resident_memory_bytes",
-                "gauge",
-                "Resident set size.",
-            );
+            head(&mut o, "fazt_resident_memory_bytes", "gauge", "RSS.");
             let _ = writeln!(o, "fazt_resident_memory_bytes {rss}");
         }
         head(
             &mut o,
             "fazt_database_bytes",
             "gauge",
-            "Size of fazt.db and its WAL.",
+            "fazt.db and its WAL.",
         );
         let _ = writeln!(o, "fazt_database_bytes {}", g.db_bytes);
-        head(
-            &mut o,
-            "fazt_sites",
-            "gauge",
-            "Sites, system sites included.",
-        );
-        let _ = writeln!(o, "fazt_sites {}", g.sites);
         if !g.certificates.is_empty() {
             head(
                 &mut o,
                 "fazt_certificate_expiry_timestamp_seconds",
                 "gauge",
-                "When each certificate expires (Unix time).",
+                "Certificate expiry, Unix time.",
             );
             for (name, at) in &g.certificates {
                 let name: String = name
@@ -199,7 +181,7 @@ impl Metrics {
                 &mut o,
                 "fazt_analytics_events_total",
                 "counter",
-                "Analytics events by fate (dropped: the buffer was full).",
+                "Analytics events by fate.",
             );
             let _ = writeln!(
                 o,

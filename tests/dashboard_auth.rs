@@ -424,7 +424,7 @@ fn the_dashboard_is_seeded_updated_and_never_replaces_the_owners_site() {
     seed_files(&db, "admin", &[("index.html", &old_start.stdout)]);
     let srv = Server::start_on(dir.clone(), db.clone(), &[]);
     assert!(srv.get("localhost", "/").text().contains("/app.js"));
-    assert!(srv.logs().contains("updated the dashboard"));
+    assert!(srv.logs().contains("dashboard (site admin): updated"));
 
     // An admin site that is not fazt's (put there by hand on the server: the API never
     // deploys `admin`) stays as it is across restarts...

@@ -18,8 +18,10 @@ use crate::settings;
 /// The `configurations` key of the hash (Go fazt kept its admin password under this name).
 pub const KEY: &str = "auth.password_hash";
 
-/// OWASP's 2023 figure for PBKDF2-HMAC-SHA256. Measured: 0.27 s on x86-64 (one core of this
-/// CI machine), about 0.4 s on a Raspberry Pi 4 (README, "Dashboard").
+/// OWASP's current figure for PBKDF2-HMAC-SHA256. Measured (`fazt admin set-password` prints
+/// it): 0.20 s on one x86-64 core, 2.5 s for the armv7 build under qemu-user, which is an
+/// emulator's speed, not a board's; a Pi 4 (no SHA instructions, ~100 MB/s of software
+/// SHA-256) should take about 0.75 s (README, "Dashboard").
 pub const ITERATIONS: u32 = 600_000;
 
 /// The shortest and longest password accepted (NIST 800-63B: at least 8, allow long ones;

@@ -159,8 +159,7 @@ pub fn logs(api: &Api, req: &Request) -> Response {
     let limit = limit_param(req, 50, 1000);
     match scripts::logs::recent(&api.db, &site, 0, limit) {
         Ok(lines) => ok(json!({"logs": lines.into_iter().rev()
-            .map(|l| json!({"id": l.id, "level": l.level, "message": l.message,
-                            "created_at": l.created_at}))
+            .map(|l| l.to_json())
             .collect::<Vec<_>>()})),
         Err(e) => internal(e),
     }

@@ -605,15 +605,18 @@ pub fn site_logs(api: &Api, req: &Request, raw: &str) -> Response {
         Some(Ok(a)) if a >= 0 => a,
         Some(_) => return bad_request("'after' must be a line id (a number, 0 or more)"),
     };
+    if matches!(query_param(req, "follow"), Some("1" | "true")) {
+        // A reconnecting EventSource says where it was.
+        let after = req
+            .header("last-event-id")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|id| *id >= 0)
+            .unwrap_or(after);
+        return super::logs_follow::follow(api.db.clone(), name, after);
+    }
     match scripts::logs::recent(&api.db, &name, after, limit) {
         Ok(lines) => ok(Value::Array(
-            lines
-                .into_iter()
-                .map(|l| {
-                    json!({"id": l.id, "level": l.level, "message": l.message,
-                           "created_at": l.created_at})
-                })
-                .collect(),
+            lines.into_iter().map(|l| l.to_json()).collect(),
         )),
         Err(e) => internal(e),
     }

@@ -9,6 +9,7 @@ pub mod deployments;
 pub mod domains;
 pub mod go_routes;
 pub mod handlers;
+pub mod logs_follow;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -74,7 +75,9 @@ impl Api {
         }
     }
 
-    /// The caller, if `req` carries a token of at least scope `need` (see [`Gate`]).
+    /// The caller, if `req` carries a token of at least scope `need` (see [`Gate`]). Not
+    /// inlined: its two callers (the route table, `/api/auth/status`) share one copy.
+    #[inline(never)]
     pub fn authenticate(&self, req: &Request, need: Scope) -> Result<Caller, Response> {
         Gate {
             db: &self.db,

@@ -49,12 +49,6 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             println!("{pw}");
             Ok(())
         }
-        "logout-all" => {
-            let db = open_db(db_flag)?;
-            let n = sessions::revoke_all(&db).map_err(|e| CliError::fail(e.to_string()))?;
-            eprintln!("{n} session(s) ended");
-            Ok(())
-        }
         "reset-ui" => {
             let db = open_db(db_flag)?;
             dashboard::seed(&db, true).map_err(CliError::fail)?;

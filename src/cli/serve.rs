@@ -434,13 +434,13 @@ fn seed_all(db: &Arc<crate::kernel::db::Db>) -> Result<(), CliError> {
     if !seeded.is_empty() {
         log::info!("seeded system sites: {}", seeded.join(", "));
     }
-    match crate::dashboard::seed(db, false).map_err(CliError::fail)? {
-        crate::dashboard::Outcome::Seeded => log::info!("seeded the dashboard (site admin)"),
-        crate::dashboard::Outcome::Updated => log::info!("updated the dashboard (site admin)"),
-        crate::dashboard::Outcome::OwnerDeployed => {
-            log::info!("site admin holds files of its own: the built-in dashboard is not installed (fazt admin reset-ui)")
-        }
-        crate::dashboard::Outcome::Current => {}
-    }
+    use crate::dashboard::Outcome;
+    let said = match crate::dashboard::seed(db, false).map_err(CliError::fail)? {
+        Outcome::Seeded => "seeded",
+        Outcome::Updated => "updated",
+        Outcome::OwnerDeployed => "left alone (it holds other files; fazt admin reset-ui)",
+        Outcome::Current => return Ok(()),
+    };
+    log::info!("dashboard (site admin): {said}");
     Ok(())
 }

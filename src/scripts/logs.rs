@@ -18,6 +18,14 @@ pub struct Line {
     pub message: String,
 }
 
+impl Line {
+    /// As the API answers it: `{"id", "level", "message", "created_at"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"id": self.id, "level": self.level, "message": self.message,
+                           "created_at": self.created_at})
+    }
+}
+
 /// The newest `limit` lines of `site` with an id above `after`, oldest first.
 pub fn recent(db: &Db, site: &str, after: i64, limit: i64) -> rusqlite::Result<Vec<Line>> {
     let mut rows = db.read(|c| {

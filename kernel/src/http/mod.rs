@@ -20,7 +20,7 @@ pub use body::{Body, BodyError};
 pub use limits::Limits;
 pub use proxy::client_addr;
 pub use request::Request;
-pub use response::{Response, ResponseBody};
+pub use response::{BodySink, Response, ResponseBody};
 pub use server::{Handler, Lifecycle};
 pub use transport::Transport;
 

@@ -19,6 +19,11 @@ pub trait BodySink: Write {
     /// `Ok(Some(n))` with `n` possibly 0, or `Ok(None)` when the transport cannot tell
     /// (then only the blocking `write` is available).
     fn write_now(&mut self, buf: &[u8]) -> std::io::Result<Option<usize>>;
+
+    /// Whether the server is shutting down: an [`ResponseBody::Open`] producer should end.
+    fn stopping(&self) -> bool {
+        false
+    }
 }
 
 impl BodySink for Vec<u8> {
@@ -47,6 +52,10 @@ pub enum ResponseBody {
         /// The exact number of bytes `producer` writes, sent as `Content-Length`.
         len: u64,
     },
+    /// Bytes pushed by the producer for as long as it goes on (Server-Sent Events, a log
+    /// tail): sent without `Content-Length`, and the connection closes when it returns. It
+    /// should return soon after [`BodySink::stopping`] turns true.
+    Open(Producer),
 }
 
 impl ResponseBody {
@@ -58,6 +67,7 @@ impl ResponseBody {
             ResponseBody::Static(b) => b.len() as u64,
             ResponseBody::Shared(_, r) => r.len() as u64,
             ResponseBody::Stream { len, .. } => *len,
+            ResponseBody::Open(_) => 0,
         }
     }
 
@@ -73,7 +83,7 @@ impl ResponseBody {
             ResponseBody::Bytes(b) => Some(b),
             ResponseBody::Static(b) => Some(b),
             ResponseBody::Shared(b, r) => b.get(r.clone()),
-            ResponseBody::Stream { .. } => None,
+            ResponseBody::Stream { .. } | ResponseBody::Open(_) => None,
         }
     }
 }

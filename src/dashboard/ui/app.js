@@ -186,22 +186,20 @@ async function zip(entries) {
   return new Blob([...parts, ...central, end.buffer], { type: 'application/zip' });
 }
 
-let logTimer;
+let logStream;
 async function site(name) {
   const base = '/api/sites/' + enc(name);
   const [s, files, env, deps] = await Promise.all([api('GET', base), api('GET', base + '/files'),
     api('GET', base + '/env'), api('GET', base + '/deployments').catch(() => [])]);
+  // The recent lines, then new ones as they are logged (Server-Sent Events; the browser
+  // reconnects by itself and says where it was).
   const logs = h('pre', { id: 'logs', 'aria-live': 'polite' }, '');
-  let after = 0;
-  const poll = async () => {
-    try {
-      const lines = await api('GET', base + '/logs?after=' + after + '&limit=200');
-      for (const l of (lines.logs || lines)) { logs.append(fmtTime(l.created_at) + ' ' + l.level + ' ' + l.message + '\n'); after = Math.max(after, l.id); }
-      if (lines.length || (lines.logs && lines.logs.length)) logs.scrollTop = logs.scrollHeight;
-    } catch (_) { /* shown by the next call */ }
-  };
-  await poll();
-  logTimer = setInterval(poll, 2000);
+  const show = l => { logs.append(fmtTime(l.created_at) + ' ' + l.level + ' ' + l.message + '\n'); logs.scrollTop = logs.scrollHeight; };
+  const recent = await api('GET', base + '/logs?limit=100').catch(() => []);
+  recent.forEach(show);
+  const after = recent.length ? recent[recent.length - 1].id : 0;
+  logStream = new EventSource(base + '/logs?follow=1&after=' + after);
+  logStream.onmessage = e => show(JSON.parse(e.data));
   const spa = h('input', { type: 'checkbox', name: 'spa', checked: !!s.spa });
   spa.onchange = async () => {
     try { await api('PATCH', base, { spa: spa.checked }); say('SPA fallback ' + (spa.checked ? 'on' : 'off') + ' for ' + name, true); }
@@ -327,7 +325,7 @@ async function system() {
 // ── login and routing ────────────────────────────────────────────────────────────────────
 
 async function showLogin() {
-  clearInterval(logTimer);
+  if (logStream) logStream.close();
   $('#nav').hidden = true;
   let st = {};
   try { st = await api('GET', '/api/auth/status'); } catch (_) { /* offline */ }
@@ -346,7 +344,7 @@ async function showLogin() {
 const pages = { '': overview, sites, analytics, links, tokens, system };
 
 async function route() {
-  clearInterval(logTimer);
+  if (logStream) logStream.close();
   const [path, qs] = location.hash.slice(2).split('?');
   const q = new URLSearchParams(qs || '');
   let st;
