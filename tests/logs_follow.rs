@@ -19,6 +19,20 @@ fn log_line(srv: &Server, site: &str, msg: &str) {
     .unwrap();
 }
 
+/// A server with site `blog` deployed, and an admin token.
+fn with_blog(extra: &[&str]) -> (Server, String) {
+    let srv = Server::start(extra);
+    let tok = token(&srv, "admin");
+    let r = put_zip(
+        &srv,
+        &tok,
+        "blog",
+        &zipbuild::site(&[("index.html", b"hi")]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    (srv, tok)
+}
+
 /// Opens a follow stream; returns the connection and what arrived with the head (which may
 /// hold the first events already).
 fn open(srv: &Server, tok: &str, extra: &str) -> (TcpStream, String) {
@@ -54,18 +68,7 @@ fn read_more(s: &mut TcpStream, so_far: String, needle: &str) -> String {
 
 #[test]
 fn lines_arrive_as_events_and_resume_after_the_last_id() {
-    let srv = Server::start(&[]);
-    let tok = token(&srv, "admin");
-    assert_eq!(
-        put_zip(
-            &srv,
-            &tok,
-            "blog",
-            &zipbuild::site(&[("index.html", b"hi")])
-        )
-        .status,
-        200
-    );
+    let (srv, tok) = with_blog(&[]);
     log_line(&srv, "blog", "before the stream");
 
     let (mut s, head) = open(&srv, &tok, "");
@@ -108,18 +111,7 @@ fn lines_arrive_as_events_and_resume_after_the_last_id() {
 
 #[test]
 fn open_streams_are_capped() {
-    let srv = Server::start(&["--max-conns-per-ip", "0"]);
-    let tok = token(&srv, "admin");
-    assert_eq!(
-        put_zip(
-            &srv,
-            &tok,
-            "blog",
-            &zipbuild::site(&[("index.html", b"hi")])
-        )
-        .status,
-        200
-    );
+    let (srv, tok) = with_blog(&["--max-conns-per-ip", "0"]);
     let mut held = Vec::new();
     for i in 0..16 {
         let (s, head) = open(&srv, &tok, "");
