@@ -10,6 +10,8 @@
 #[forbid(unsafe_code)]
 pub mod backup;
 #[forbid(unsafe_code)]
+pub mod base64;
+#[forbid(unsafe_code)]
 pub mod civil;
 #[forbid(unsafe_code)]
 pub mod compress;

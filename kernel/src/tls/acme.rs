@@ -290,15 +290,9 @@ async fn attempt(
     drop(cleanup);
 
     let fatal = |what: &str, e: &dyn fmt::Display| Attempt::Fatal(format!("{what}: {e}"));
-    let key = rcgen::KeyPair::generate().map_err(|e| fatal("key", &e))?;
-    let mut params =
-        rcgen::CertificateParams::new(vec![name.to_owned()]).map_err(|e| fatal("CSR", &e))?;
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    let csr = params
-        .serialize_request(&key)
-        .map_err(|e| fatal("CSR", &e))?;
+    let (csr, key_pem) = super::mint::csr(name).map_err(|e| fatal("CSR", &e))?;
     order
-        .finalize_csr(csr.der())
+        .finalize_csr(&csr)
         .await
         .map_err(|e| fatal("finalize", &e))?;
     let cert_pem = order
@@ -307,7 +301,7 @@ async fn attempt(
         .map_err(|e| fatal("certificate", &e))?;
     Ok(Issued {
         cert_pem,
-        key_pem: key.serialize_pem(),
+        key_pem,
         challenge: kind,
     })
 }

@@ -74,25 +74,19 @@ impl Challenges {
 /// `name` and its critical `acmeIdentifier` extension holds the SHA-256 digest
 /// of the key authorization (RFC 8737 §3).
 pub fn mint_alpn_cert(name: &str, key_auth_digest: &[u8]) -> Result<Arc<CertifiedKey>, TlsError> {
-    // rcgen asserts on the length; check it here so a bad digest is an error, not a panic.
-    if key_auth_digest.len() != 32 {
+    let Ok(digest) = <&[u8; 32]>::try_from(key_auth_digest) else {
         return Err(TlsError::Acme(format!(
             "TLS-ALPN-01 digest for {name} is {} bytes, expected 32",
             key_auth_digest.len()
         )));
-    }
-    let mint =
-        |e: rcgen::Error| TlsError::Acme(format!("minting TLS-ALPN-01 cert for {name}: {e}"));
-    let key = rcgen::KeyPair::generate().map_err(mint)?;
-    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).map_err(mint)?;
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(key_auth_digest)];
-    let cert = params.self_signed(&key).map_err(mint)?;
-    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    };
+    let (cert, key) = super::mint::alpn_cert(name, digest)
+        .map_err(|e| TlsError::Acme(format!("minting TLS-ALPN-01 cert for {name}: {e}")))?;
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key));
     let signing = rustls::crypto::ring::sign::any_supported_type(&key_der)
         .map_err(|e| TlsError::Acme(format!("TLS-ALPN-01 key for {name}: {e}")))?;
     Ok(Arc::new(CertifiedKey::new(
-        vec![CertificateDer::from(cert.der().to_vec())],
+        vec![CertificateDer::from(cert)],
         signing,
     )))
 }

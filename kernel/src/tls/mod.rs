@@ -22,7 +22,7 @@ use std::fmt;
 
 // Feature `tls`: the edge (handshakes, SNI, static certificates, challenge answers), the
 // rustls client configuration, the certificate store and X.509 reading. Feature `acme`
-// adds the ACME client (instant-acme, Tokio, rcgen) and the manager that renews.
+// adds the ACME client (instant-acme, Tokio, the CSR and challenge certificate of `mint`) and the manager that renews.
 #[cfg(feature = "acme")]
 mod acme;
 #[cfg(feature = "acme")]
@@ -34,6 +34,8 @@ pub mod client;
 pub mod edge;
 #[cfg(feature = "acme")]
 pub mod manager;
+#[cfg(feature = "acme")]
+pub mod mint;
 pub mod pem;
 pub mod renew;
 pub mod sni;
