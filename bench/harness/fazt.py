@@ -145,6 +145,7 @@ def start(env: Env, binary: Path) -> Running:
         targets.update(static_targets(f"{SITE}.localhost"))
         deploy(port, token, COUNTER, env.content.counter_zip)
         targets["counter"] = Target("/", f"{COUNTER}.localhost")
+        targets["websocket"] = Target("/ws", f"{COUNTER}.localhost")
     except (FaztError, subprocess.TimeoutExpired) as e:
         problem = str(e)
     return Running(

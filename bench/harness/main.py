@@ -108,6 +108,7 @@ def run_server(name: str, start, env: Env, loader: Loader, quick: bool, results:
             ("big", lambda: scenarios.big(loader, srv, env.content)),
             ("idle_conns", lambda: scenarios.idle_conns(env.pin, srv, env.content)),
             ("counter", lambda: scenarios.counter(loader, srv, env.content)),
+            ("websocket", lambda: scenarios.websocket(env.pin, srv, env.content)),
         ]
     try:
         for key, fn in plan:

@@ -98,6 +98,15 @@ def _idle_conns(r: dict):
     return row["rss_kb"] / 1024, f"{row['rss_kb'] / 1024:.1f} MiB RSS with {row['held']} connections held"
 
 
+def _ws_idle(r: dict):
+    row = r["scenarios"].get("websocket", {}).get("fazt")
+    if not row or "error" in row:
+        return None, "not measured"
+    if row["idle_clients"] < scenarios.WS_IDLE:
+        return 1e9, f"only {row['idle_clients']} of {scenarios.WS_IDLE} WebSocket clients connected"
+    return row["rss_idle_kb"] / 1024, f"{row['rss_idle_kb'] / 1024:.1f} MiB RSS with {row['idle_clients']} clients"
+
+
 def _idle_rss(r: dict):
     v = r["servers"].get("fazt", {}).get("idle_rss_kb")
     return (None, "not measured") if v is None else (v / 1024, f"{v / 1024:.2f} MiB")
@@ -116,6 +125,7 @@ GOALS = [
     Goal("10 MiB file: RSS rise < 2 MiB per concurrent download", _big_rise, lambda v: v < 2.0),
     Goal("1,000 idle keep-alive connections < 20 MiB RSS", _idle_conns, lambda v: v < 20.0),
     Goal("Counter ≥ 3× PocketBase JS hook", _speedup("counter", "pocketbase"), lambda v: v >= 3.0),
+    Goal("1,000 idle WebSocket clients < 24 MiB RSS", _ws_idle, lambda v: v < 24.0),
     Goal("Idle RSS ≤ 4 MiB", _idle_rss, lambda v: v <= 4.0),
     Goal("Binary ≤ 4 MiB", _binary, lambda v: v <= 4.0),
 ]
@@ -353,6 +363,25 @@ def markdown(results: dict, chart_name: str = "latest.svg") -> str:
             f"\n## 5. Function: Counter (KV read + write per request) vs PocketBase JS hook, {scenarios.COUNTER_CONNS} connections\n\n"
         )
         out.append(_load_table(results, "counter", []))
+        ws = results["scenarios"].get("websocket", {}).get("fazt")
+        out.append("\n## 5b. WebSocket `/ws` on the Counter's site (fazt only)\n\n")
+        if not ws:
+            out.append("Not run.\n")
+        elif "error" in ws:
+            out.append(f"Failed: {ws['error']}\n")
+        else:
+            out.append(
+                _table(
+                    ["idle clients", "RSS before → with them", "per client", f"fan-out to {ws['fanout']} p50 / p99", "messages/s in (deliveries/s)"],
+                    [[
+                        f"{ws['idle_clients']} ({ws['idle_failed']} failed)",
+                        f"{_mib(ws['rss_before_kb'])} → {_mib(ws['rss_idle_kb'])}",
+                        f"{ws['rise_per_client_kb']:.1f} KiB",
+                        f"{ws['fanout_ms_p50']} / {ws['fanout_ms_p99']} ms",
+                        f"{ws['messages_per_s']:,} ({ws['deliveries_per_s']:,})",
+                    ]],
+                )
+            )
         out.append("\n## 6. Deploy: 1,000-file, 20 MiB site (fazt only)\n\n")
         d = results.get("deploy")
         if not d:

@@ -103,3 +103,44 @@ def idle_conns(pin: procs.Pinning, srv: Running, content: Content) -> dict:
         "rss_kb": with_conns,
         "rise_per_conn_kb": max(with_conns - before, 0) / max(held, 1),
     }
+
+
+WS_IDLE = 1000
+WS_FANOUT = 100
+WS_ROUNDS = 200
+WS_BURST = 2000
+
+
+def websocket(pin: procs.Pinning, srv: Running, content: Content) -> dict:
+    """6 (fazt only): 1,000 idle WebSocket clients on one site (server RSS), then fan-out
+    latency of one message to 100 clients and messages/s to them (`ws_clients.py`)."""
+    import json
+
+    t = srv.targets["websocket"]
+    pin.repin_server(srv.pid)
+    time.sleep(0.5)
+    before = procs.tree_rss_kb(srv.pid)
+    client = Path(__file__).with_name("ws_clients.py")
+    cmd = [sys.executable, str(client), str(srv.port), t.host or "127.0.0.1"]
+    cmd += [str(WS_IDLE), str(WS_FANOUT), str(WS_ROUNDS), str(WS_BURST)]
+    proc = subprocess.Popen(
+        pin.client_cmd(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=pin.own_session
+    )
+    pin.prioritize(proc.pid)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        line = proc.stdout.readline().split()  # "idle OK FAILED"
+        if len(line) != 3 or line[0] != "idle":
+            raise RuntimeError(f"WebSocket client did not get ready: {line}")
+        time.sleep(1.0)
+        with_idle = procs.tree_rss_kb(srv.pid)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        out = json.loads(proc.stdout.readline())
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out.update(rss_before_kb=before, rss_idle_kb=with_idle, rise_per_client_kb=max(with_idle - before, 0) / max(int(line[1]), 1))
+    return out

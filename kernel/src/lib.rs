@@ -51,6 +51,8 @@ pub mod tls;
 #[forbid(unsafe_code)]
 pub mod vfs;
 #[forbid(unsafe_code)]
+pub mod ws;
+#[forbid(unsafe_code)]
 pub mod zip;
 
 #[cfg(test)]

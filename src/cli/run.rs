@@ -45,7 +45,9 @@ fn execute(
         crate::database::FILES,
         0,
     ));
-    let host = Arc::new(DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES));
+    let host = DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES);
+    let sockets = host.sockets.clone();
+    let host = Arc::new(host);
     let engine = Engine::new(
         host,
         Limits {
@@ -54,7 +56,7 @@ fn execute(
         },
     )
     .map_err(|e| CliError::fail(format!("cannot start the JS engine: {e}")))?;
-    let scripts = crate::scripts::Scripts::new(engine, vfs, db.clone());
+    let scripts = crate::scripts::Scripts::new(engine, vfs, db.clone(), sockets);
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let has = |k| scripts.load(site, k).map(|s| s.is_some());
     let kind = select_script(

@@ -384,6 +384,7 @@ fn build_scripts(
     }
     let mut host = DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES);
     host.fetch_policy = crate::scripts::fetch::FetchPolicy::parse(&js.fetch_allow);
+    let sockets = host.sockets.clone();
     let host = Arc::new(host);
     let engine = crate::serverless::Engine::new(host, limits)
         .map_err(|e| CliError::fail(format!("cannot start the JS engine: {e}")))?;
@@ -391,6 +392,7 @@ fn build_scripts(
         engine,
         vfs.clone(),
         db.clone(),
+        sockets,
     ))
 }
 

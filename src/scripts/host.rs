@@ -59,6 +59,8 @@ pub struct DbHost {
     usage: Arc<Usage>,
     /// What a script's `fetch` may reach beyond the public internet.
     pub fetch_policy: super::fetch::FetchPolicy,
+    /// The sites' WebSocket clients (`/ws`), which `socket.broadcast` reaches.
+    pub sockets: Arc<crate::kernel::ws::Hub>,
 }
 
 impl DbHost {
@@ -68,11 +70,20 @@ impl DbHost {
             site_kv_bytes,
             usage: Arc::default(),
             fetch_policy: Default::default(),
+            sockets: Arc::new(crate::kernel::ws::Hub::new(Default::default())),
         }
     }
 }
 
 impl Host for DbHost {
+    fn socket_broadcast(&self, site: &str, msg: &str) -> usize {
+        self.sockets.broadcast(site, false, msg.as_bytes(), None)
+    }
+
+    fn socket_clients(&self, site: &str) -> usize {
+        self.sockets.count(site)
+    }
+
     fn fetch(
         &self,
         _site: &str,

@@ -2,7 +2,7 @@
 //! from the VFS and the site's env vars (cached per site, dropped when the site changes),
 //! hands the request to the serverless engine and turns its answer into an HTTP response.
 //! Without the `js` feature, sites with scripts are served as static files (logged once per
-//! site).
+//! site). A site with `main.js` also takes WebSocket clients on `GET /ws` (`websocket.rs`).
 
 pub mod env;
 #[cfg(feature = "js")]
@@ -14,6 +14,8 @@ pub mod logs;
 
 #[cfg(feature = "js")]
 mod runner;
+#[cfg(feature = "js")]
+mod websocket;
 #[cfg(feature = "js")]
 pub use runner::Scripts;
 

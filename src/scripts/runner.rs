@@ -7,6 +7,7 @@ use crate::hosting::sites::SiteInfo;
 use crate::kernel::db::Db;
 use crate::kernel::http::{Body, Request, Response, ResponseBody};
 use crate::kernel::vfs::{Lookup, Vfs};
+use crate::kernel::ws::{handshake, Hub};
 use crate::serverless::{select_script, Engine, JsError, JsRequest, Script, ScriptKind};
 
 /// A site's env vars, as `process.env` will see them.
@@ -17,6 +18,8 @@ pub struct Scripts {
     vfs: Arc<Vfs>,
     db: Arc<Db>,
     env: Mutex<HashMap<String, Env>>,
+    /// The sites' WebSocket clients (`GET /ws`).
+    sockets: Arc<Hub>,
 }
 
 fn text(status: u16, msg: impl Into<String>) -> Response {
@@ -26,12 +29,13 @@ fn text(status: u16, msg: impl Into<String>) -> Response {
 }
 
 impl Scripts {
-    pub fn new(engine: Engine, vfs: Arc<Vfs>, db: Arc<Db>) -> Scripts {
+    pub fn new(engine: Engine, vfs: Arc<Vfs>, db: Arc<Db>, sockets: Arc<Hub>) -> Scripts {
         Scripts {
             engine,
             vfs,
             db,
             env: Mutex::new(HashMap::new()),
+            sockets,
         }
     }
 
@@ -92,6 +96,9 @@ impl Scripts {
         path: &str,
         body: &mut Body<'_>,
     ) -> Option<Response> {
+        if path == "ws" && info.main_js && handshake::is_upgrade(req) {
+            return Some(super::websocket::open(&self.sockets, site, req));
+        }
         let path = format!("/{path}");
         let kind = select_script(&path, info.main_js, info.api_main_js)?;
         let script = match self.load(site, kind) {

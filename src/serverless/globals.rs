@@ -143,6 +143,7 @@ pub(super) fn install<'js>(
     console::install(ctx, scope)?;
     require::install(ctx, scope)?;
     fetch::install(ctx, scope)?;
+    super::socket::install(ctx, scope)?;
     let env_obj = Object::new(ctx.clone())?;
     for (k, v) in env {
         env_obj.set(k.as_str(), v.as_str())?;

@@ -37,6 +37,8 @@
 //! - `fetch(url, {method, headers, body})`, synchronous as in Go fazt: `{status, ok, url,
 //!   headers, text(), json()}`; at most 16 per request, inside the script's time; the host's
 //!   SSRF guard decides which addresses may be reached (see `fetch.rs`).
+//! - `socket.broadcast(msg)` → the number of the site's WebSocket clients (`GET /ws`) it
+//!   went to; `socket.clients()` → how many are connected (see `socket.rs`).
 //! - QuickJS's standard ECMAScript library (JSON, Date, RegExp, Map, Promise, typed
 //!   arrays, …). No `std`/`os` modules, no timers, no file access.
 //!
@@ -90,6 +92,7 @@ mod require;
 mod response;
 mod routing;
 mod site_lock;
+mod socket;
 mod types;
 mod worker;
 

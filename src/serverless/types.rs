@@ -36,6 +36,15 @@ pub trait Host: Send + Sync {
     fn fetch(&self, _site: &str, _req: &FetchRequest) -> Result<FetchResponse, String> {
         Err("fetch is not available here".to_owned())
     }
+    /// `socket.broadcast(msg)`: sends the text to every WebSocket client of the site and
+    /// returns how many it went to. Hosts without sockets keep the default (none).
+    fn socket_broadcast(&self, _site: &str, _msg: &str) -> usize {
+        0
+    }
+    /// `socket.clients()`: the site's connected WebSocket clients.
+    fn socket_clients(&self, _site: &str) -> usize {
+        0
+    }
 }
 
 /// An outgoing request from a script.

@@ -5,6 +5,7 @@
 pub mod litestream;
 #[cfg(feature = "acme")]
 pub mod pebble;
+pub mod ws;
 pub mod zipbuild;
 
 use std::io::{BufRead, BufReader, Read, Write};

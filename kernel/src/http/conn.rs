@@ -335,7 +335,9 @@ fn write_head(out: &mut Vec<u8>, resp: &Response, keep_alive: bool, minor: u8, s
         out.extend_from_slice(resp.body.len().to_string().as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    if !keep_alive {
+    if matches!(resp.body, ResponseBody::Upgrade(_)) {
+        out.extend_from_slice(b"Connection: Upgrade\r\n");
+    } else if !keep_alive {
         out.extend_from_slice(b"Connection: close\r\n");
     } else if minor == 0 {
         out.extend_from_slice(b"Connection: keep-alive\r\n");
@@ -595,6 +597,12 @@ pub fn serve_connection<S: Transport>(
             );
         }
 
+        if let ResponseBody::Upgrade(_) = resp.body {
+            upgrade(wire, resp, body_done && !life.is_stopping(), life);
+            life.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+
         // 3. The response: queued while more pipelined requests are already buffered.
         let ok = send(
             &mut wire,
@@ -624,6 +632,52 @@ pub fn serve_connection<S: Transport>(
                 may::coroutine::sleep(PAUSE);
             }
         }
+    }
+}
+
+/// Sends the `101` head and hands the connection to the upgrader (see
+/// [`upgrade`](super::upgrade)); `allowed` is false when the request had a body or the server
+/// is stopping, which gets a 500 / 503 instead.
+fn upgrade<S: Transport>(mut wire: Wire<S>, resp: Response, allowed: bool, life: &Lifecycle) {
+    let ResponseBody::Upgrade(run) = resp.body else {
+        return;
+    };
+    if resp.status != 101 || !allowed {
+        let (status, msg) = if life.is_stopping() {
+            (503, "the server is stopping")
+        } else {
+            (500, "handler produced an invalid upgrade")
+        };
+        send(
+            &mut wire,
+            error_response(status, msg),
+            false,
+            false,
+            1,
+            None,
+        );
+        let _ = wire.flush();
+        return;
+    }
+    let head = Response {
+        body: ResponseBody::Upgrade(Box::new(|_, _| {})),
+        ..resp
+    };
+    write_head(&mut wire.wbuf, &head, true, 1, wire.server);
+    if wire.flush().is_err() {
+        return;
+    }
+    let early = wire.pending().to_vec();
+    match wire.s.split() {
+        Ok((inbound, outbound)) => run(
+            super::upgrade::Upgraded {
+                early,
+                inbound,
+                outbound,
+            },
+            life,
+        ),
+        Err(e) => log::warn!("upgraded connection not split: {e}"),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod request;
 pub mod response;
 pub mod server;
 pub mod transport;
+pub mod upgrade;
 
 pub use body::{Body, BodyError};
 pub use limits::Limits;
@@ -23,6 +24,7 @@ pub use request::Request;
 pub use response::{BodySink, Response, ResponseBody};
 pub use server::{Handler, Lifecycle};
 pub use transport::Transport;
+pub use upgrade::{Inbound, Outbound, Upgraded, Upgrader};
 
 /// The listening socket [`server::run`] and [`server::serve_http`] take (may's, so accepting
 /// parks a coroutine, not a thread).

@@ -56,6 +56,10 @@ pub enum ResponseBody {
     /// tail): sent without `Content-Length`, and the connection closes when it returns. It
     /// should return soon after [`BodySink::stopping`] turns true.
     Open(Producer),
+    /// With status 101: the connection leaves HTTP once the head is out and the upgrader runs
+    /// the new protocol on it (see [`upgrade`](super::upgrade)). Honoured only for a request
+    /// without a body; anything else gets a 500.
+    Upgrade(super::upgrade::Upgrader),
 }
 
 impl ResponseBody {
@@ -67,7 +71,7 @@ impl ResponseBody {
             ResponseBody::Static(b) => b.len() as u64,
             ResponseBody::Shared(_, r) => r.len() as u64,
             ResponseBody::Stream { len, .. } => *len,
-            ResponseBody::Open(_) => 0,
+            ResponseBody::Open(_) | ResponseBody::Upgrade(_) => 0,
         }
     }
 
@@ -83,7 +87,7 @@ impl ResponseBody {
             ResponseBody::Bytes(b) => Some(b),
             ResponseBody::Static(b) => Some(b),
             ResponseBody::Shared(b, r) => b.get(r.clone()),
-            ResponseBody::Stream { .. } | ResponseBody::Open(_) => None,
+            ResponseBody::Stream { .. } | ResponseBody::Open(_) | ResponseBody::Upgrade(_) => None,
         }
     }
 }

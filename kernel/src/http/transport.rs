@@ -5,6 +5,8 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
+use super::upgrade::{Inbound, Outbound};
+
 /// A bidirectional stream whose blocking reads and writes can be bounded in time.
 ///
 /// Timeouts are set before every read (deadline-based, see `conn`), so implementations must
@@ -32,6 +34,19 @@ pub trait Transport: Read + Write + Send {
     fn shutdown_write(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Splits the connection into its read and write directions once it is upgraded (see
+    /// [`upgrade`](super::upgrade)); an error where the transport cannot be split.
+    fn split(self) -> io::Result<(Box<dyn Inbound>, Box<dyn Outbound>)>
+    where
+        Self: Sized,
+    {
+        Err(io::Error::other("this transport cannot be upgraded"))
+    }
+    /// A second descriptor of the socket underneath, written without waiting (what a TLS
+    /// stream over this transport splits onto); `None` where there is none.
+    fn raw_clone(&self) -> Option<std::net::TcpStream> {
+        None
+    }
 }
 
 impl Transport for may::net::TcpStream {
@@ -44,6 +59,12 @@ impl Transport for may::net::TcpStream {
     }
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.inner().shutdown(std::net::Shutdown::Write)
+    }
+    fn split(self) -> io::Result<(Box<dyn Inbound>, Box<dyn Outbound>)> {
+        super::upgrade::split_tcp(self)
+    }
+    fn raw_clone(&self) -> Option<std::net::TcpStream> {
+        super::upgrade::raw_clone(self)
     }
     fn write_now(&mut self, buf: &[u8]) -> io::Result<Option<usize>> {
         // The same non-blocking socket, written directly: what fits goes, nothing waits.
@@ -76,7 +97,14 @@ impl Transport for std::net::TcpStream {
 }
 
 #[cfg(feature = "tls")]
-impl<S: crate::tls::Socket> Transport for crate::tls::TlsStream<S> {
+impl<S: crate::tls::Socket + 'static> Transport for crate::tls::TlsStream<S> {
+    fn split(self) -> io::Result<(Box<dyn Inbound>, Box<dyn Outbound>)> {
+        let (conn, sock) = self.into_parts();
+        let raw = sock
+            .raw_clone()
+            .ok_or_else(|| io::Error::other("this transport cannot be upgraded"))?;
+        super::upgrade::split_tls(conn, sock, raw)
+    }
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         crate::tls::TlsStream::set_read_timeout(self, timeout)
     }

@@ -284,6 +284,11 @@ impl<S: Socket> TlsStream<S> {
         &self.inner.conn
     }
 
+    /// The rustls state and the socket, apart (an upgraded connection splits on them).
+    pub fn into_parts(self) -> (ServerConnection, S) {
+        (self.inner.conn, self.inner.sock)
+    }
+
     /// Send `close_notify` and flush; call before dropping a connection the
     /// server chose to close so the client sees a clean end of stream.
     pub fn close(&mut self) -> io::Result<()> {

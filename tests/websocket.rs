@@ -1,0 +1,284 @@
+#![cfg(feature = "js")]
+//! WebSocket `/ws` through the real binary, with this test's own client (`common/ws.rs`):
+//! Go fazt's semantics (a client's message goes to the site's other clients, never another
+//! site's), `socket.broadcast`/`socket.clients()` from `main.js`, fragments, pings, closes;
+//! every refusal a hostile client gets (bad handshakes, unmasked or oversized frames, bad
+//! UTF-8, a reader that never reads); and the same over TLS.
+
+mod common;
+use common::ws::Ws;
+use common::*;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const MAIN_JS: &[u8] = br#"
+if (req.path === '/count') res.send(String(socket.clients()));
+else if (req.path === '/say') res.send(String(socket.broadcast(req.body)));
+else if (req.path === '/obj') res.send(String(socket.broadcast({a: 1})));
+else if (req.path === '/flood') {
+  var big = 'x'.repeat(60000), n = 0;
+  for (var i = 0; i < 10; i++) n += socket.broadcast(big);
+  res.send(String(n));
+} else res.send('page ' + req.path);
+"#;
+
+/// A server with sites `chat` and `other` (both with the main.js above) and `plain` (static).
+fn server() -> Server {
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    for site in ["chat", "other"] {
+        let r = put_zip(&srv, &tok, site, &zipbuild::site(&[("main.js", MAIN_JS)]));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let r = put_zip(
+        &srv,
+        &tok,
+        "plain",
+        &zipbuild::site(&[("index.html", b"hi")]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    srv
+}
+
+fn ws(srv: &Server, site: &str) -> Ws<TcpStream> {
+    Ws::open(srv.connect(), &format!("{site}.localhost"), "/ws")
+        .unwrap_or_else(|(s, t)| panic!("upgrade refused: {s} {t}"))
+}
+
+/// Polls the site's `socket.clients()` until it says `n`.
+fn wait_clients(srv: &Server, site: &str, n: usize) {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = srv.get(&format!("{site}.localhost"), "/count").text();
+        if got == n.to_string() {
+            return;
+        }
+        assert!(Instant::now() < until, "{site} has {got} clients, not {n}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A ping's pong comes back after everything queued before it: nothing else was queued.
+fn assert_nothing_queued(c: &mut Ws<TcpStream>) {
+    c.send(9, b"probe");
+    assert_eq!(c.recv(), Some((10, b"probe".to_vec())));
+}
+
+#[test]
+fn messages_go_to_the_sites_other_clients_and_scripts_broadcast() {
+    let srv = server();
+    let (mut a, mut b, mut c) = (ws(&srv, "chat"), ws(&srv, "chat"), ws(&srv, "chat"));
+    let mut d = ws(&srv, "other");
+    wait_clients(&srv, "chat", 3);
+    wait_clients(&srv, "other", 1);
+
+    // A's text reaches B and C, not A itself, and not the other site.
+    a.text("hello");
+    assert_eq!(b.recv_text(), "hello");
+    assert_eq!(c.recv_text(), "hello");
+    assert_nothing_queued(&mut a);
+    assert_nothing_queued(&mut d);
+
+    // Binary stays binary; 200 KB is refused (64 KiB cap) but 60 KB passes whole.
+    b.send(2, &[0, 159, 255]);
+    assert_eq!(a.recv(), Some((2, vec![0, 159, 255])));
+    assert_eq!(c.recv(), Some((2, vec![0, 159, 255])));
+    let big = "é".repeat(30_000);
+    c.text(&big);
+    assert_eq!(a.recv_text(), big);
+    assert_eq!(b.recv_text(), big);
+
+    // Fragments are joined, with a ping between them answered at once.
+    a.s.write_all(&Ws::<TcpStream>::frame(false, 1, b"hel"))
+        .unwrap();
+    a.send(9, b"mid");
+    assert_eq!(a.recv(), Some((10, b"mid".to_vec())));
+    a.s.write_all(&Ws::<TcpStream>::frame(true, 0, "lo wörld".as_bytes()))
+        .unwrap();
+    assert_eq!(b.recv_text(), "hello wörld");
+    assert_eq!(c.recv_text(), "hello wörld");
+
+    // The script: broadcast returns how many it reached; objects go as JSON.
+    let r = srv.req("POST", "chat.localhost", "/say", &[], b"news");
+    assert_eq!(r.text(), "3");
+    for x in [&mut a, &mut b, &mut c] {
+        assert_eq!(x.recv_text(), "news");
+    }
+    assert_nothing_queued(&mut d);
+    assert_eq!(srv.get("chat.localhost", "/obj").text(), "3");
+    assert_eq!(a.recv_text(), r#"{"a":1}"#);
+    assert_eq!(srv.get("other.localhost", "/obj").text(), "1");
+    assert_eq!(d.recv_text(), r#"{"a":1}"#);
+
+    // A close is answered with the same code, and the client is gone from the count.
+    a.send(8, &1000u16.to_be_bytes());
+    assert_eq!(a.close_code(), Some(1000));
+    wait_clients(&srv, "chat", 2);
+    drop(b);
+    wait_clients(&srv, "chat", 1);
+
+    // /ws without an upgrade is the script's, as before; a static site has no WebSocket.
+    assert_eq!(srv.get("chat.localhost", "/ws").text(), "page /ws");
+    match Ws::open(srv.connect(), "plain.localhost", "/ws") {
+        Err((status, _)) => assert_eq!(status, 404),
+        Ok(_) => panic!("a static site upgraded"),
+    }
+}
+
+#[test]
+fn hostile_clients_get_clear_refusals_and_close_codes() {
+    let srv = server();
+    let raw = |req: String| {
+        let mut s = srv.connect();
+        s.write_all(req.as_bytes()).unwrap();
+        read_response(&mut s, false).unwrap()
+    };
+    let base = |extra: &str, version: &str, key: &str| {
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: chat.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Version: {version}\r\nSec-WebSocket-Key: {key}\r\n{extra}\r\n"
+        )
+    };
+    let r = raw(base("", "8", common::ws::KEY));
+    assert_eq!(
+        (r.status, r.header("sec-websocket-version")),
+        (426, Some("13"))
+    );
+    let r = raw(base("", "13", "short"));
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("Sec-WebSocket-Key"), "{}", r.text());
+    let r =
+        raw(base("", "13", common::ws::KEY)
+            .replace("Connection: Upgrade", "Connection: keep-alive"));
+    assert_eq!(r.status, 400);
+    let r = raw(base("Content-Length: 0\r\n", "13", common::ws::KEY).replacen("GET", "POST", 1));
+    assert_eq!(r.status, 400);
+    wait_clients(&srv, "chat", 0);
+
+    // Frame-level refusals, each with its close code; the others are not disturbed.
+    let mut watcher = ws(&srv, "chat");
+    let cases: Vec<(Vec<u8>, u16)> = vec![
+        // Unmasked.
+        (vec![0x81, 0x02, b'h', b'i'], 1002),
+        // Reserved opcode 3.
+        (Ws::<TcpStream>::frame(true, 3, b""), 1002),
+        // A 70,000-byte message announced: refused from its header.
+        (
+            Ws::<TcpStream>::frame(true, 2, &vec![0; 70_000])[..14].to_vec(),
+            1009,
+        ),
+        // Text that is not UTF-8.
+        (Ws::<TcpStream>::frame(true, 1, &[0xff, 0xfe]), 1007),
+        // A continuation of nothing.
+        (Ws::<TcpStream>::frame(true, 0, b"x"), 1002),
+        // A fragmented ping.
+        (Ws::<TcpStream>::frame(false, 9, b""), 1002),
+    ];
+    for (bytes, code) in cases {
+        let mut c = ws(&srv, "chat");
+        c.s.write_all(&bytes).unwrap();
+        assert_eq!(
+            c.close_code(),
+            Some(code),
+            "for {:?}",
+            &bytes[..bytes.len().min(8)]
+        );
+        // …and the connection ends.
+        assert_eq!(c.recv(), None);
+    }
+    assert_nothing_queued(&mut watcher);
+    wait_clients(&srv, "chat", 1);
+
+    // A client that never reads is dropped once its queue is full, while one that reads
+    // gets every message; the server's memory stays bounded.
+    let sleeper = ws(&srv, "chat");
+    wait_clients(&srv, "chat", 2);
+    let mut got = 0;
+    let mut sent = 0;
+    let until = Instant::now() + Duration::from_secs(30);
+    while srv.get("chat.localhost", "/count").text() == "2" {
+        assert!(Instant::now() < until, "the sleeper was never dropped");
+        let n: usize = srv.get("chat.localhost", "/flood").text().parse().unwrap();
+        sent += 10;
+        assert!(n >= 10, "{n}");
+        while got < sent {
+            assert_eq!(watcher.recv_text().len(), 60_000);
+            got += 1;
+        }
+    }
+    assert!(sent <= 400, "dropped only after {sent} messages");
+    drop(sleeper);
+    assert_nothing_queued(&mut watcher);
+}
+
+#[cfg(feature = "acme")]
+#[test]
+fn websocket_over_tls() {
+    use std::sync::Arc;
+    let dir = Arc::new(TempDir::new("ws-tls"));
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["chat.localhost".into()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+    let tls = free_port();
+    let srv = Server::start_on(
+        dir.clone(),
+        dir.join("fazt.db"),
+        &[
+            "--tls-cert",
+            cert_pem.to_str().unwrap(),
+            "--tls-key",
+            key_pem.to_str().unwrap(),
+            "--https-listen",
+            &format!("127.0.0.1:{tls}"),
+        ],
+    );
+    let tok = token(&srv, "deploy");
+    let r = put_zip(&srv, &tok, "chat", &zipbuild::site(&[("main.js", MAIN_JS)]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    let client = || {
+        let conn = rustls::ClientConnection::new(
+            common::pebble::client_config(roots.clone(), &[b"http/1.1"]),
+            "chat.localhost".try_into().unwrap(),
+        )
+        .unwrap();
+        let sock = TcpStream::connect(("127.0.0.1", tls)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Ws::open(
+            rustls::StreamOwned::new(conn, sock),
+            "chat.localhost",
+            "/ws",
+        )
+        .unwrap_or_else(|(s, t)| panic!("{s} {t}"))
+    };
+    let (mut a, mut b) = (client(), client());
+    wait_clients(&srv, "chat", 2);
+    let long = "ü".repeat(30_000);
+    a.text(&long);
+    assert_eq!(b.recv_text(), long);
+    a.send(9, b"p");
+    assert_eq!(a.recv(), Some((10, b"p".to_vec())));
+    for i in 0..50 {
+        b.text(&format!("m{i}"));
+    }
+    for i in 0..50 {
+        assert_eq!(a.recv_text(), format!("m{i}"));
+    }
+    assert_eq!(
+        srv.req("POST", "chat.localhost", "/say", &[], b"tls")
+            .text(),
+        "2"
+    );
+    assert_eq!(a.recv_text(), "tls");
+    assert_eq!(b.recv_text(), "tls");
+    b.send(8, &1001u16.to_be_bytes());
+    assert_eq!(b.close_code(), Some(1001));
+    wait_clients(&srv, "chat", 1);
+}
