@@ -668,7 +668,9 @@ fn upgrade<S: Transport>(mut wire: Wire<S>, resp: Response, allowed: bool, life:
         return;
     }
     let early = wire.pending().to_vec();
-    match wire.s.split() {
+    // The HTTP buffers go now: a WebSocket lives for hours, mostly idle.
+    let Wire { s, .. } = wire;
+    match s.split() {
         Ok((inbound, outbound)) => run(
             super::upgrade::Upgraded {
                 early,
