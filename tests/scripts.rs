@@ -44,6 +44,53 @@ fn counter_counts_and_survives_a_restart() {
     );
 }
 
+/// A request's `db` writes are committed together: a run that fails after writing keeps
+/// none of them, a run reads its own writes back, and the response of a run that wrote
+/// comes only once its writes are in fazt.db (read here by another connection).
+#[cfg(feature = "js")]
+#[test]
+fn a_requests_writes_are_committed_together_or_not_at_all() {
+    let srv = Server::start(&[]);
+    let tok = token(&srv, "deploy");
+    deploy_js(
+        &srv,
+        &tok,
+        "tx",
+        br#"var q = req.query;
+if (q === 'read') { res.send(db.get('a') + ',' + db.get('b') + ',' + db.get('c')); }
+else {
+  db.set('a', q); db.set('b', q); db.delete('c');
+  var mine = db.get('a') + db.get('b') + db.get('c');
+  if (q.indexOf('fail') === 0) throw new Error('after writing');
+  db.set('c', 'set-' + q);
+  res.send(mine);
+}"#,
+    );
+    assert_eq!(srv.get("tx.localhost", "/?one").text(), "oneonenull");
+    assert_eq!(srv.get("tx.localhost", "/?read").text(), "one,one,set-one");
+    let db = rusqlite::Connection::open(&srv.db).unwrap();
+    let stored = |k: &str| -> Option<String> {
+        db.query_row(
+            "SELECT value FROM kv_store WHERE site_id = 'tx' AND key = ?1",
+            [k],
+            |r| r.get(0),
+        )
+        .ok()
+    };
+    assert_eq!(
+        stored("c").as_deref(),
+        Some("set-one"),
+        "answered before committed"
+    );
+    let r = srv.get("tx.localhost", "/?fail");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(srv.get("tx.localhost", "/?read").text(), "one,one,set-one");
+    assert_eq!(stored("a").as_deref(), Some("one"));
+    assert_eq!(srv.get("tx.localhost", "/?two").text(), "twotwonull");
+    assert_eq!(stored("a").as_deref(), Some("two"));
+    assert_eq!(stored("c").as_deref(), Some("set-two"));
+}
+
 #[cfg(feature = "js")]
 #[test]
 fn the_contract() {

@@ -23,7 +23,8 @@ const USAGE_SITES: usize = 4096;
 
 /// Each site's KV bytes as a running total, so `db.set` checks the quota with two indexed
 /// lookups instead of summing the whole store on every write (which made writes fall from
-/// 2,640/s at 2,000 keys to 298/s at 35,000). Only touched on the writer thread.
+/// 2,640/s at 2,000 keys to 298/s at 35,000). Kept by the writer's commits; `kv_admit`
+/// reads it on the JS threads (and fills it when empty).
 #[derive(Default)]
 struct Usage(Mutex<HashMap<String, (i64, Instant)>>);
 
@@ -51,6 +52,50 @@ impl Usage {
             }
         }
     }
+}
+
+/// One run's writes in one transaction, each held to the quota (the authoritative check:
+/// `kv_admit` was made against a cached total).
+fn commit(
+    c: &mut rusqlite::Connection,
+    site: &str,
+    writes: &[(String, Option<String>)],
+    cap: i64,
+    usage: &Usage,
+) -> Result<(), String> {
+    let err = |e: rusqlite::Error| format!("db.set failed: {e}");
+    let tx = c.transaction().map_err(err)?;
+    let mut total = match usage.cached(site) {
+        Some(t) => t,
+        None => kv::site_bytes(&tx, site).map_err(err)?,
+    };
+    let mut recounted = false;
+    for (k, v) in writes {
+        let replaced = kv::row_bytes(&tx, site, k).map_err(err)?;
+        let Some(v) = v else {
+            if kv::delete(&tx, site, k).map_err(err)? {
+                total -= replaced;
+            }
+            continue;
+        };
+        let added = (k.len() + v.len()) as i64;
+        if total - replaced + added > cap && !recounted {
+            // Before refusing, make sure the total is not stale (rows deleted with the site,
+            // or by another process, since it was cached). The transaction's own rows count.
+            total = kv::site_bytes(&tx, site).map_err(err)?;
+            recounted = true;
+        }
+        if total - replaced + added > cap {
+            return Err(format!(
+                "db.set refused: the site's KV store is limited to {cap} bytes"
+            ));
+        }
+        kv::put(&tx, site, k, v).map_err(err)?;
+        total += added - replaced;
+    }
+    tx.commit().map_err(err)?;
+    usage.put(site, total);
+    Ok(())
 }
 
 pub struct DbHost {
@@ -107,43 +152,58 @@ impl Host for DbHost {
     }
 
     fn kv_set(&self, site: &str, key: &str, value: &str) -> Result<(), String> {
-        let (s, k, v, cap) = (
-            site.to_string(),
-            key.to_string(),
-            value.to_string(),
-            self.site_kv_bytes,
-        );
-        let usage = self.usage.clone();
-        self.db
-            .write_job(move |c| -> Result<(), String> {
-                let tx = c.transaction().map_err(|e| e.to_string())?;
-                let err = |e: rusqlite::Error| e.to_string();
-                // The quota counts what the site would hold after this write.
-                let replaced = kv::row_bytes(&tx, &s, &k).map_err(err)?;
-                let added = (k.len() + v.len()) as i64;
-                let mut total = match usage.cached(&s) {
-                    Some(t) => t,
-                    None => kv::site_bytes(&tx, &s).map_err(err)?,
-                };
-                if total - replaced + added > cap {
-                    // Before refusing, make sure the total is not stale (rows deleted with
-                    // the site, or by another process, since it was cached).
-                    total = kv::site_bytes(&tx, &s).map_err(err)?;
-                    usage.put(&s, total);
-                    if total - replaced + added > cap {
-                        return Err(format!(
-                            "db.set refused: the site's KV store is limited to {cap} bytes"
-                        ));
-                    }
-                }
-                kv::put(&tx, &s, &k, &v).map_err(err)?;
-                tx.commit().map_err(err)?;
-                usage.put(&s, total - replaced + added);
-                Ok(())
-            })
-            .map_err(|e| e.to_string())
-            .and_then(|r| r)
-            .map_err(|e| format!("db.set failed: {e}"))
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writes = vec![(key.to_string(), Some(value.to_string()))];
+        self.kv_commit(site, writes, Box::new(move |r| drop(tx.send(r))));
+        rx.recv()
+            .unwrap_or_else(|_| Err("the database writer stopped".into()))
+    }
+
+    fn kv_admit(&self, site: &str, key: &str, value: &str, pending: i64) -> Result<(), String> {
+        let cap = self.site_kv_bytes;
+        let added = (key.len() + value.len()) as i64;
+        let total = match self.usage.cached(site) {
+            Some(t) => t,
+            None => {
+                let t = self
+                    .db
+                    .read(|c| kv::site_bytes(c, site))
+                    .map_err(|e| format!("db.set failed: {e}"))?;
+                self.usage.put(site, t);
+                t
+            }
+        };
+        if total + pending + added <= cap {
+            return Ok(());
+        }
+        // Near the cap: the row it replaces gives its bytes back.
+        let replaced = self
+            .db
+            .read(|c| kv::row_bytes(c, site, key))
+            .map_err(|e| format!("db.set failed: {e}"))?;
+        if total + pending + added - replaced > cap {
+            return Err(format!(
+                "db.set refused: the site's KV store is limited to {cap} bytes"
+            ));
+        }
+        Ok(())
+    }
+
+    fn kv_commit(
+        &self,
+        site: &str,
+        writes: Vec<(String, Option<String>)>,
+        done: Box<dyn FnOnce(Result<(), String>) + Send>,
+    ) {
+        let (s, cap, usage) = (site.to_string(), self.site_kv_bytes, self.usage.clone());
+        let job = Box::new(move |c: &mut rusqlite::Connection| {
+            let r = commit(c, &s, &writes, cap, &usage);
+            done(r)
+        });
+        if let Err(e) = self.db.write_detached(job) {
+            // The job, and with it `done`, is gone: its caller hears "no answer".
+            log::error!("db writes of {site} not queued: {e}");
+        }
     }
 
     fn kv_delete(&self, site: &str, key: &str) -> Result<(), String> {

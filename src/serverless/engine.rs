@@ -33,6 +33,8 @@ pub(super) struct Shared {
     pub limits: Arc<Limits>,
     pub cache: BytecodeCache,
     pub locks: Arc<SiteLocks>,
+    /// Finished runs' KV writes on their way to the host's commit.
+    pub overlay: Arc<super::overlay::Overlay>,
     /// Compiled `require`d modules of every site.
     pub modules: Arc<super::require::ModuleCache>,
     /// Bumped by [`Engine::forget`]: workers drop the warm contexts made before it.
@@ -84,6 +86,7 @@ impl Engine {
             limits: Arc::new(limits),
             cache: BytecodeCache::default(),
             locks: Arc::new(SiteLocks::default()),
+            overlay: Arc::default(),
             modules: Arc::default(),
             forgotten: std::sync::atomic::AtomicU64::new(0),
             pending: AtomicUsize::new(0),

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use rquickjs::{Ctx, Object};
 
+use super::overlay::{Overlay, Writes};
 use super::require::{self, ModuleCache};
 use super::response::ResponseState;
 use super::site_lock::SiteLocks;
@@ -33,6 +34,12 @@ pub(super) struct Scope {
     pub modules: Arc<ModuleCache>,
     /// `fetch` calls made so far in this run.
     pub fetches: Cell<usize>,
+    /// Other runs' writes not committed yet (see `overlay.rs`).
+    pub overlay: Arc<Overlay>,
+    /// This run's own writes, published and committed when it ends well.
+    pub writes: RefCell<Writes>,
+    /// Bytes this run's sets add, for the quota's check.
+    pub pending_bytes: Cell<i64>,
 }
 
 impl Scope {
@@ -42,6 +49,7 @@ impl Scope {
         limits: Arc<Limits>,
         locks: Arc<SiteLocks>,
         modules: Arc<ModuleCache>,
+        overlay: Arc<Overlay>,
     ) -> Scope {
         Scope {
             site,
@@ -54,6 +62,9 @@ impl Scope {
             held: Cell::new(None),
             modules,
             fetches: Cell::new(0),
+            overlay,
+            writes: RefCell::default(),
+            pending_bytes: Cell::new(0),
         }
     }
 

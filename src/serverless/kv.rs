@@ -6,6 +6,11 @@
 //! (a missing key counts as 0, a value that is not a number throws a `TypeError`). After
 //! the run's time is up every `db` call throws, so a loop of them stops at once.
 //!
+//! A run's writes are its own until it ends (its `db.get` reads them back): a run that ends
+//! well has them committed together in one transaction before its request is answered, and
+//! a run that fails (throws, times out, runs out of memory) has none of them kept. The next
+//! run of the site sees them at once, committed or not yet (`overlay.rs`).
+//!
 //! Storage format, kept from fazt's Go runtime so existing data reads the same: a string
 //! value is stored as it is, any other value as `JSON.stringify(value)` (`undefined`,
 //! functions and symbols, which have no JSON form, as `null`). `get` returns
@@ -33,7 +38,7 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, scope: &Rc<Scope>) -> rquickjs::Resul
             guard(&ctx, "db.get", || {
                 let key = checked_key(&ctx, &s, "db.get", key.0)?;
                 ready(&ctx, &s, "db.get")?;
-                match s.host.kv_get(&s.site, &key) {
+                match current(&s, &key) {
                     Ok(Some(raw)) => parse_stored(&ctx, raw),
                     Ok(None) => Ok(Value::new_null(ctx.clone())),
                     Err(e) => Err(Exception::throw_message(&ctx, &format!("db.get: {e}"))),
@@ -64,9 +69,12 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, scope: &Rc<Scope>) -> rquickjs::Resul
             guard(&ctx, "db.delete", || {
                 let key = checked_key(&ctx, &s, "db.delete", key.0)?;
                 ready(&ctx, &s, "db.delete")?;
-                s.host
-                    .kv_delete(&s.site, &key)
-                    .map_err(|e| Exception::throw_message(&ctx, &format!("db.delete: {e}")))
+                let earlier = s.writes.borrow_mut().insert(key.clone(), None);
+                if let Some(Some(v)) = earlier {
+                    s.pending_bytes
+                        .set(s.pending_bytes.get() - (key.len() + v.len()) as i64);
+                }
+                Ok(())
             })
         })?,
     )?;
@@ -90,7 +98,7 @@ pub(super) fn install<'js>(ctx: &Ctx<'js>, scope: &Rc<Scope>) -> rquickjs::Resul
                         })?,
                     };
                     ready(&ctx, &s, "db.incr")?;
-                    let current = match s.host.kv_get(&s.site, &key) {
+                    let current = match current(&s, &key) {
                         Ok(None) => 0.0,
                         // Values are JSON text; serde_json's number parser is already in
                         // the binary, core's `f64::from_str` (12 KB of tables) would not be.
@@ -147,10 +155,35 @@ fn store(
         ));
     }
     ready(ctx, scope, what)?;
+    // Bytes the run's other keys will add (a key set twice counts once, at its last size).
+    let earlier = scope.writes.borrow().get(key).map_or(0, |v| {
+        v.as_ref().map_or(0, |v| (key.len() + v.len()) as i64)
+    });
+    let others = scope.pending_bytes.get() - earlier;
     scope
         .host
-        .kv_set(&scope.site, key, stored)
-        .map_err(|e| Exception::throw_message(ctx, &format!("{what}: {e}")))
+        .kv_admit(&scope.site, key, stored, others)
+        .map_err(|e| Exception::throw_message(ctx, &format!("{what}: {e}")))?;
+    scope
+        .pending_bytes
+        .set(others + (key.len() + stored.len()) as i64);
+    scope
+        .writes
+        .borrow_mut()
+        .insert(key.to_owned(), Some(stored.to_owned()));
+    Ok(())
+}
+
+/// What `key` holds for this run: its own writes, then other runs' not yet committed, then
+/// the host's store.
+fn current(scope: &Scope, key: &str) -> Result<Option<String>, String> {
+    if let Some(v) = scope.writes.borrow().get(key) {
+        return Ok(v.clone());
+    }
+    if let Some(v) = scope.overlay.get(&scope.site, key) {
+        return Ok(v);
+    }
+    scope.host.kv_get(&scope.site, key)
 }
 
 fn checked_key<'js>(

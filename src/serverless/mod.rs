@@ -79,6 +79,7 @@
 mod alloc;
 mod api;
 mod bytecode;
+mod commit;
 mod console;
 mod convert;
 mod engine;
@@ -87,6 +88,7 @@ mod fetch;
 mod globals;
 mod headers;
 mod kv;
+mod overlay;
 mod pool;
 mod require;
 mod response;

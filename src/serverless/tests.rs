@@ -67,6 +67,22 @@ impl Host for MemHost {
         Ok(())
     }
 
+    fn kv_admit(&self, site: &str, key: &str, value: &str, pending: i64) -> Result<(), String> {
+        let Some(quota) = self.quota else {
+            return Ok(());
+        };
+        let kv = self.kv.lock().unwrap();
+        let used: usize = kv
+            .iter()
+            .filter(|((s, k), _)| s == site && k != key)
+            .map(|((_, k), v)| k.len() + v.len())
+            .sum();
+        if used as i64 + pending + (key.len() + value.len()) as i64 > quota as i64 {
+            return Err(format!("site {site} KV quota of {quota} bytes exceeded"));
+        }
+        Ok(())
+    }
+
     fn kv_delete(&self, site: &str, key: &str) -> Result<(), String> {
         self.kv
             .lock()

@@ -22,6 +22,27 @@ pub trait Host: Send + Sync {
     fn kv_set(&self, site: &str, key: &str, value: &str) -> Result<(), String>;
     /// Remove `key`; removing a missing key is not an error.
     fn kv_delete(&self, site: &str, key: &str) -> Result<(), String>;
+    /// Whether storing `value` under `key` keeps the site within its KV quota, counting
+    /// `pending` bytes the run has set before (not committed yet). The error is thrown from
+    /// `db.set`; the commit checks again. Hosts without a quota keep the default.
+    fn kv_admit(&self, _site: &str, _key: &str, _value: &str, _pending: i64) -> Result<(), String> {
+        Ok(())
+    }
+    /// Commits one run's writes (`Some` stores, `None` deletes) together, then calls `done`
+    /// with the outcome — possibly later and from another thread; the request is answered
+    /// from `done`. The default applies them one by one at once.
+    fn kv_commit(
+        &self,
+        site: &str,
+        writes: Vec<(String, Option<String>)>,
+        done: Box<dyn FnOnce(Result<(), String>) + Send>,
+    ) {
+        let r = writes.iter().try_for_each(|(k, v)| match v {
+            Some(v) => self.kv_set(site, k, v),
+            None => self.kv_delete(site, k),
+        });
+        done(r)
+    }
     /// Append a line to the site's logs. `level` is one of `debug`, `info`, `warn`,
     /// `error`. The engine already caps the count and size of lines per request.
     fn log(&self, site: &str, level: &str, message: &str);

@@ -139,6 +139,8 @@ pub(super) struct Worker {
     spent: Option<Context>,
     /// Requests run, to collect the warm contexts' cyclic garbage now and then.
     runs: u64,
+    /// The last run wrote: its writes are being committed, and its answer goes here.
+    pub commit: Option<Arc<super::commit::Meet>>,
 }
 
 /// Failures inside a context, before they are classified into [`JsError`]s.
@@ -163,6 +165,7 @@ impl Worker {
             vm: None,
             next: None,
             spent: None,
+            commit: None,
             runs: 0,
         }
     }
@@ -242,6 +245,7 @@ impl Worker {
             limits.clone(),
             self.shared.locks.clone(),
             self.shared.modules.clone(),
+            self.shared.overlay.clone(),
         ));
         vm.interrupted.set(false);
         vm.budget.reset_refused();
@@ -311,8 +315,19 @@ impl Worker {
                     (outcome, late)
                 });
                 let (outcome, late) = outcome;
-                // The run's KV writes are committed (each `db` call waits for its write):
-                // the next run of this site may go.
+                // A run that went well publishes its writes before the next run of its site
+                // may go (they are committed after, and the request answered then); a
+                // failed one keeps none.
+                let writes = scope.writes.take();
+                if outcome.is_ok() && !late && !vm.interrupted.get() && !writes.is_empty() {
+                    let reply = job.reply.clone();
+                    self.commit = Some(super::commit::submit(
+                        &self.shared,
+                        &job.site,
+                        writes,
+                        reply,
+                    ));
+                }
                 scope.release_site_lock();
                 if vm.rt.is_job_pending() {
                     // The run failed with promise jobs still queued: they belong to this

@@ -212,6 +212,16 @@ impl Db {
         self.writer.run(f)
     }
 
+    /// Queues `job` on the writer without waiting for it (see [`Writer::submit`]): for a
+    /// caller that hands the outcome on from inside the job (a group of a request's writes
+    /// whose answer is sent once they are committed).
+    pub fn write_detached(
+        &self,
+        job: Box<dyn FnOnce(&mut Connection) + Send>,
+    ) -> Result<(), DbError> {
+        self.writer.submit(job)
+    }
+
     /// Size of the database file plus its WAL, in bytes.
     pub fn file_size(&self) -> u64 {
         let wal = PathBuf::from(format!("{}-wal", self.path.display()));

@@ -73,6 +73,18 @@ impl Writer {
             .map_err(|_| DbError::WriterStopped)
     }
 
+    /// Queues `job` and returns at once: the caller learns its outcome from the job itself
+    /// (which runs after every job queued before it). A job that panics is dropped.
+    pub fn submit(&self, job: Box<dyn FnOnce(&mut Connection) + Send>) -> Result<(), DbError> {
+        self.tx
+            .lock()
+            .map_err(|_| DbError::WriterStopped)?
+            .as_ref()
+            .ok_or(DbError::WriterStopped)?
+            .send(job)
+            .map_err(|_| DbError::WriterStopped)
+    }
+
     /// The one instance of the round trip: each job's result travels boxed, so the channel
     /// code is compiled once, not once per result type (tens of KB in a small binary).
     fn run_erased(
@@ -80,16 +92,9 @@ impl Writer {
         f: Box<dyn FnOnce(&mut Connection) -> Reply + Send>,
     ) -> Result<Reply, DbError> {
         let (rtx, rrx) = may::sync::mpsc::channel::<Reply>();
-        let job: Job = Box::new(move |c| {
+        self.submit(Box::new(move |c| {
             let _ = rtx.send(f(c));
-        });
-        self.tx
-            .lock()
-            .map_err(|_| DbError::WriterStopped)?
-            .as_ref()
-            .ok_or(DbError::WriterStopped)?
-            .send(job)
-            .map_err(|_| DbError::WriterStopped)?;
+        }))?;
         // A job that panicked dropped its sender without answering.
         rrx.recv().map_err(|_| DbError::WriterStopped)
     }
