@@ -20,6 +20,12 @@ use super::Limits;
 
 /// Responses are flushed once this much is queued, even if more pipelined requests wait.
 const FLUSH_AT: usize = 64 * 1024;
+/// An idle keep-alive connection waits in reads of at most this long (until its idle
+/// timeout is reached in all). may keeps a read's timer until its deadline even when the
+/// read completes first in some cases; a 60 s timer per request kept ~1 M of them alive at
+/// 30,000 script requests/s (200 MB of RSS). Slices also let an idle connection see a
+/// graceful stop within a second.
+const IDLE_SLICE: Duration = Duration::from_secs(1);
 /// Size of one read from the socket into the connection's buffer…
 const READ_CHUNK: usize = 4 * 1024;
 /// …and once a large head or body is arriving.
@@ -448,6 +454,7 @@ pub fn serve_connection<S: Transport>(
         // 1. A complete request head. Empty lines before it are consumed as they come and
         //    counted, so they neither grow the buffer nor pass for an idle connection.
         let mut head_started: Option<Instant> = None;
+        let mut idle_since: Option<Instant> = None;
         let mut empty_line_bytes = 0usize;
         let mut scanned = 0usize;
         let parsed = loop {
@@ -489,12 +496,17 @@ pub fn serve_connection<S: Transport>(
                 return;
             }
             let between_requests = wire.pending().is_empty() && empty_line_bytes == 0;
-            let timeout = if between_requests && !first {
+            let idle_wait = between_requests && !first;
+            let timeout = if idle_wait {
                 if life.is_stopping() {
                     return;
                 }
                 wire.release_buffers();
-                limits.idle_timeout
+                let since = *idle_since.get_or_insert_with(Instant::now);
+                match limits.idle_timeout.checked_sub(since.elapsed()) {
+                    Some(t) if !t.is_zero() => t.min(IDLE_SLICE),
+                    _ => return,
+                }
             } else {
                 let started = *head_started.get_or_insert_with(Instant::now);
                 match limits.header_timeout.checked_sub(started.elapsed()) {
@@ -528,6 +540,11 @@ pub fn serve_connection<S: Transport>(
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
+                    if idle_wait && wire.pending().is_empty() {
+                        // One slice of the idle wait is over; the loop decides whether the
+                        // whole idle timeout is.
+                        continue;
+                    }
                     if !wire.pending().is_empty() {
                         let resp = error_response(408, "timed out reading the request head");
                         send(&mut wire, resp, false, false, 1, Some(life));
