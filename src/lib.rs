@@ -63,7 +63,8 @@
 //!   - `serverless` (feature `js`): QuickJS engine for `main.js` / `api/main.js` — worker
 //!     threads, limits, bytecode cache; reaches fazt only through its `Host` trait.
 //!   - [`scripts`]: runs a site's script for a request (source from the VFS, env vars, KV
-//!     and logs in fazt.db); without `js`, scripts are served as static files.
+//!     and logs in fazt.db) and takes its WebSocket clients on `/ws`; without `js`,
+//!     scripts are served as static files.
 //!   - `https` (feature `acme`): the TLS edge and ACME manager tied to fazt — certificates
 //!     in the `certificates` table, only for names of existing sites; port-80 redirector.
 //!   - [`upgrade`]: signed self-upgrade on the kernel's `release` module — fetch, verify,
