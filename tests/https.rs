@@ -342,26 +342,13 @@ fn short_lived_certificates_are_renewed_while_connections_continue() {
 #[test]
 fn static_certificate_serves_and_takes_deploys_over_https() {
     let dir = Arc::new(TempDir::new("static-tls"));
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(vec!["localhost".into(), "blog.localhost".into()]).unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_pem, cert.pem()).unwrap();
-    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
-    let (tls, http) = (free_port(), free_port());
-    let srv = Server::start_on(
-        dir.clone(),
-        dir.join("fazt.db"),
+    let http = free_port();
+    let (srv, cert, tls) = start_with_self_signed(
+        &dir,
+        &["localhost", "blog.localhost"],
         &[
             "--domain",
             "localhost",
-            "--tls-cert",
-            cert_pem.to_str().unwrap(),
-            "--tls-key",
-            key_pem.to_str().unwrap(),
-            "--https-listen",
-            &format!("127.0.0.1:{tls}"),
             "--http-listen",
             &format!("127.0.0.1:{http}"),
         ],

@@ -218,25 +218,7 @@ fn hostile_clients_get_clear_refusals_and_close_codes() {
 fn websocket_over_tls() {
     use std::sync::Arc;
     let dir = Arc::new(TempDir::new("ws-tls"));
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec!["chat.localhost".into()]).unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_pem, cert.pem()).unwrap();
-    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
-    let tls = free_port();
-    let srv = Server::start_on(
-        dir.clone(),
-        dir.join("fazt.db"),
-        &[
-            "--tls-cert",
-            cert_pem.to_str().unwrap(),
-            "--tls-key",
-            key_pem.to_str().unwrap(),
-            "--https-listen",
-            &format!("127.0.0.1:{tls}"),
-        ],
-    );
+    let (srv, cert, tls) = start_with_self_signed(&dir, &["chat.localhost"], &[]);
     let tok = token(&srv, "deploy");
     let r = put_zip(&srv, &tok, "chat", &zipbuild::site(&[("main.js", MAIN_JS)]));
     assert_eq!(r.status, 200, "{}", r.text());

@@ -447,3 +447,36 @@ pub fn ok(out: &std::process::Output) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A self-signed certificate for `names` (in `dir`'s `cert.pem`/`key.pem`) and fazt started on
+/// `dir` serving HTTPS with it (`--tls-cert/--tls-key`) on a free port, plus `extra`:
+/// the server, the certificate (for the client's roots) and the HTTPS port.
+#[cfg(feature = "acme")]
+pub fn start_with_self_signed(
+    dir: &Arc<TempDir>,
+    names: &[&str],
+    extra: &[&str],
+) -> (Server, rcgen::Certificate, u16) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let cert = rcgen::CertificateParams::new(names)
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+    let tls = free_port();
+    let mut args = vec![
+        "--tls-cert".to_string(),
+        cert_pem.display().to_string(),
+        "--tls-key".to_string(),
+        key_pem.display().to_string(),
+        "--https-listen".to_string(),
+        format!("127.0.0.1:{tls}"),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let srv = Server::start_on(dir.clone(), dir.join("fazt.db"), &args);
+    (srv, cert, tls)
+}
