@@ -44,14 +44,6 @@ impl Usage {
             m.insert(site.to_string(), (total, Instant::now()));
         }
     }
-
-    fn adjust(&self, site: &str, delta: i64) {
-        if let Ok(mut m) = self.0.lock() {
-            if let Some((n, _)) = m.get_mut(site) {
-                *n += delta;
-            }
-        }
-    }
 }
 
 /// One run's writes in one transaction, each held to the quota (the authoritative check:
@@ -120,6 +112,18 @@ impl DbHost {
     }
 }
 
+impl DbHost {
+    /// One write through [`Host::kv_commit`], waited for (the engine batches a run's writes;
+    /// this is for callers outside a run).
+    fn commit_now(&self, site: &str, key: &str, value: Option<&str>) -> Result<(), String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writes = vec![(key.to_string(), value.map(str::to_string))];
+        self.kv_commit(site, writes, Box::new(move |r| drop(tx.send(r))));
+        rx.recv()
+            .unwrap_or_else(|_| Err("the database writer stopped".into()))
+    }
+}
+
 impl Host for DbHost {
     fn socket_broadcast(&self, site: &str, msg: &str) -> usize {
         self.sockets.broadcast(site, false, msg.as_bytes(), None)
@@ -152,11 +156,7 @@ impl Host for DbHost {
     }
 
     fn kv_set(&self, site: &str, key: &str, value: &str) -> Result<(), String> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let writes = vec![(key.to_string(), Some(value.to_string()))];
-        self.kv_commit(site, writes, Box::new(move |r| drop(tx.send(r))));
-        rx.recv()
-            .unwrap_or_else(|_| Err("the database writer stopped".into()))
+        self.commit_now(site, key, Some(value))
     }
 
     fn kv_admit(&self, site: &str, key: &str, value: &str, pending: i64) -> Result<(), String> {
@@ -207,17 +207,7 @@ impl Host for DbHost {
     }
 
     fn kv_delete(&self, site: &str, key: &str) -> Result<(), String> {
-        let (s, k) = (site.to_string(), key.to_string());
-        let usage = self.usage.clone();
-        self.db
-            .write(move |c| -> rusqlite::Result<()> {
-                let size = kv::row_bytes(c, &s, &k)?;
-                if kv::delete(c, &s, &k)? {
-                    usage.adjust(&s, -size);
-                }
-                Ok(())
-            })
-            .map_err(|e| format!("db.delete failed: {e}"))
+        self.commit_now(site, key, None)
     }
 
     fn log(&self, site: &str, level: &str, message: &str) {

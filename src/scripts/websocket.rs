@@ -33,7 +33,7 @@ pub fn open(hub: &Arc<Hub>, site: &str, req: &crate::kernel::http::Request) -> R
             let end = session::serve(early, inbound.as_mut(), &member, life, &mut |_| true);
             member.pump();
             member.close();
-            log::debug!("websocket closed on {room}: {end:?}");
+            log::debug!("websocket closed on {room}: {}", end.name());
         }),
     )
 }

@@ -656,9 +656,6 @@ pub fn serve_connection<S: Transport>(
 /// [`upgrade`](super::upgrade)); `allowed` is false when the request had a body or the server
 /// is stopping, which gets a 500 / 503 instead.
 fn upgrade<S: Transport>(mut wire: Wire<S>, resp: Response, allowed: bool, life: &Lifecycle) {
-    let ResponseBody::Upgrade(run) = resp.body else {
-        return;
-    };
     if resp.status != 101 || !allowed {
         let (status, msg) = if life.is_stopping() {
             (503, "the server is stopping")
@@ -676,11 +673,10 @@ fn upgrade<S: Transport>(mut wire: Wire<S>, resp: Response, allowed: bool, life:
         let _ = wire.flush();
         return;
     }
-    let head = Response {
-        body: ResponseBody::Upgrade(Box::new(|_, _| {})),
-        ..resp
+    write_head(&mut wire.wbuf, &resp, true, 1, wire.server);
+    let ResponseBody::Upgrade(run) = resp.body else {
+        return;
     };
-    write_head(&mut wire.wbuf, &head, true, 1, wire.server);
     if wire.flush().is_err() {
         return;
     }

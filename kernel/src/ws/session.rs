@@ -37,6 +37,19 @@ pub enum End {
     Stopping,
 }
 
+impl End {
+    /// A name for the log (shipped builds format `Debug` as nothing).
+    pub fn name(self) -> &'static str {
+        match self {
+            End::Client => "closed by the client",
+            End::Refused(_) => "refused",
+            End::Idle => "idle",
+            End::Dropped => "dropped (too slow or broken)",
+            End::Stopping => "server stopping",
+        }
+    }
+}
+
 /// Runs the connection until it ends; `on_message` sees each message before it goes to the
 /// rest of the room (return `false` to keep it from them).
 pub fn serve(
