@@ -213,6 +213,57 @@ fn hostile_clients_get_clear_refusals_and_close_codes() {
     assert_nothing_queued(&mut watcher);
 }
 
+/// An open WebSocket is still its address's connection after the upgrade (it runs on a
+/// coroutine of its own then): it counts against `--max-conns-per-ip` until it closes, and
+/// a graceful stop closes it with 1001 and waits for it.
+#[test]
+fn an_open_websocket_counts_as_its_addresss_connection() {
+    let srv = Server::start(&["--max-conns-per-ip", "3"]);
+    let tok = token(&srv, "deploy");
+    let r = put_zip(&srv, &tok, "chat", &zipbuild::site(&[("main.js", MAIN_JS)]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut held: Vec<_> = (0..3).map(|_| ws(&srv, "chat")).collect();
+    for c in &mut held {
+        assert_nothing_queued(c);
+    }
+    // A fourth connection from the same address is closed at once.
+    let mut extra = srv.connect();
+    let _ = extra.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut b = [0u8; 64];
+    let got = std::io::Read::read(&mut extra, &mut b);
+    assert!(
+        matches!(got, Ok(0) | Err(_)),
+        "a connection past the cap was served: {:?}",
+        got.map(|n| String::from_utf8_lossy(&b[..n]).into_owned())
+    );
+    // One closes: its slot is free again.
+    let mut gone = held.pop().unwrap();
+    gone.send(8, &1000u16.to_be_bytes());
+    assert_eq!(gone.close_code(), Some(1000));
+    drop(gone);
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut s = srv.connect();
+        let _ = s
+            .write_all(b"GET /count HTTP/1.1\r\nHost: chat.localhost\r\nConnection: close\r\n\r\n");
+        if read_response(&mut s, false).is_some_and(|r| r.text() == "2") {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the closed WebSocket's slot never came back"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(srv.stop().success());
+    for mut c in held {
+        assert_eq!(c.close_code(), Some(1001));
+    }
+}
+
 #[cfg(feature = "acme")]
 #[test]
 fn websocket_over_tls() {

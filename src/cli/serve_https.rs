@@ -39,8 +39,11 @@ pub fn serve(
             Ok(Accepted::Stream(stream)) => {
                 conn::serve_connection(*stream, peer, true, app.as_ref(), &l2, &life2)
             }
-            Ok(Accepted::Challenge) => {}
-            Err(e) => log::debug!("TLS handshake with {peer} failed: {e}"),
+            Ok(Accepted::Challenge) => None,
+            Err(e) => {
+                log::debug!("TLS handshake with {peer} failed: {e}");
+                None
+            }
         },
     )
     .map_err(|e| CliError::fail(format!("cannot start HTTPS: {e}")))?;

@@ -16,6 +16,7 @@ use super::request::{parse_head, HeadError};
 use super::response::{bodiless, reason, BodySink, Response, ResponseBody};
 use super::server::{Handler, Lifecycle};
 use super::transport::Transport;
+use super::upgrade::Handoff;
 use super::Limits;
 
 /// Responses are flushed once this much is queued, even if more pipelined requests wait.
@@ -423,7 +424,10 @@ fn head_may_be_complete(buf: &[u8], from: usize) -> bool {
 }
 
 /// Serves one connection until the client leaves, a timeout fires, an error closes it, or the
-/// server stops.
+/// server stops — or until a handler upgrades it (a WebSocket): then the `101` is out and the
+/// returned [`Handoff`] carries the new protocol, to be run on a fresh coroutine (see
+/// [`Handoff`] for why). The request stays in flight until the handoff has run.
+#[must_use = "an upgraded connection's protocol runs only when its Handoff is run"]
 pub fn serve_connection<S: Transport>(
     stream: S,
     peer: SocketAddr,
@@ -431,6 +435,21 @@ pub fn serve_connection<S: Transport>(
     handler: &dyn Handler,
     limits: &Limits,
     life: &Lifecycle,
+) -> Option<Handoff> {
+    let mut handoff = None;
+    serve_requests(stream, peer, secure, handler, limits, life, &mut handoff);
+    handoff
+}
+
+/// The request loop of [`serve_connection`]; an upgrade leaves its protocol in `handoff`.
+fn serve_requests<S: Transport>(
+    stream: S,
+    peer: SocketAddr,
+    secure: bool,
+    handler: &dyn Handler,
+    limits: &Limits,
+    life: &Lifecycle,
+    handoff: &mut Option<Handoff>,
 ) {
     let _ = stream.set_write_timeout(Some(limits.write_timeout));
     let mut wire = Wire {
@@ -615,8 +634,10 @@ pub fn serve_connection<S: Transport>(
         }
 
         if let ResponseBody::Upgrade(_) = resp.body {
-            upgrade(wire, resp, body_done && !life.is_stopping(), life);
-            life.in_flight.fetch_sub(1, Ordering::SeqCst);
+            *handoff = upgrade(wire, resp, body_done && !life.is_stopping(), life);
+            if handoff.is_none() {
+                life.in_flight.fetch_sub(1, Ordering::SeqCst);
+            }
             return;
         }
 
@@ -652,10 +673,15 @@ pub fn serve_connection<S: Transport>(
     }
 }
 
-/// Sends the `101` head and hands the connection to the upgrader (see
+/// Sends the `101` head and returns the upgraded connection with its upgrader (see
 /// [`upgrade`](super::upgrade)); `allowed` is false when the request had a body or the server
 /// is stopping, which gets a 500 / 503 instead.
-fn upgrade<S: Transport>(mut wire: Wire<S>, resp: Response, allowed: bool, life: &Lifecycle) {
+fn upgrade<S: Transport>(
+    mut wire: Wire<S>,
+    resp: Response,
+    allowed: bool,
+    life: &Lifecycle,
+) -> Option<Handoff> {
     if resp.status != 101 || !allowed {
         let (status, msg) = if life.is_stopping() {
             (503, "the server is stopping")
@@ -671,28 +697,31 @@ fn upgrade<S: Transport>(mut wire: Wire<S>, resp: Response, allowed: bool, life:
             None,
         );
         let _ = wire.flush();
-        return;
+        return None;
     }
     write_head(&mut wire.wbuf, &resp, true, 1, wire.server);
     let ResponseBody::Upgrade(run) = resp.body else {
-        return;
+        return None;
     };
     if wire.flush().is_err() {
-        return;
+        return None;
     }
     let early = wire.pending().to_vec();
     // The HTTP buffers go now: a WebSocket lives for hours, mostly idle.
     let Wire { s, .. } = wire;
     match s.split() {
-        Ok((inbound, outbound)) => run(
+        Ok((inbound, outbound)) => Some(Handoff::new(
+            run,
             super::upgrade::Upgraded {
                 early,
                 inbound,
                 outbound,
             },
-            life,
-        ),
-        Err(e) => log::warn!("upgraded connection not split: {e}"),
+        )),
+        Err(e) => {
+            log::warn!("upgraded connection not split: {e}");
+            None
+        }
     }
 }
 

@@ -24,7 +24,7 @@ pub use request::Request;
 pub use response::{BodySink, Response, ResponseBody};
 pub use server::{Handler, Lifecycle};
 pub use transport::Transport;
-pub use upgrade::{Inbound, Outbound, Upgraded, Upgrader};
+pub use upgrade::{Handoff, Inbound, Outbound, Upgraded, Upgrader};
 
 /// The listening socket [`server::run`] and [`server::serve_http`] take (may's, so accepting
 /// parks a coroutine, not a thread).

@@ -14,6 +14,7 @@ use may::net::{TcpListener, TcpStream};
 use super::body::Body;
 use super::request::Request;
 use super::response::Response;
+use super::upgrade::Handoff;
 use super::Limits;
 
 /// What the edge calls for every request: the product's router.
@@ -205,8 +206,15 @@ fn wake_addr(addr: SocketAddr) -> SocketAddr {
     a
 }
 
+/// The stack of an upgraded connection's coroutine (see [`Handoff`]). Only touched pages
+/// are resident, so its size is a ceiling, not a cost: a WebSocket session measured under
+/// 8 KiB of it over TLS with debug logging (an odd word count makes may report the use).
+const UPGRADED_STACK_BYTES: usize = 64 * 1024;
+
 /// Accepts connections on `listener` until shutdown, running `on_conn` for each in its own
-/// coroutine. `on_conn` is where plain HTTP or a TLS handshake + HTTP happens.
+/// coroutine. `on_conn` is where plain HTTP or a TLS handshake + HTTP happens; the
+/// [`Handoff`] it returns for an upgraded connection runs on a coroutine of its own, still
+/// counted as the same connection.
 pub fn run_listener<F>(
     listener: TcpListener,
     limits: Arc<Limits>,
@@ -214,7 +222,7 @@ pub fn run_listener<F>(
     on_conn: F,
 ) -> io::Result<()>
 where
-    F: Fn(TcpStream, SocketAddr) + Send + Sync + 'static,
+    F: Fn(TcpStream, SocketAddr) -> Option<Handoff> + Send + Sync + 'static,
 {
     let local = listener.local_addr()?;
     if let Ok(mut w) = life.wake.lock() {
@@ -272,8 +280,26 @@ where
                             }
                         }
                     }
-                    let _g = Guard(life2, per_ip.then_some(ip), peer);
-                    f(stream, peer);
+                    let guard = Guard(life2, per_ip.then_some(ip), peer);
+                    let Some(handoff) = f(stream, peer) else {
+                        return;
+                    };
+                    // A fresh stack, not this one with every page the HTTP loop touched. A
+                    // size other than the pool's also keeps may from lending a used stack.
+                    let words = (UPGRADED_STACK_BYTES / std::mem::size_of::<usize>()) & !1;
+                    let started = may::go!(
+                        may::coroutine::Builder::new().stack_size(words),
+                        move || {
+                            let guard = guard;
+                            handoff.run(&guard.0);
+                        }
+                    );
+                    if let Err(e) = started {
+                        // may aborts when it cannot map a stack, so this does not happen
+                        // today; were it to, the connection closes here and a graceful stop
+                        // waits its grace out for the request left in flight.
+                        log::warn!("cannot start a coroutine for an upgraded connection: {e}");
+                    }
                 });
                 if last {
                     break;
@@ -303,7 +329,7 @@ pub fn serve_http(
     let l2 = limits.clone();
     let life2 = life.clone();
     run_listener(listener, limits, life, move |stream, peer| {
-        super::conn::serve_connection(stream, peer, false, handler.as_ref(), &l2, &life2);
+        super::conn::serve_connection(stream, peer, false, handler.as_ref(), &l2, &life2)
     })
 }
 

@@ -46,6 +46,33 @@ pub struct Upgraded {
 /// graceful stop waits for it).
 pub type Upgrader = Box<dyn FnOnce(Upgraded, &Lifecycle) + Send>;
 
+/// An upgraded connection on its way from the HTTP loop to its own coroutine.
+///
+/// Why a new coroutine: a connection's stack keeps every page the HTTP loop (and the TLS
+/// handshake) ever touched — 16 KiB or more — for as long as the connection lives, and a
+/// WebSocket lives for hours. A fresh stack holds only what the protocol itself touches, a
+/// few KiB per idle client. The accept loop runs it (see
+/// [`run_listener`](super::server::run_listener)); [`Handoff::run`] also ends the request's
+/// in-flight count, which a graceful stop waits on.
+#[must_use = "an upgraded connection's protocol runs only when its Handoff is run"]
+pub struct Handoff {
+    run: Upgrader,
+    upgraded: Upgraded,
+}
+
+impl Handoff {
+    pub(super) fn new(run: Upgrader, upgraded: Upgraded) -> Handoff {
+        Handoff { run, upgraded }
+    }
+
+    /// Runs the protocol to its end, then marks the upgrade request finished in `life`.
+    pub fn run(self, life: &Lifecycle) {
+        (self.run)(self.upgraded, life);
+        life.in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// A second descriptor of a may socket, written without waiting.
 struct RawOut(std::net::TcpStream);
 
