@@ -131,6 +131,7 @@ impl App {
             db_bytes: self.db.file_size(),
             certificates,
             analytics,
+            websockets: self.scripts.websockets(),
         };
         Response::bytes(
             200,

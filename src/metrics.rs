@@ -44,6 +44,8 @@ pub struct Gauges {
     pub certificates: Vec<(String, i64)>,
     /// Analytics events (written, dropped), when analytics is built in.
     pub analytics: Option<(u64, u64)>,
+    /// The WebSocket hub's counters, when the JS runtime (and so `/ws`) is built in.
+    pub websockets: Option<crate::kernel::ws::Stats>,
 }
 
 impl Metrics {
@@ -191,6 +193,33 @@ impl Metrics {
                 o,
                 "fazt_analytics_events_total{{fate=\"dropped\"}} {dropped}"
             );
+        }
+        if let Some(w) = g.websockets {
+            head(
+                &mut o,
+                "fazt_websocket_connections",
+                "gauge",
+                "WebSocket clients connected.",
+            );
+            let _ = writeln!(o, "fazt_websocket_connections {}", w.connections);
+            head(
+                &mut o,
+                "fazt_websocket_messages_total",
+                "counter",
+                "WebSocket messages: broadcast (from clients and scripts), delivered (one per receiving client).",
+            );
+            let _ = writeln!(
+                o,
+                "fazt_websocket_messages_total{{fate=\"broadcast\"}} {}\nfazt_websocket_messages_total{{fate=\"delivered\"}} {}",
+                w.broadcasts, w.deliveries
+            );
+            head(
+                &mut o,
+                "fazt_websocket_slow_clients_total",
+                "counter",
+                "WebSocket clients closed (1008) for not reading fast enough.",
+            );
+            let _ = writeln!(o, "fazt_websocket_slow_clients_total {}", w.dropped_slow);
         }
         o
     }

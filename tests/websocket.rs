@@ -112,6 +112,20 @@ fn messages_go_to_the_sites_other_clients_and_scripts_broadcast() {
     assert_eq!(srv.get("other.localhost", "/obj").text(), "1");
     assert_eq!(d.recv_text(), r#"{"a":1}"#);
 
+    // What an operator sees: the counts in /metrics and the site's clients in the API.
+    let admin = token(&srv, "admin");
+    let m = api(&srv, &admin, "GET", "/metrics", b"").text();
+    for line in [
+        "fazt_websocket_connections 4",
+        "fazt_websocket_messages_total{fate=\"broadcast\"} 7",
+        "fazt_websocket_messages_total{fate=\"delivered\"} 15",
+        "fazt_websocket_slow_clients_total 0",
+    ] {
+        assert!(m.lines().any(|l| l == line), "no '{line}' in\n{m}");
+    }
+    let site = api(&srv, &admin, "GET", "/api/sites/chat", b"").json();
+    assert_eq!(site["data"]["websocket_clients"], 3, "{site}");
+
     // A close is answered with the same code, and the client is gone from the count.
     a.send(8, &1000u16.to_be_bytes());
     assert_eq!(a.close_code(), Some(1000));
@@ -211,6 +225,12 @@ fn hostile_clients_get_clear_refusals_and_close_codes() {
     assert!(sent <= 400, "dropped only after {sent} messages");
     drop(sleeper);
     assert_nothing_queued(&mut watcher);
+    let m = api(&srv, &token(&srv, "admin"), "GET", "/metrics", b"").text();
+    assert!(
+        m.lines()
+            .any(|l| l == "fazt_websocket_slow_clients_total 1"),
+        "the dropped reader is not counted:\n{m}"
+    );
 }
 
 /// An open WebSocket is still its address's connection after the upgrade (it runs on a

@@ -351,6 +351,7 @@ pub fn get_site(api: &Api, req: &Request, raw: &str) -> Response {
         Ok((u, last)) => ok(json!({
             "name": name, "url": api.site_url(&name, req), "file_count": u.files, "size_bytes": u.bytes,
             "spa": info.spa, "has_script": info.main_js || info.api_main_js,
+            "websocket_clients": api.websocket_clients.as_ref().map_or(0, |f| f(&name)),
             "last_deployment": last.map(|(id, at)| json!({"id": id, "created_at": at})),
         })),
         Err(e) => internal(e),

@@ -26,6 +26,9 @@ use crate::kernel::vfs::Vfs;
 /// Called after a site's files, env or existence change (script caches, certificates…).
 pub type SiteHook = Box<dyn Fn(&str) + Send + Sync>;
 
+/// A site's WebSocket clients now.
+pub type SiteCount = Box<dyn Fn(&str) -> usize + Send + Sync>;
+
 pub struct Api {
     pub db: Arc<Db>,
     pub vfs: Arc<Vfs>,
@@ -50,6 +53,8 @@ pub struct Api {
     pub analytics_status: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
     /// Custom domains' lookup cache, dropped when the API changes them.
     pub domains: Option<Arc<crate::hosting::domains::Domains>>,
+    /// A site's WebSocket clients now, for `GET /api/sites/{name}`.
+    pub websocket_clients: Option<SiteCount>,
 }
 
 impl Api {
@@ -72,6 +77,7 @@ impl Api {
             backup: crate::backup::Policy::default(),
             cert_status: None,
             analytics_status: None,
+            websocket_clients: None,
         }
     }
 

@@ -200,6 +200,8 @@ fn wire(db: &Arc<Db>, cfg: &ServeConfig) -> Result<Wired, CliError> {
     api.domains = Some(domains.clone());
     let s2 = scripts.clone();
     api.site_hooks.push(Box::new(move |site| s2.forget(site)));
+    let s3 = scripts.clone();
+    api.websocket_clients = Some(Box::new(move |site| s3.websocket_clients(site)));
     api.deploy_limits = cfg.deploy.clone();
     #[cfg(feature = "analytics")]
     let analytics = {

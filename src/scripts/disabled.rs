@@ -36,4 +36,13 @@ impl Scripts {
     }
 
     pub fn forget(&self, _site: &str) {}
+
+    /// No WebSockets without the JS runtime.
+    pub fn websockets(&self) -> Option<crate::kernel::ws::Stats> {
+        None
+    }
+
+    pub fn websocket_clients(&self, _site: &str) -> usize {
+        0
+    }
 }

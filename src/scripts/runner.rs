@@ -39,6 +39,16 @@ impl Scripts {
         }
     }
 
+    /// The WebSocket counters, for `/metrics`.
+    pub fn websockets(&self) -> Option<crate::kernel::ws::Stats> {
+        Some(self.sockets.stats())
+    }
+
+    /// WebSocket clients connected to `site` now.
+    pub fn websocket_clients(&self, site: &str) -> usize {
+        self.sockets.count(site)
+    }
+
     /// Drops what is cached for `site` (after a deploy, env change or delete).
     pub fn forget(&self, site: &str) {
         if let Ok(mut e) = self.env.lock() {

@@ -45,6 +45,19 @@ impl Default for Limits {
     }
 }
 
+/// A hub's counters, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections open now.
+    pub connections: u64,
+    /// Messages broadcast to a room (from a client or a script), since start.
+    pub broadcasts: u64,
+    /// Frames those broadcasts were queued as, one per receiving client.
+    pub deliveries: u64,
+    /// Clients closed (1008) because they did not read fast enough.
+    pub dropped_slow: u64,
+}
+
 /// Why a connection could not join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Full {
@@ -118,6 +131,10 @@ pub struct Hub {
     rooms: Mutex<HashMap<Box<str>, Vec<Arc<Peer>>>>,
     total: AtomicUsize,
     next_id: AtomicU64,
+    /// Counters since start: see [`Stats`].
+    broadcasts: AtomicU64,
+    deliveries: AtomicU64,
+    slow: AtomicU64,
     /// The caps every connection is held to.
     pub limits: Limits,
 }
@@ -136,6 +153,9 @@ impl Hub {
             rooms: Mutex::new(HashMap::new()),
             total: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
+            broadcasts: AtomicU64::new(0),
+            deliveries: AtomicU64::new(0),
+            slow: AtomicU64::new(0),
             limits,
         }
     }
@@ -179,6 +199,16 @@ impl Hub {
         self.total.load(Ordering::Relaxed)
     }
 
+    /// What the hub has carried since it was made.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            connections: self.total() as u64,
+            broadcasts: self.broadcasts.load(Ordering::Relaxed),
+            deliveries: self.deliveries.load(Ordering::Relaxed),
+            dropped_slow: self.slow.load(Ordering::Relaxed),
+        }
+    }
+
     /// Sends a text (`binary` false) or binary message to every member of `room` but
     /// `except`; returns how many it was queued for.
     pub fn broadcast(
@@ -196,11 +226,14 @@ impl Hub {
             None => return 0,
         };
         let skip = except.map(|m| m.peer.id);
-        peers
+        let n = peers
             .iter()
             .filter(|p| Some(p.id) != skip)
             .filter(|p| self.push(p, frame.clone()))
-            .count()
+            .count();
+        self.broadcasts.fetch_add(1, Ordering::Relaxed);
+        self.deliveries.fetch_add(n as u64, Ordering::Relaxed);
+        n
     }
 
     /// Queues `frame` for one member and writes what goes now; false when it was dropped.
@@ -215,6 +248,7 @@ impl Hub {
             // Too slow: tell it why, if a close frame still fits, and let it go.
             let _ = out.sink.send_now(&frame::close(1008, "too slow"));
             out.kill();
+            self.slow.fetch_add(1, Ordering::Relaxed);
             return false;
         }
         out.waiting += frame.len();

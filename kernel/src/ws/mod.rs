@@ -16,4 +16,4 @@ pub mod handshake;
 pub mod hub;
 pub mod session;
 
-pub use hub::{Full, Hub, Limits, Member};
+pub use hub::{Full, Hub, Limits, Member, Stats};

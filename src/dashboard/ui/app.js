@@ -210,6 +210,7 @@ async function site(name) {
   return [h('h1', {}, name, ' ', h('a', { href: s.url, target: '_blank', rel: 'noopener' }, 'open ↗')),
     h('div', { class: 'cards' }, card('files', s.file_count), card('size', fmtBytes(s.size_bytes)),
       card('script', s.has_script ? 'main.js' : 'static'),
+      s.has_script && card('WebSocket clients', s.websocket_clients),
       card('last deploy', s.last_deployment ? fmtTime(s.last_deployment.created_at) : '–')),
     h('p', {}, h('label', { style: 'flex-direction:row;gap:.4rem' }, spa, 'SPA fallback (unknown paths serve index.html)')),
     chart && [h('h2', {}, 'Visits, 30 days'), chart],
