@@ -41,8 +41,8 @@ pub struct Upgraded {
     pub outbound: Box<dyn Outbound>,
 }
 
-/// Runs the upgraded protocol on the connection's coroutine; the connection ends when it
-/// returns. It should return soon after [`Lifecycle::is_stopping`] turns true (the server's
+/// Runs the upgraded protocol on a fresh coroutine of the connection (see [`Handoff`]); the
+/// connection ends when it returns. It should return soon after [`Lifecycle::is_stopping`] turns true (the server's
 /// graceful stop waits for it).
 pub type Upgrader = Box<dyn FnOnce(Upgraded, &Lifecycle) + Send>;
 
