@@ -42,8 +42,8 @@ pub struct Upgraded {
 }
 
 /// Runs the upgraded protocol on a fresh coroutine of the connection (see [`Handoff`]); the
-/// connection ends when it returns. It should return soon after [`Lifecycle::is_stopping`] turns true (the server's
-/// graceful stop waits for it).
+/// connection ends when it returns. It should return soon after [`Lifecycle::is_stopping`]
+/// turns true (the server's graceful stop waits for it).
 pub type Upgrader = Box<dyn FnOnce(Upgraded, &Lifecycle) + Send>;
 
 /// An upgraded connection on its way from the HTTP loop to its own coroutine.
