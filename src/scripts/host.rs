@@ -36,6 +36,12 @@ impl Usage {
             .map(|(n, _)| *n)
     }
 
+    fn forget(&self, site: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(site);
+        }
+    }
+
     fn put(&self, site: &str, total: i64) {
         if let Ok(mut m) = self.0.lock() {
             if m.len() >= USAGE_SITES && !m.contains_key(site) {
@@ -46,26 +52,26 @@ impl Usage {
     }
 }
 
-/// One run's writes in one transaction, each held to the quota (the authoritative check:
-/// `kv_admit` was made against a cached total).
+/// One run's writes, each held to the quota (the authoritative check: `kv_admit` was made
+/// against a cached total). Runs inside the writer's shared transaction (see
+/// [`crate::kernel::db::Grouped`]), which undoes all of them when this returns an error.
 fn commit(
-    c: &mut rusqlite::Connection,
+    tx: &rusqlite::Connection,
     site: &str,
     writes: &[(String, Option<String>)],
     cap: i64,
     usage: &Usage,
 ) -> Result<(), String> {
     let err = |e: rusqlite::Error| format!("db.set failed: {e}");
-    let tx = c.transaction().map_err(err)?;
     let mut total = match usage.cached(site) {
         Some(t) => t,
-        None => kv::site_bytes(&tx, site).map_err(err)?,
+        None => kv::site_bytes(tx, site).map_err(err)?,
     };
     let mut recounted = false;
     for (k, v) in writes {
-        let replaced = kv::row_bytes(&tx, site, k).map_err(err)?;
+        let replaced = kv::row_bytes(tx, site, k).map_err(err)?;
         let Some(v) = v else {
-            if kv::delete(&tx, site, k).map_err(err)? {
+            if kv::delete(tx, site, k).map_err(err)? {
                 total -= replaced;
             }
             continue;
@@ -74,7 +80,7 @@ fn commit(
         if total - replaced + added > cap && !recounted {
             // Before refusing, make sure the total is not stale (rows deleted with the site,
             // or by another process, since it was cached). The transaction's own rows count.
-            total = kv::site_bytes(&tx, site).map_err(err)?;
+            total = kv::site_bytes(tx, site).map_err(err)?;
             recounted = true;
         }
         if total - replaced + added > cap {
@@ -82,10 +88,11 @@ fn commit(
                 "db.set refused: the site's KV store is limited to {cap} bytes"
             ));
         }
-        kv::put(&tx, site, k, v).map_err(err)?;
+        kv::put(tx, site, k, v).map_err(err)?;
         total += added - replaced;
     }
-    tx.commit().map_err(err)?;
+    // Before the COMMIT, so the next job of the same transaction counts these rows; a failed
+    // COMMIT forgets the site's total (see `kv_commit`).
     usage.put(site, total);
     Ok(())
 }
@@ -196,11 +203,18 @@ impl Host for DbHost {
         done: Box<dyn FnOnce(Result<(), String>) + Send>,
     ) {
         let (s, cap, usage) = (site.to_string(), self.site_kv_bytes, self.usage.clone());
-        let job = Box::new(move |c: &mut rusqlite::Connection| {
-            let r = commit(c, &s, &writes, cap, &usage);
-            done(r)
-        });
-        if let Err(e) = self.db.write_detached(job) {
+        let (at, forget) = (s.clone(), usage.clone());
+        let job = crate::kernel::db::Grouped {
+            work: Box::new(move |c| commit(c, &s, &writes, cap, &usage)),
+            done: Box::new(move |r| {
+                if r.is_err() {
+                    // The total may count rows the failed transaction did not keep.
+                    forget.forget(&at);
+                }
+                done(r)
+            }),
+        };
+        if let Err(e) = self.db.write_grouped(job) {
             // The job, and with it `done`, is gone: its caller hears "no answer".
             log::error!("db writes of {site} not queued: {e}");
         }

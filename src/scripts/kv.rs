@@ -30,10 +30,11 @@ pub fn put(c: &Connection, site: &str, key: &str, value: &str) -> rusqlite::Resu
 /// Removes `key`; returns whether it was there.
 #[cfg_attr(not(feature = "js"), allow(dead_code))]
 pub fn delete(c: &Connection, site: &str, key: &str) -> rusqlite::Result<bool> {
-    Ok(c.execute(
-        "DELETE FROM kv_store WHERE site_id = ?1 AND key = ?2",
-        [site, key],
-    )? > 0)
+    Ok(
+        c.prepare_cached("DELETE FROM kv_store WHERE site_id = ?1 AND key = ?2")?
+            .execute([site, key])?
+            > 0,
+    )
 }
 
 /// Bytes a site's rows hold (keys and values), summed: the quota's slow path.

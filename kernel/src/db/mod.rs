@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use writer::Writer;
+pub use writer::{Grouped, Writer};
 
 /// Unix seconds now.
 pub fn now() -> i64 {
@@ -212,14 +212,11 @@ impl Db {
         self.writer.run(f)
     }
 
-    /// Queues `job` on the writer without waiting for it (see [`Writer::submit`]): for a
-    /// caller that hands the outcome on from inside the job (a group of a request's writes
-    /// whose answer is sent once they are committed).
-    pub fn write_detached(
-        &self,
-        job: Box<dyn FnOnce(&mut Connection) + Send>,
-    ) -> Result<(), DbError> {
-        self.writer.submit(job)
+    /// Queues a small write that may share one transaction with the others waiting beside
+    /// it, without waiting for it (see [`Grouped`]): for a caller that hands the outcome on
+    /// from `job.done` (a request's writes, answered once they are committed).
+    pub fn write_grouped(&self, job: Grouped) -> Result<(), DbError> {
+        self.writer.submit_grouped(job)
     }
 
     /// Size of the database file plus its WAL, in bytes.
@@ -359,6 +356,81 @@ mod tests {
 
     fn wal_len(db: &Db) -> u64 {
         std::fs::metadata(format!("{}-wal", db.path().display())).map_or(0, |m| m.len())
+    }
+
+    /// Queues grouped inserts of `xs` (a job fails after inserting when its x is negative, and
+    /// panics when it is 0) while the writer is held busy, so they gather into one group;
+    /// each `done` reports its outcome and the rows another connection sees at that moment.
+    fn grouped_inserts(db: &Db, xs: &[i64]) -> Vec<(Result<(), String>, Vec<i64>)> {
+        let (hold, held) = std::sync::mpsc::channel::<()>();
+        db.writer
+            .submit(Box::new(move |_| {
+                let _ = held.recv();
+            }))
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        for &x in xs {
+            let (tx, path) = (tx.clone(), db.path().to_path_buf());
+            db.write_grouped(Grouped {
+                work: Box::new(move |c| {
+                    c.execute("INSERT INTO t VALUES (?1)", [x.abs()])
+                        .map_err(|e| e.to_string())?;
+                    match x {
+                        0 => panic!("a job that panics"),
+                        x if x < 0 => Err(format!("refused {x}")),
+                        _ => Ok(()),
+                    }
+                }),
+                done: Box::new(move |r| {
+                    let other = Connection::open(path).unwrap();
+                    let mut st = other.prepare("SELECT x FROM t ORDER BY x").unwrap();
+                    let seen = st.query_map([], |r| r.get(0)).unwrap();
+                    let seen: Vec<i64> = seen.map(Result::unwrap).collect();
+                    tx.send((x, r, seen)).unwrap();
+                }),
+            })
+            .unwrap();
+        }
+        drop(hold);
+        let mut got: Vec<_> = (0..xs.len()).map(|_| rx.recv().unwrap()).collect();
+        assert_eq!(
+            got.iter().map(|g| g.0).collect::<Vec<_>>(),
+            xs,
+            "told in the order queued"
+        );
+        got.drain(..).map(|(_, r, seen)| (r, seen)).collect()
+    }
+
+    #[test]
+    fn grouped_writes_share_a_transaction_and_a_failing_one_leaves_the_others_in() {
+        let d = TempDir::new("grouped");
+        let db = Db::open(&d.join("a.db"), SCHEMA).unwrap();
+        let got = grouped_inserts(&db, &[1, -2, 3, 0, 5]);
+        let outcomes: Vec<_> = got.iter().map(|(r, _)| r.clone()).collect();
+        assert_eq!(outcomes[0], Ok(()));
+        assert_eq!(outcomes[1], Err("refused -2".to_string()));
+        assert_eq!(outcomes[2], Ok(()));
+        assert!(
+            outcomes[3].is_err(),
+            "a panicking job failed: {:?}",
+            outcomes[3]
+        );
+        assert_eq!(outcomes[4], Ok(()));
+        // The first job is told only after the whole group is committed: one transaction.
+        for (_, seen) in &got {
+            assert_eq!(seen, &[1, 3, 5]);
+        }
+        // Alone in its transaction, a failed job keeps nothing either; the writer goes on.
+        let got = grouped_inserts(&db, &[-7]);
+        assert_eq!(got[0].0, Err("refused -7".to_string()));
+        assert_eq!(got[0].1, [1, 3, 5]);
+        let got = grouped_inserts(&db, &[8]);
+        assert_eq!(got[0], (Ok(()), vec![1, 3, 5, 8]));
+        // Plain jobs queued after grouped ones run after them.
+        let n = db
+            .write(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)))
+            .unwrap();
+        assert_eq!(n, 4);
     }
 
     #[test]
