@@ -238,3 +238,6 @@ CREATE TABLE IF NOT EXISTS admin_sessions (
     ip_address TEXT,
     user_agent TEXT
 );
+
+-- step 10: a site without main.js may still open GET /ws (messages go to its other clients)
+ALTER TABLE sites ADD COLUMN websocket INTEGER NOT NULL DEFAULT 0;

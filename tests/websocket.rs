@@ -142,6 +142,94 @@ fn messages_go_to_the_sites_other_clients_and_scripts_broadcast() {
 }
 
 #[test]
+fn a_static_site_opens_ws_by_its_setting() {
+    let srv = server();
+    let admin = token(&srv, "admin");
+    let refused = |srv: &Server| match Ws::open(srv.connect(), "plain.localhost", "/ws") {
+        Err((status, _)) => status,
+        Ok(_) => 101,
+    };
+    assert_eq!(refused(&srv), 404, "closed until the site opts in");
+    let patch = |body: &[u8]| api(&srv, &admin, "PATCH", "/api/sites/plain", body);
+
+    // Bad settings change nothing.
+    for (body, why) in [
+        (
+            &br#"{"websocket": "yes"}"#[..],
+            "websocket must be true or false",
+        ),
+        (
+            br#"{"websocket": true, "ws": true}"#,
+            "unknown setting 'ws'",
+        ),
+        (br#"{}"#, "expected at least one setting"),
+        (br#"[true]"#, "expected a JSON object"),
+    ] {
+        let r = patch(body);
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(
+            r.json()["error"]["message"].as_str().unwrap().contains(why),
+            "{}",
+            r.text()
+        );
+    }
+    assert_eq!(refused(&srv), 404);
+    let r = api(
+        &srv,
+        &admin,
+        "PATCH",
+        "/api/sites/nosuch",
+        br#"{"websocket": true}"#,
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    // On: messages go to the site's other clients, and the setting is in the site's info.
+    let r = patch(br#"{"websocket": true}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["data"],
+        serde_json::json!({"site": "plain", "spa": false, "websocket": true})
+    );
+    let (mut a, mut b) = (ws(&srv, "plain"), ws(&srv, "plain"));
+    // No script to ask: the site's info counts its clients once they have joined.
+    let until = Instant::now() + Duration::from_secs(10);
+    while api(&srv, &admin, "GET", "/api/sites/plain", b"").json()["data"]["websocket_clients"] != 2
+    {
+        assert!(Instant::now() < until, "the two clients never joined");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    a.text("to b");
+    assert_eq!(b.recv_text(), "to b");
+    assert_nothing_queued(&mut a);
+    let info = api(&srv, &admin, "GET", "/api/sites/plain", b"").json();
+    assert_eq!(info["data"]["websocket"], true, "{info}");
+    assert_eq!(info["data"]["websocket_clients"], 2, "{info}");
+    // The page itself is still served; a redeploy keeps the setting; spa alone leaves it.
+    assert_eq!(srv.get("plain.localhost", "/").text(), "hi");
+    let tok = token(&srv, "deploy");
+    let r = put_zip(
+        &srv,
+        &tok,
+        "plain",
+        &zipbuild::site(&[("index.html", b"hi 2")]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = patch(br#"{"spa": true}"#);
+    assert_eq!(r.json()["data"]["websocket"], true, "{}", r.text());
+    drop((a, b));
+    let mut c = ws(&srv, "plain");
+    assert_nothing_queued(&mut c);
+
+    // Off again: new upgrades are refused.
+    let r = patch(br#"{"websocket": false, "spa": false}"#);
+    assert_eq!(
+        r.json()["data"],
+        serde_json::json!({"site": "plain", "spa": false, "websocket": false})
+    );
+    assert_eq!(refused(&srv), 404);
+}
+
+#[test]
 fn hostile_clients_get_clear_refusals_and_close_codes() {
     let srv = server();
     let raw = |req: String| {
@@ -281,6 +369,85 @@ fn an_open_websocket_counts_as_its_addresss_connection() {
     assert!(srv.stop().success());
     for mut c in held {
         assert_eq!(c.close_code(), Some(1001));
+    }
+}
+
+#[test]
+fn the_websocket_limits_are_serve_flags() {
+    let srv = Server::start(&[
+        "--ws-max-per-site",
+        "2",
+        "--ws-max-connections",
+        "3",
+        "--ws-max-message-kb",
+        "1",
+        "--ws-idle-timeout",
+        "5",
+    ]);
+    let tok = token(&srv, "deploy");
+    for site in ["chat", "other"] {
+        let r = put_zip(&srv, &tok, site, &zipbuild::site(&[("main.js", MAIN_JS)]));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let refused = |site: &str| match Ws::open(srv.connect(), &format!("{site}.localhost"), "/ws") {
+        Err((status, _)) => status,
+        Ok(_) => 101,
+    };
+    let (mut a, mut b) = (ws(&srv, "chat"), ws(&srv, "chat"));
+    wait_clients(&srv, "chat", 2);
+    assert_eq!(refused("chat"), 503, "a third client of one site");
+    let mut c = ws(&srv, "other");
+    let opened = Instant::now();
+    wait_clients(&srv, "other", 1);
+    assert_eq!(refused("other"), 503, "a fourth client in all");
+    // 1 KiB passes, one byte more closes with 1009.
+    a.text(&"x".repeat(1024));
+    assert_eq!(b.recv_text().len(), 1024);
+    a.text(&"x".repeat(1025));
+    assert_eq!(a.close_code(), Some(1009));
+    assert_nothing_queued(&mut b);
+    // A silent client is pinged after 2 s (two fifths of 5) and closed at 5 s.
+    assert_eq!(c.recv().map(|f| f.0), Some(9), "a ping");
+    assert_eq!(c.close_code(), Some(1001));
+    let quiet = opened.elapsed();
+    assert!(
+        quiet >= Duration::from_secs(4) && quiet < Duration::from_secs(15),
+        "{quiet:?}"
+    );
+}
+
+#[test]
+fn bad_websocket_flags_stop_the_server_with_one_line() {
+    let dir = TempDir::new("ws-flags");
+    for (flag, value, why) in [
+        (
+            "--ws-max-per-site",
+            "0",
+            "must be between 1 and 1000000, not 0",
+        ),
+        (
+            "--ws-max-message-kb",
+            "lots",
+            "'lots' is not a valid number",
+        ),
+        (
+            "--ws-idle-timeout",
+            "1",
+            "must be between 5 and 86400, not 1",
+        ),
+    ] {
+        let out = std::process::Command::new(bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(dir.join("fazt.db"))
+            .args([flag, value])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(
+            err.contains(&format!("{flag}: {why}")) && err.lines().count() == 1,
+            "{err}"
+        );
     }
 }
 

@@ -351,6 +351,7 @@ pub fn get_site(api: &Api, req: &Request, raw: &str) -> Response {
         Ok((u, last)) => ok(json!({
             "name": name, "url": api.site_url(&name, req), "file_count": u.files, "size_bytes": u.bytes,
             "spa": info.spa, "has_script": info.main_js || info.api_main_js,
+            "websocket": info.websocket,
             "websocket_clients": api.websocket_clients.as_ref().map_or(0, |f| f(&name)),
             "last_deployment": last.map(|(id, at)| json!({"id": id, "created_at": at})),
         })),
@@ -401,7 +402,11 @@ pub fn delete_site(api: &Api, req: &Request, raw: &str, who: &Caller) -> Respons
     }
 }
 
-/// `PATCH /api/sites/{name}` with `{"spa": true|false}`: a site's settings.
+/// The settings `PATCH /api/sites/{name}` changes, each a boolean.
+const SITE_SETTINGS: [&str; 2] = ["spa", "websocket"];
+
+/// `PATCH /api/sites/{name}` with `{"spa": true|false, "websocket": true|false}` (either or
+/// both): a site's settings.
 pub fn patch_site(api: &Api, body: &mut Body<'_>, raw: &str, who: &Caller) -> Response {
     let name = match site_name(api, raw) {
         Ok(n) => n,
@@ -416,23 +421,40 @@ pub fn patch_site(api: &Api, body: &mut Body<'_>, raw: &str, who: &Caller) -> Re
         Ok(_) => return bad_request("expected a JSON object such as {\"spa\": true}"),
         Err(e) => return bad_request(format!("invalid JSON: {e}")),
     };
-    if let Some(k) = v.as_object().and_then(|o| o.keys().find(|k| *k != "spa")) {
-        return bad_request(format!("unknown setting '{k}' (settable: spa)"));
-    }
-    let Some(spa) = v.get("spa").and_then(Value::as_bool) else {
-        return bad_request("spa must be true or false");
+    let settable = SITE_SETTINGS.join(", ");
+    let Some(o) = v.as_object().filter(|o| !o.is_empty()) else {
+        return bad_request(format!("expected at least one setting ({settable})"));
     };
+    if let Some(k) = o.keys().find(|k| !SITE_SETTINGS.contains(&k.as_str())) {
+        return bad_request(format!("unknown setting '{k}' (settable: {settable})"));
+    }
+    let mut flags = [None; 2];
+    for (i, k) in SITE_SETTINGS.iter().enumerate() {
+        match o.get(*k) {
+            None => {}
+            Some(Value::Bool(b)) => flags[i] = Some(*b),
+            Some(_) => return bad_request(format!("{k} must be true or false")),
+        }
+    }
+    let [spa, websocket] = flags;
     let n = name.clone();
     // A site with files but no row (a database from fazt's Go version) gets its row here.
     let set = move |c: &mut rusqlite::Connection| -> rusqlite::Result<bool> {
-        if Sites::set_spa(c, &n, spa)? {
-            return Ok(true);
+        let tx = c.transaction()?;
+        if Sites::system_flag(&tx, &n)?.is_none() {
+            if !vfs::has_files(&tx, FILES, &n)? {
+                return Ok(false);
+            }
+            Sites::register(&tx, &n, false)?;
         }
-        if !vfs::has_files(c, FILES, &n)? {
-            return Ok(false);
+        if let Some(on) = spa {
+            Sites::set_spa(&tx, &n, on)?;
         }
-        Sites::register(c, &n, false)?;
-        Sites::set_spa(c, &n, spa)
+        if let Some(on) = websocket {
+            Sites::set_websocket(&tx, &n, on)?;
+        }
+        tx.commit()?;
+        Ok(true)
     };
     match api.db.write(set) {
         Ok(false) => not_found(format!("no site '{name}'")),
@@ -443,9 +465,10 @@ pub fn patch_site(api: &Api, body: &mut Body<'_>, raw: &str, who: &Caller) -> Re
                 who,
                 "site.update",
                 &name,
-                &json!({"spa": spa}).to_string(),
+                &Value::Object(o.clone()).to_string(),
             );
-            ok(json!({"site": name, "spa": spa}))
+            let info = api.sites.info(&name);
+            ok(json!({"site": name, "spa": info.spa, "websocket": info.websocket}))
         }
         Err(e) => internal(e),
     }

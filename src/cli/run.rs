@@ -45,7 +45,7 @@ fn execute(
         crate::database::FILES,
         0,
     ));
-    let host = DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES);
+    let host = DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES, Default::default());
     let sockets = host.sockets.clone();
     let host = Arc::new(host);
     let engine = Engine::new(

@@ -384,7 +384,22 @@ fn build_scripts(
     if let Some(t) = js.threads {
         limits.threads = t.clamp(1, 64);
     }
-    let mut host = DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES);
+    let mut ws = crate::kernel::ws::Limits::default();
+    let [conns, per_site, message, idle] = js.ws;
+    if let Some(n) = conns {
+        ws.max_connections = n as usize;
+    }
+    if let Some(n) = per_site {
+        ws.max_per_room = n as usize;
+    }
+    if let Some(n) = message {
+        ws.max_message = n as usize;
+    }
+    if let Some(s) = idle {
+        ws.idle_timeout = Duration::from_secs(s);
+        ws.ping_after = Duration::from_secs(s * 2 / 5);
+    }
+    let mut host = DbHost::new(db.clone(), DEFAULT_SITE_KV_BYTES, ws);
     host.fetch_policy = crate::scripts::fetch::FetchPolicy::parse(&js.fetch_allow);
     let sockets = host.sockets.clone();
     let host = Arc::new(host);

@@ -200,6 +200,39 @@ pub static JS_FETCH_ALLOW: Opt<Vec<String>> = Opt {
     parse: parse::fetch_allow,
 };
 
+pub static WS_MAX_CONNECTIONS: Opt<usize> = Opt {
+    spec: Spec::value(
+        "--ws-max-connections",
+        "N",
+        "WebSocket connections in all, then 503 (default 4096)",
+    ),
+    parse: |raw| parse::range(raw, 1, 1_000_000),
+};
+pub static WS_MAX_PER_SITE: Opt<usize> = Opt {
+    spec: Spec::value(
+        "--ws-max-per-site",
+        "N",
+        "WebSocket connections to one site, then 503 (default 1024)",
+    ),
+    parse: |raw| parse::range(raw, 1, 1_000_000),
+};
+pub static WS_MAX_MESSAGE_KB: Opt<usize> = Opt {
+    spec: Spec::value(
+        "--ws-max-message-kb",
+        "N",
+        "Longest WebSocket message in KiB; longer closes with 1009 (default 64)",
+    ),
+    parse: |raw| parse::range(raw, 1, 16 * 1024),
+};
+pub static WS_IDLE_TIMEOUT: Opt<u64> = Opt {
+    spec: Spec::value(
+        "--ws-idle-timeout",
+        "S",
+        "Seconds of silence before a WebSocket is closed with 1001; it is\npinged after two fifths of that (default 75)",
+    ),
+    parse: |raw| parse::range(raw, 5, 86_400),
+};
+
 /// The general options, in help order.
 pub static GENERAL: &[&dyn AnyOpt] = &[
     &DB,
@@ -224,6 +257,10 @@ pub static GENERAL: &[&dyn AnyOpt] = &[
     &JS_MEMORY_MB,
     &JS_THREADS,
     &JS_FETCH_ALLOW,
+    &WS_MAX_CONNECTIONS,
+    &WS_MAX_PER_SITE,
+    &WS_MAX_MESSAGE_KB,
+    &WS_IDLE_TIMEOUT,
 ];
 
 /// Every option `fazt serve` takes in this build (HTTPS ones even without the `acme`
@@ -281,6 +318,9 @@ pub struct JsConfig {
     pub threads: Option<usize>,
     /// `--js-fetch-allow`.
     pub fetch_allow: Vec<String>,
+    /// `--ws-max-connections`, `--ws-max-per-site`, `--ws-max-message-kb` (in bytes),
+    /// `--ws-idle-timeout` (seconds): the WebSocket limits, which need the JS runtime too.
+    pub ws: [Option<u64>; 4],
 }
 
 impl JsConfig {
@@ -289,6 +329,7 @@ impl JsConfig {
             || self.memory_mb.is_some()
             || self.threads.is_some()
             || !self.fetch_allow.is_empty()
+            || self.ws.iter().any(Option::is_some)
     }
 }
 
@@ -414,6 +455,12 @@ impl ServeConfig {
                 memory_mb: src.given(&JS_MEMORY_MB)?,
                 threads: src.given(&JS_THREADS)?,
                 fetch_allow: src.value(&JS_FETCH_ALLOW)?,
+                ws: [
+                    src.given(&WS_MAX_CONNECTIONS)?.map(|n| n as u64),
+                    src.given(&WS_MAX_PER_SITE)?.map(|n| n as u64),
+                    src.given(&WS_MAX_MESSAGE_KB)?.map(|n| n as u64 * 1024),
+                    src.given(&WS_IDLE_TIMEOUT)?,
+                ],
             },
             https,
             backup: super::backup::resolve(src)?,

@@ -1,5 +1,6 @@
 //! What fazt knows about each site without touching its files: whether it exists, whether it
-//! has a `main.js` or `api/main.js`, and whether it wants SPA fallback. Cached in memory per
+//! has a `main.js` or `api/main.js`, whether it wants SPA fallback, and whether it opened
+//! `GET /ws` without a script. Cached in memory per
 //! site and dropped on every write to that site, so a static request costs no extra query.
 
 use std::collections::HashMap;
@@ -18,6 +19,8 @@ pub struct SiteInfo {
     pub spa: bool,
     pub main_js: bool,
     pub api_main_js: bool,
+    /// `GET /ws` opened by the site's settings (a site with `main.js` has it anyway).
+    pub websocket: bool,
     /// Its `_redirects` and `_headers`, when it has either.
     pub rules: Option<Arc<Rules>>,
 }
@@ -83,17 +86,18 @@ impl Sites {
 
     fn load(&self, site: &str) -> rusqlite::Result<SiteInfo> {
         self.db.read(|c| {
-            let spa: Option<i64> = c
-                .prepare_cached("SELECT spa FROM sites WHERE name = ?1")?
-                .query_row([site], |r| r.get(0))
+            let row: Option<(i64, i64)> = c
+                .prepare_cached("SELECT spa, websocket FROM sites WHERE name = ?1")?
+                .query_row([site], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let has = |path: &str| vfs::file_exists(c, FILES, site, path);
             let any_file = vfs::has_files(c, FILES, site)?;
             Ok(SiteInfo {
                 // A site registered in `sites`, or one with files (databases from fazt's Go
                 // version have files but no `sites` rows).
-                exists: spa.is_some() || any_file,
-                spa: spa.unwrap_or(0) != 0,
+                exists: row.is_some() || any_file,
+                spa: row.is_some_and(|r| r.0 != 0),
+                websocket: row.is_some_and(|r| r.1 != 0),
                 main_js: has("main.js")?,
                 api_main_js: has("api/main.js")?,
                 rules: load_rules(c, site)?,
@@ -132,6 +136,20 @@ impl Sites {
         let n = conn.execute(
             "UPDATE sites SET spa = ?2, updated_at = ?3 WHERE name = ?1",
             rusqlite::params![site, spa as i64, now()],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Sets whether `site` opens `GET /ws` without a script (inside the caller's write);
+    /// false when it has no row.
+    pub fn set_websocket(
+        conn: &rusqlite::Connection,
+        site: &str,
+        on: bool,
+    ) -> rusqlite::Result<bool> {
+        let n = conn.execute(
+            "UPDATE sites SET websocket = ?2, updated_at = ?3 WHERE name = ?1",
+            rusqlite::params![site, on as i64, now()],
         )?;
         Ok(n > 0)
     }

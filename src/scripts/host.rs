@@ -108,13 +108,13 @@ pub struct DbHost {
 }
 
 impl DbHost {
-    pub fn new(db: Arc<Db>, site_kv_bytes: i64) -> DbHost {
+    pub fn new(db: Arc<Db>, site_kv_bytes: i64, ws: crate::kernel::ws::Limits) -> DbHost {
         DbHost {
             db,
             site_kv_bytes,
             usage: Arc::default(),
             fetch_policy: Default::default(),
-            sockets: Arc::new(crate::kernel::ws::Hub::new(Default::default())),
+            sockets: Arc::new(crate::kernel::ws::Hub::new(ws)),
         }
     }
 }

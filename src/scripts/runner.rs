@@ -106,7 +106,7 @@ impl Scripts {
         path: &str,
         body: &mut Body<'_>,
     ) -> Option<Response> {
-        if path == "ws" && info.main_js && handshake::is_upgrade(req) {
+        if path == "ws" && (info.main_js || info.websocket) && handshake::is_upgrade(req) {
             return Some(super::websocket::open(&self.sockets, site, req));
         }
         let path = format!("/{path}");

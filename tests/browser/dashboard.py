@@ -206,6 +206,9 @@ try:
     spa.click()
     wait.until(lambda d: "SPA fallback on" in msg())
     assert http("GET", "localhost", "/api/sites/hello", AUTH)[1]["data"]["spa"] is True
+    driver.find_element(By.CSS_SELECTOR, "input[name=websocket]").click()
+    wait.until(lambda d: "WebSocket /ws on" in msg())
+    assert http("GET", "localhost", "/api/sites/hello", AUTH)[1]["data"]["websocket"] is True
     shot("04-site")
 
     # ── analytics: the chart has the page views ──────────────────────────────────────────

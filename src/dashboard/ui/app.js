@@ -200,19 +200,25 @@ async function site(name) {
   const after = recent.length ? recent[recent.length - 1].id : 0;
   logStream = new EventSource(base + '/logs?follow=1&after=' + after);
   logStream.onmessage = e => show(JSON.parse(e.data));
-  const spa = h('input', { type: 'checkbox', name: 'spa', checked: !!s.spa });
-  spa.onchange = async () => {
-    try { await api('PATCH', base, { spa: spa.checked }); say('SPA fallback ' + (spa.checked ? 'on' : 'off') + ' for ' + name, true); }
-    catch (e) { spa.checked = !spa.checked; say(e.message); }
+  const toggle = (key, on, what) => {
+    const box = h('input', { type: 'checkbox', name: key, checked: !!on });
+    box.onchange = async () => {
+      try { await api('PATCH', base, { [key]: box.checked }); say(what + ' ' + (box.checked ? 'on' : 'off') + ' for ' + name, true); }
+      catch (e) { box.checked = !box.checked; say(e.message); }
+    };
+    return box;
   };
+  const spa = toggle('spa', s.spa, 'SPA fallback');
+  const ws = toggle('websocket', s.websocket, 'WebSocket /ws');
   let chart = null;
   try { const st = await api('GET', '/api/stats?days=30&site=' + enc(name)); chart = lineChart(st.series, 'pageviews'); } catch (_) { /* no analytics */ }
   return [h('h1', {}, name, ' ', h('a', { href: s.url, target: '_blank', rel: 'noopener' }, 'open ↗')),
     h('div', { class: 'cards' }, card('files', s.file_count), card('size', fmtBytes(s.size_bytes)),
       card('script', s.has_script ? 'main.js' : 'static'),
-      s.has_script && card('WebSocket clients', s.websocket_clients),
+      (s.has_script || s.websocket) && card('WebSocket clients', s.websocket_clients),
       card('last deploy', s.last_deployment ? fmtTime(s.last_deployment.created_at) : '–')),
     h('p', {}, h('label', { style: 'flex-direction:row;gap:.4rem' }, spa, 'SPA fallback (unknown paths serve index.html)')),
+    h('p', {}, h('label', { style: 'flex-direction:row;gap:.4rem' }, ws, 'WebSocket /ws (messages go to the other clients; a main.js site has it always)')),
     chart && [h('h2', {}, 'Visits, 30 days'), chart],
     h('h2', {}, 'Live logs'), logs,
     h('h2', {}, 'Deployments'),
