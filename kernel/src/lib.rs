@@ -35,6 +35,8 @@ pub mod mime;
 pub mod multipart;
 #[forbid(unsafe_code)]
 pub mod net_guard;
+#[forbid(unsafe_code)]
+pub mod oneshot;
 #[allow(unsafe_code)]
 pub mod priority;
 #[allow(unsafe_code)]

@@ -18,7 +18,7 @@ type Arrived = (Option<Answer>, Option<Result<(), String>>);
 /// The meeting point of a run's result and its commit.
 pub(super) struct Meet {
     state: Mutex<Arrived>,
-    reply: may::sync::mpsc::Sender<Answer>,
+    reply: crate::kernel::oneshot::Sender<Answer>,
 }
 
 impl Meet {
@@ -64,7 +64,7 @@ pub(super) fn submit(
     shared: &Arc<Shared>,
     site: &Arc<str>,
     writes: Writes,
-    reply: may::sync::mpsc::Sender<Answer>,
+    reply: crate::kernel::oneshot::Sender<Answer>,
 ) -> Arc<Meet> {
     let meet = Arc::new(Meet {
         state: Mutex::new((None, None)),

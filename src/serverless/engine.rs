@@ -48,7 +48,7 @@ pub(super) struct Job {
     pub env: Vec<(String, String)>,
     pub req: JsRequest,
     pub(super) enqueued: Instant,
-    pub(super) reply: may::sync::mpsc::Sender<Result<JsResponse, JsError>>,
+    pub(super) reply: crate::kernel::oneshot::Sender<Result<JsResponse, JsError>>,
     _slot: PendingSlot,
 }
 
@@ -123,7 +123,7 @@ impl Engine {
         if previous >= limits.max_pending {
             return Err(JsError::Overloaded);
         }
-        let (reply, answer) = may::sync::mpsc::channel();
+        let (reply, answer) = crate::kernel::oneshot::channel();
         let job = Job {
             site: Arc::from(script.site.as_str()),
             kind: script.kind,

@@ -27,7 +27,7 @@ use super::{JsError, JsResponse};
 struct Running {
     /// `None` for a time limit too large to add to the clock (never overdue).
     deadline: Option<Instant>,
-    reply: may::sync::mpsc::Sender<Result<JsResponse, JsError>>,
+    reply: crate::kernel::oneshot::Sender<Result<JsResponse, JsError>>,
     site: Arc<str>,
 }
 
