@@ -1,4 +1,6 @@
-//! The `js` build's script runner over [`crate::serverless::Engine`].
+//! The `js` build's script runner over [`crate::serverless::Engine`]: which script a request
+//! runs, the script's source and the site's env (both cached per site until the site
+//! changes), and the `/ws` upgrade.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,11 +15,21 @@ use crate::serverless::{select_script, Engine, JsError, JsRequest, Script, Scrip
 /// A site's env vars, as `process.env` will see them.
 type Env = Arc<Vec<(String, String)>>;
 
+/// A site's scripts as last read (`main.js`, `api/main.js`; `None`: it has none), and the
+/// count of invalidations (see [`Scripts::load_cached`]).
+type Sources = (HashMap<String, [Option<Option<Arc<Script>>>; 2]>, u64);
+
+/// Sites whose scripts are cached; past it the cache is emptied (it is only a cache).
+const MAX_CACHED_SITES: usize = 4096;
+/// A script longer than this is read again for each request rather than kept.
+const MAX_CACHED_SOURCE: usize = 256 * 1024;
+
 pub struct Scripts {
     pub engine: Engine,
     vfs: Arc<Vfs>,
     db: Arc<Db>,
     env: Mutex<HashMap<String, Env>>,
+    sources: Mutex<Sources>,
     /// The sites' WebSocket clients (`GET /ws`).
     sockets: Arc<Hub>,
 }
@@ -35,6 +47,7 @@ impl Scripts {
             vfs,
             db,
             env: Mutex::new(HashMap::new()),
+            sources: Mutex::new((HashMap::new(), 0)),
             sockets,
         }
     }
@@ -54,6 +67,10 @@ impl Scripts {
         if let Ok(mut e) = self.env.lock() {
             e.remove(site);
         }
+        if let Ok(mut s) = self.sources.lock() {
+            s.0.remove(site);
+            s.1 += 1;
+        }
         self.engine.forget(site);
     }
 
@@ -70,6 +87,36 @@ impl Scripts {
             m.insert(site.to_string(), vars.clone());
         }
         Ok(vars)
+    }
+
+    /// [`Scripts::load`], from memory when this site's script was read since it last changed:
+    /// reading `main.js` from the database on every request cost a query and a copy of the
+    /// source each time. What was read before an invalidation is not kept after it (it may
+    /// predate the deploy that caused it).
+    fn load_cached(&self, site: &str, kind: ScriptKind) -> Result<Option<Arc<Script>>, String> {
+        let slot = kind as usize;
+        let generation = match self.sources.lock() {
+            Ok(s) => {
+                if let Some(Some(found)) = s.0.get(site).map(|e| &e[slot]) {
+                    return Ok(found.clone());
+                }
+                s.1
+            }
+            Err(_) => 0,
+        };
+        let script = self.load(site, kind)?.map(Arc::new);
+        let small = script
+            .as_ref()
+            .is_none_or(|s| s.source.len() <= MAX_CACHED_SOURCE);
+        if let (true, Ok(mut s)) = (small, self.sources.lock()) {
+            if s.1 == generation {
+                if s.0.len() >= MAX_CACHED_SITES && !s.0.contains_key(site) {
+                    s.0.clear();
+                }
+                s.0.entry(site.to_string()).or_default()[slot] = Some(script.clone());
+            }
+        }
+        Ok(script)
     }
 
     /// Loads a script's source and hash from the VFS.
@@ -111,7 +158,7 @@ impl Scripts {
         }
         let path = format!("/{path}");
         let kind = select_script(&path, info.main_js, info.api_main_js)?;
-        let script = match self.load(site, kind) {
+        let script = match self.load_cached(site, kind) {
             Ok(Some(s)) => s,
             Ok(None) => return None, // removed since the site info was cached
             Err(e) => {
