@@ -25,7 +25,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rquickjs::{qjs, Context, Ctx, Function, Persistent, Runtime, Value};
+use rquickjs::{qjs, Context, Ctx, Function, Object, Persistent, Runtime, Value};
 
 use super::alloc::{Budget, LimitedAllocator};
 use super::bytecode::{self, Compiled};
@@ -119,12 +119,22 @@ const MAX_WARM: usize = 4;
 /// top-level `var`/`let`/`function` are fresh locals on every request. Fields drop in
 /// order: the function before its context.
 struct Warm {
-    func: Persistent<Function<'static>>,
+    kept: Kept,
     context: Context,
     site: Arc<str>,
     hash: String,
     /// [`Shared::forgotten`] when it was made.
     epoch: u64,
+}
+
+/// What a warm context keeps of its first run: the script's function, the native globals
+/// (see [`globals::install_builtins`]) and what they share — the response state and the
+/// scope, reset for each run.
+struct Kept {
+    func: Persistent<Function<'static>>,
+    kit: Persistent<Object<'static>>,
+    state: Rc<RefCell<ResponseState>>,
+    scope: Rc<Scope>,
 }
 
 pub(super) struct Worker {
@@ -239,14 +249,6 @@ impl Worker {
         let Some(vm) = &self.vm else {
             return Err(JsError::Internal("no JS runtime".to_owned()));
         };
-        let scope = Rc::new(Scope::new(
-            job.site.clone(),
-            self.shared.host.clone(),
-            limits.clone(),
-            self.shared.locks.clone(),
-            self.shared.modules.clone(),
-            self.shared.overlay.clone(),
-        ));
         vm.interrupted.set(false);
         vm.budget.reset_refused();
         let epoch = self
@@ -262,8 +264,8 @@ impl Worker {
                 .map(|i| self.warm.remove(i)),
             ScriptKind::Api => None,
         };
-        let (context, warm_func) = match warm {
-            Some(w) => (Ok(w.context), Some(w.func)),
+        let (context, warm_kept) = match warm {
+            Some(w) => (Ok(w.context), Some(w.kept)),
             None => (
                 match self.next.take() {
                     Some(c) => Ok(c),
@@ -271,6 +273,20 @@ impl Worker {
                 },
                 None,
             ),
+        };
+        let scope = match &warm_kept {
+            Some(k) => {
+                k.scope.reset();
+                k.scope.clone()
+            }
+            None => Rc::new(Scope::new(
+                job.site.clone(),
+                self.shared.host.clone(),
+                limits.clone(),
+                self.shared.locks.clone(),
+                self.shared.modules.clone(),
+                self.shared.overlay.clone(),
+            )),
         };
         let mut stale_jobs = false;
         let result = match context {
@@ -283,7 +299,7 @@ impl Worker {
                     let deadline = Instant::now().checked_add(limits.cpu_time);
                     vm.deadline.set(deadline);
                     scope.deadline.set(deadline);
-                    let outcome = self.run_in(&ctx, &scope, job, warm_func.as_ref(), &mut made);
+                    let outcome = self.run_in(&ctx, &scope, job, warm_kept.as_ref(), &mut made);
                     let rejected = vm.unhandled.borrow_mut().drain(..).next();
                     let outcome = match (outcome, rejected) {
                         // A `main.js` that never answered because a promise it made was
@@ -336,12 +352,12 @@ impl Worker {
                 }
                 // Only a context whose run went well stays warm: a failed run may have
                 // left it half-changed, and the next request gets a fresh one.
-                match warm_func.or(made) {
-                    Some(func) if outcome.is_ok() && !late && !stale_jobs => {
+                match warm_kept.or(made) {
+                    Some(kept) if outcome.is_ok() && !late && !stale_jobs => {
                         self.warm.insert(
                             0,
                             Warm {
-                                func,
+                                kept,
                                 context,
                                 site: job.site.clone(),
                                 hash: job.hash.clone(),
@@ -381,21 +397,35 @@ impl Worker {
     }
 
     /// Everything that touches the context, under the armed deadline.
-    /// `warm`: the script's function in this (warm) context; a `main.js` run without one
+    /// `warm`: what this (warm) context kept of its first run; a `main.js` run without it
     /// makes it and leaves it in `made`.
     fn run_in<'js>(
         &self,
         ctx: &Ctx<'js>,
         scope: &Rc<Scope>,
         job: &Job,
-        warm: Option<&Persistent<Function<'static>>>,
-        made: &mut Option<Persistent<Function<'static>>>,
+        warm: Option<&Kept>,
+        made: &mut Option<Kept>,
     ) -> Result<JsResponse, Failure> {
-        let state = globals::install(ctx, scope, job.kind, &job.req, &job.env)
+        let mut new_kit = None;
+        let state = match warm {
+            Some(k) => {
+                let kit = k.kit.clone().restore(ctx).map_err(|e| thrown(ctx, e))?;
+                globals::restore_builtins(ctx, &kit, job.kind).map_err(|e| thrown(ctx, e))?;
+                Some(k.state.clone())
+            }
+            None => {
+                let (kit, state) =
+                    globals::install_builtins(ctx, scope, job.kind).map_err(|e| thrown(ctx, e))?;
+                new_kit = Some(Persistent::save(ctx, kit));
+                state
+            }
+        };
+        globals::install_request(ctx, scope, job.kind, &job.req, &job.env)
             .map_err(|e| thrown(ctx, e))?;
         let completion = match (job.kind, warm) {
-            (ScriptKind::Main, Some(f)) => {
-                let f = f.clone().restore(ctx).map_err(|e| thrown(ctx, e))?;
+            (ScriptKind::Main, Some(k)) => {
+                let f = k.func.clone().restore(ctx).map_err(|e| thrown(ctx, e))?;
                 f.call::<_, Value>(()).map_err(|e| thrown(ctx, e))?
             }
             (ScriptKind::Main, None) => {
@@ -408,7 +438,14 @@ impl Worker {
                         "SyntaxError: main.js closes the function it is run in".to_owned(),
                     ));
                 };
-                *made = Some(Persistent::save(ctx, f.clone()));
+                if let (Some(kit), Some(state)) = (new_kit.take(), state.clone()) {
+                    *made = Some(Kept {
+                        func: Persistent::save(ctx, f.clone()),
+                        kit,
+                        state,
+                        scope: scope.clone(),
+                    });
+                }
                 f.call::<_, Value>(()).map_err(|e| thrown(ctx, e))?
             }
             (ScriptKind::Api, _) => {

@@ -205,6 +205,57 @@ fn top_level_state_is_per_request_and_nothing_crosses_sites() {
 }
 
 #[test]
+fn a_warm_context_gets_its_builtins_back_and_per_run_limits_afresh() {
+    let limits = Limits {
+        threads: 1,
+        max_log_lines: 3,
+        ..Limits::default()
+    };
+    let (host, engine) = engine_with(limits, MemHost::default());
+    // A sloppy script that overwrites the native globals after using them; the next run
+    // of the same warm context has them again, with its own response and log budget.
+    let src = r#"
+        for (var i = 0; i < 5; i++) console.log('line ' + i);
+        var n = (db.get('n') || 0) + 1; db.set('n', n);
+        res.status(201).header('X-Run', String(n)).send('run ' + n + ' ' + typeof globalThis.kept);
+        globalThis.kept = 1;
+        db = null; res = null; console = null; fetch = null; socket = null;
+    "#;
+    for n in 1..=3 {
+        let r = run_main(&engine, "s", src).unwrap();
+        let seen = if n == 1 { "undefined" } else { "number" };
+        assert_eq!(
+            (r.status, String::from_utf8_lossy(&r.body).into_owned()),
+            (201, format!("run {n} {seen}"))
+        );
+        let runs: Vec<_> = r.headers.iter().filter(|(k, _)| k == "X-Run").collect();
+        assert_eq!(runs.len(), 1, "one header, this run's: {:?}", r.headers);
+        assert_eq!(runs[0].1, n.to_string());
+    }
+    // Each run logged its 3 lines and one summary of the 2 it dropped.
+    let logs = host.logs_of("s");
+    assert_eq!(
+        logs.iter().filter(|(_, m)| m.starts_with("line ")).count(),
+        9,
+        "{logs:?}"
+    );
+    assert_eq!(
+        logs.iter()
+            .filter(|(_, m)| m.contains("2 more console lines dropped"))
+            .count(),
+        3,
+        "{logs:?}"
+    );
+    // A run that sets and then throws keeps nothing, and the next run is not confused by it.
+    let failing = "db.set('n', 100); throw new Error('boom')";
+    assert!(run_main(&engine, "s", failing).is_err());
+    assert_eq!(
+        ok_body(run_main(&engine, "s", "res.send(String(db.get('n')))")),
+        "3"
+    );
+}
+
+#[test]
 fn sites_kv_and_logs_are_isolated() {
     let (host, engine) = engine();
     run_main(&engine, "a", "db.set('k', 'from a'); console.log('a log')").unwrap();
