@@ -7,6 +7,7 @@ in a run) serves byte-identical files:
 - `text50k.txt` — 50 KiB of English-like text, compresses ~3x (scenario 2);
 - `big10m.bin`  — 10 MiB of random bytes (scenario 3);
 - the Counter `main.js` for fazt and its PocketBase analogue (scenario 5);
+- a pure-compute `main.js` (no KV) for fazt and its baseline binary (scenario 5c);
 - a 1,000-file, 20 MiB site ZIP for the deploy test (scenario 6).
 """
 
@@ -21,6 +22,15 @@ SEED = 8  # issue 8
 SMALL = "small.html"
 TEXT = "text50k.txt"
 BIG = "big10m.bin"
+
+# Pure compute, no KV: a little string and array work, then the answer (scenario 5c). What
+# this measures is the per-request cost of running a script, not QuickJS's speed.
+PURE_JS = (
+    "var parts = [];\n"
+    "for (var i = 0; i < 10; i++) parts.push('<li>' + (i * i) + '</li>');\n"
+    "res.send('<ul>' + parts.join('') + '</ul>');\n"
+)
+PURE_BODY = "<ul>" + "".join(f"<li>{i * i}</li>" for i in range(10)) + "</ul>"
 
 COUNTER_JS = "var n = (db.get('count') || 0) + 1; db.set('count', n); res.send('<h1>Count: ' + n + '</h1>');\n"
 
@@ -77,6 +87,7 @@ class Content:
     docroot: Path  # small.html, text50k.txt, big10m.bin — served by every static server
     site_zip: Path  # the same three files as a fazt site
     counter_zip: Path  # fazt Counter site (main.js)
+    pure_zip: Path  # fazt pure-compute site (main.js, no KV)
     deploy_zip: Path  # 1,000 files, 20 MiB
     deploy_files: int
     deploy_bytes: int
@@ -141,6 +152,8 @@ def generate(out: Path) -> Content:
     site_zip, counter_zip, deploy_zip = out / "site.zip", out / "counter.zip", out / "deploy.zip"
     _zip(site_zip, files)
     _zip(counter_zip, {"main.js": COUNTER_JS.encode()})
+    pure_zip = out / "pure.zip"
+    _zip(pure_zip, {"main.js": PURE_JS.encode()})
     deploy = _deploy_site(rng)
     _zip(deploy_zip, deploy)
     pb_hooks, pb_migrations = out / "pb_hooks", out / "pb_migrations"
@@ -152,6 +165,7 @@ def generate(out: Path) -> Content:
         docroot=docroot,
         site_zip=site_zip,
         counter_zip=counter_zip,
+        pure_zip=pure_zip,
         deploy_zip=deploy_zip,
         deploy_files=len(deploy),
         deploy_bytes=sum(len(d) for d in deploy.values()),

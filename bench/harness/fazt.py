@@ -27,6 +27,7 @@ from .server import Env, Running, launch, static_targets
 
 SITE = "bench"
 COUNTER = "counter"
+PURE = "pure"
 DEPLOY = "deploysite"
 BACKUP_API = "/api/system/backup"
 _BACKUP_LINE = re.compile(r"^backup: (?P<path>.+) — (?P<size>.+), schema version (?P<schema>\d+), (?P<secs>[\d.]+) s")
@@ -130,13 +131,14 @@ def _serve(env: Env, binary: Path, tag: str):
     return proc, idle, port, db
 
 
-def start(env: Env, binary: Path) -> Running:
-    """Starts fazt, records idle RSS, then deploys the benchmark sites.
+def start(env: Env, binary: Path, name: str = "fazt") -> Running:
+    """Starts fazt, records idle RSS, then deploys the benchmark sites (`name` is the
+    server's name in the results: `fazt`, or `fazt-baseline` for an older build).
 
     If a deploy fails, fazt keeps running without those targets, so that
     idle RSS and binary size are still reported (and the failure with them).
     """
-    proc, idle, port, db = _serve(env, binary, "fazt")
+    proc, idle, port, db = _serve(env, binary, name)
     targets: dict[str, Target] = {}
     problem = None
     try:
@@ -146,10 +148,12 @@ def start(env: Env, binary: Path) -> Running:
         deploy(port, token, COUNTER, env.content.counter_zip)
         targets["counter"] = Target("/", f"{COUNTER}.localhost")
         targets["websocket"] = Target("/ws", f"{COUNTER}.localhost")
+        deploy(port, token, PURE, env.content.pure_zip)
+        targets["pure"] = Target("/", f"{PURE}.localhost")
     except (FaztError, subprocess.TimeoutExpired) as e:
         problem = str(e)
     return Running(
-        "fazt",
+        name,
         proc,
         port,
         targets,

@@ -23,7 +23,7 @@ from . import fazt, machine, peers, procs, report, scenarios
 from .load import Loader
 from .server import Env, Running
 
-ALL_SERVERS = ["fazt", "minihttp-hello", "nginx", "static-web-server", "caddy", "pocketbase"]
+ALL_SERVERS = ["fazt", "fazt-baseline", "minihttp-hello", "nginx", "static-web-server", "caddy", "pocketbase"]
 QUICK_SERVERS = ["fazt", "minihttp-hello", "nginx"]
 
 
@@ -31,6 +31,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--cache", type=Path, required=True, help="where run.sh installed the peers")
     p.add_argument("--fazt-bin", type=Path, help="fazt binary (omit: fazt is reported as not run)")
+    p.add_argument(
+        "--fazt-baseline-bin",
+        type=Path,
+        help="an older fazt build to compare the pure-compute script with (omit: not run)",
+    )
     p.add_argument("--fazt-missing", default="", help="why there is no fazt binary (shown in the results)")
     p.add_argument("--out", type=Path, required=True, help="results directory (latest.* or, with --quick, quick.*)")
     p.add_argument("--quick", action="store_true", help="small-file GET only: fazt vs may_minihttp vs nginx")
@@ -59,11 +64,12 @@ def peer_bins(cache: Path) -> peers.Bins:
     )
 
 
-def starter(name: str, env: Env, bins: peers.Bins, fazt_bin: Path | None):
-    if name == "fazt":
-        if fazt_bin is None:
+def starter(name: str, env: Env, bins: peers.Bins, fazt_bin: Path | None, baseline: Path | None):
+    if name in ("fazt", "fazt-baseline"):
+        binary = fazt_bin if name == "fazt" else baseline
+        if binary is None:
             return None
-        return lambda: fazt.start(env, fazt_bin)
+        return lambda: fazt.start(env, binary, name)
     return {
         "minihttp-hello": lambda: peers.start_minihttp(env, bins),
         "nginx": lambda: peers.start_nginx(env, bins),
@@ -73,9 +79,10 @@ def starter(name: str, env: Env, bins: peers.Bins, fazt_bin: Path | None):
     }[name]
 
 
-def binary_of(name: str, bins: peers.Bins, fazt_bin: Path | None) -> Path | None:
+def binary_of(name: str, bins: peers.Bins, fazt_bin: Path | None, baseline: Path | None) -> Path | None:
     return {
         "fazt": fazt_bin,
+        "fazt-baseline": baseline,
         "minihttp-hello": bins.minihttp,
         "nginx": bins.nginx,
         "static-web-server": bins.sws,
@@ -102,12 +109,16 @@ def run_server(name: str, start, env: Env, loader: Loader, quick: bool, results:
         entry["error"] = srv.problem
         log(f"{name}: {srv.problem}")
     plan = [("small", lambda: scenarios.small(loader, srv, env.content))]
-    if not quick:
+    if name == "fazt-baseline":
+        # Only what it is the baseline of.
+        plan = [("pure", lambda: scenarios.pure(loader, srv, env.content))]
+    elif not quick:
         plan += [
             ("gzip", lambda: scenarios.gzip(loader, srv, env.content)),
             ("big", lambda: scenarios.big(loader, srv, env.content)),
             ("idle_conns", lambda: scenarios.idle_conns(env.pin, srv, env.content)),
             ("counter", lambda: scenarios.counter(loader, srv, env.content)),
+            ("pure", lambda: scenarios.pure(loader, srv, env.content)),
             ("websocket", lambda: scenarios.websocket(env.pin, srv, env.content)),
         ]
     try:
@@ -165,11 +176,13 @@ def main(argv: list[str]) -> int:
         env = Env(reg=reg, pin=pin, content=content, run_dir=run_dir)
         loader = Loader(pin, run_dir, args.duration, args.runs, args.warmup)
         for name in names:
-            binary = binary_of(name, bins, args.fazt_bin)
+            binary = binary_of(name, bins, args.fazt_bin, args.fazt_baseline_bin)
             entry = results["servers"].setdefault(name, {})
             if binary is not None and binary.exists():
                 entry.update(binary=str(binary), binary_bytes=binary.stat().st_size, linkage=machine.linkage(binary))
-            start = starter(name, env, bins, args.fazt_bin)
+            start = starter(name, env, bins, args.fazt_bin, args.fazt_baseline_bin)
+            if name == "fazt-baseline" and binary is None:
+                continue  # not asked for
             if start is None or binary is None or not binary.exists():
                 entry["error"] = args.fazt_missing or f"binary not found: {binary}"
                 log(f"{name}: skipped: {entry['error']}")

@@ -57,6 +57,13 @@ def check_file(port: int, target: Target, expected: bytes, gzip_wanted: bool = F
 COUNT_RE = re.compile(rb"<h1>Count: (\d+)</h1>")
 
 
+def check_body(port: int, target: Target, expected: str) -> None:
+    """One request: status 200 and exactly `expected` as the body."""
+    status, _, body = fetch(port, target)
+    if status != 200 or body.decode(errors="replace") != expected:
+        raise ProbeError(f"{target.path} (Host {target.host}): status {status}, body {body[:200]!r}")
+
+
 def check_counter(port: int, target: Target) -> None:
     """Two requests: both must show a count, the second one higher."""
     counts = []

@@ -125,6 +125,7 @@ GOALS = [
     Goal("10 MiB file: RSS rise < 2 MiB per concurrent download", _big_rise, lambda v: v < 2.0),
     Goal("1,000 idle keep-alive connections < 20 MiB RSS", _idle_conns, lambda v: v < 20.0),
     Goal("Counter ≥ 3× PocketBase JS hook", _speedup("counter", "pocketbase"), lambda v: v >= 3.0),
+    Goal("Pure-compute script ≥ 10× the baseline fazt", _speedup("pure", "fazt-baseline"), lambda v: v >= 10.0),
     Goal("1,000 idle WebSocket clients < 24 MiB RSS", _ws_idle, lambda v: v < 24.0),
     Goal("Idle RSS ≤ 4 MiB", _idle_rss, lambda v: v <= 4.0),
     Goal("Binary ≤ 4 MiB", _binary, lambda v: v <= 4.0),
@@ -382,6 +383,12 @@ def markdown(results: dict, chart_name: str = "latest.svg") -> str:
                     ]],
                 )
             )
+        out.append(
+            f"\n## 5c. Function: pure-compute script (no KV) vs the baseline fazt, {scenarios.PURE_CONNS} connections\n\n"
+        )
+        if "fazt-baseline" not in results["servers"]:
+            out.append("No baseline binary was given (`--fazt-baseline-bin`).\n\n")
+        out.append(_load_table(results, "pure", []))
         out.append("\n## 6. Deploy: 1,000-file, 20 MiB site (fazt only)\n\n")
         d = results.get("deploy")
         if not d:

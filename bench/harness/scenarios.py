@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from . import probe, procs
-from .content import BIG, SMALL, TEXT, Content
+from .content import BIG, PURE_BODY, SMALL, TEXT, Content
 from .load import Loader
 from .server import Running
 
@@ -21,6 +21,7 @@ SMALL_CONNS = 64
 GZIP_CONNS = 64
 BIG_CONNS = 16
 COUNTER_CONNS = 64
+PURE_CONNS = 64
 IDLE_CONNS = 1000
 IDLE_HOLD_SECONDS = 30  # upper bound; the harness releases them after sampling
 
@@ -55,6 +56,13 @@ def counter(loader: Loader, srv: Running, content: Content) -> dict:
     t = srv.targets["counter"]
     probe.check_counter(srv.port, t)
     return loader.run(srv.pid, srv.port, t, COUNTER_CONNS).to_dict()
+
+
+def pure(loader: Loader, srv: Running, content: Content) -> dict:
+    """5c: a pure-compute script (no KV), 64 connections: the per-request cost of a run."""
+    t = srv.targets["pure"]
+    probe.check_body(srv.port, t, PURE_BODY)
+    return loader.run(srv.pid, srv.port, t, PURE_CONNS).to_dict()
 
 
 def idle_conns(pin: procs.Pinning, srv: Running, content: Content) -> dict:
