@@ -51,7 +51,7 @@ fn tags(c: &Connection) -> rusqlite::Result<Vec<Value>> {
         }
     }
     let mut v: Vec<(String, i64)> = by_tag.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(v.into_iter()
         .map(|(tag, count)| json!({"tag": tag, "count": count}))
         .collect())

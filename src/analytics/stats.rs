@@ -173,7 +173,7 @@ fn sorted_top(m: HashMap<(String, String), i64>) -> Vec<Top> {
         .into_iter()
         .map(|((site, value), hits)| Top { site, value, hits })
         .collect();
-    v.sort_by(|a, b| {
+    v.sort_unstable_by(|a, b| {
         b.hits
             .cmp(&a.hits)
             .then_with(|| a.site.cmp(&b.site))
@@ -347,7 +347,7 @@ fn compute_aligned(
             count,
         })
         .collect();
-    events.sort_by(|a, b| {
+    events.sort_unstable_by(|a, b| {
         b.count
             .cmp(&a.count)
             .then_with(|| (&a.source, &a.kind).cmp(&(&b.source, &b.kind)))

@@ -91,7 +91,7 @@ pub fn run(mut args: Arguments) -> Result<(), CliError> {
             }
             println!("  {:<16} URL", "NAME");
             let mut urls: Vec<&String> = cfg.tokens.keys().collect();
-            urls.sort();
+            urls.sort_unstable();
             for url in urls {
                 let mark = if cfg.default_server.as_deref() == Some(url.as_str()) { "*" } else { " " };
                 println!("{mark} {:<16} {url}", cfg.name_of(url).unwrap_or("-"));

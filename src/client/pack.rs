@@ -172,7 +172,7 @@ impl Manifest {
                 dir.display()
             ));
         }
-        files.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+        files.sort_unstable_by(|a, b| a.0.path.cmp(&b.0.path));
         Ok(Manifest { files })
     }
 
@@ -217,7 +217,7 @@ fn walk(
         .map_err(|e| format!("reading {}: {e}", dir.display()))?
         .filter_map(Result::ok)
         .collect();
-    entries.sort_by_key(|e| e.file_name());
+    entries.sort_unstable_by_key(|e| e.file_name());
     for e in entries {
         let Some(name) = e.file_name().to_str().map(String::from) else {
             return Err(format!("{}: file names must be UTF-8", e.path().display()));
@@ -283,7 +283,7 @@ mod tests {
         }
         let mut files = Vec::new();
         walk(&root, "", false, &Ignore::default(), &mut files).unwrap();
-        files.sort();
+        files.sort_unstable();
         std::fs::remove_dir_all(&root).unwrap();
         assert_eq!(files, [".well-known/security.txt", "index.html"]);
     }

@@ -60,7 +60,7 @@ impl Schedule {
                 }
             }
         }
-        out.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        out.sort_unstable_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         Ok(out)
     }
 

@@ -200,7 +200,7 @@ pub(crate) mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| !n.starts_with("live.db"))
             .collect();
-        names.sort();
+        names.sort_unstable();
         assert_eq!(names, ["copy.db"]);
     }
 

@@ -114,7 +114,7 @@ impl SniResolver {
             .keys()
             .cloned()
             .collect();
-        v.sort();
+        v.sort_unstable();
         v
     }
 

@@ -108,7 +108,7 @@ pub struct StoredMeta {
 pub fn stored_metas(store: &dyn CertStore) -> Result<Vec<StoredMeta>, StoreError> {
     let mut keys = store.list("certs/")?;
     keys.retain(|k| k.ends_with("/meta.json"));
-    keys.sort();
+    keys.sort_unstable();
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
         let Some(raw) = store.get(&key)? else {
@@ -204,7 +204,7 @@ pub fn domains_in(ns: &str, keys: &[String]) -> Vec<String> {
         .filter(|(domain, file)| !domain.is_empty() && !file.is_empty())
         .map(|(domain, _)| domain.to_owned())
         .collect();
-    out.sort();
+    out.sort_unstable();
     out.dedup();
     out
 }

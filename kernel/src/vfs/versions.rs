@@ -300,7 +300,7 @@ impl<'c> Switch<'c> {
             self.retire(&path)?;
             del.execute(params![self.site, path])?;
         }
-        self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        self.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         Ok(std::mem::take(&mut self.entries))
     }
 
