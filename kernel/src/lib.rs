@@ -44,6 +44,8 @@ pub mod process;
 #[forbid(unsafe_code)]
 pub mod provision;
 #[forbid(unsafe_code)]
+pub mod queue;
+#[forbid(unsafe_code)]
 pub mod release;
 #[allow(unsafe_code)]
 pub mod terminal;

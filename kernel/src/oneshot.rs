@@ -93,6 +93,27 @@ impl<T> Receiver<T> {
             }
         }
     }
+
+    /// [`Receiver::recv`] for at most `limit`: `None` when no answer came in time (or none
+    /// can come).
+    pub fn recv_timeout(self, limit: std::time::Duration) -> Option<T> {
+        let until = std::time::Instant::now() + limit;
+        loop {
+            if let Some(v) = self.0.take() {
+                return Some(v);
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if self.0.senders.load(Ordering::Acquire) == 0 || left.is_zero() {
+                return self.0.take();
+            }
+            // A timeout or a cancellation: the loop looks once more, then gives up.
+            if self.0.blocker.park(Some(left)).is_err()
+                && self.0.senders.load(Ordering::Acquire) > 0
+            {
+                return self.0.take();
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +148,29 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(rx.recv(), Ok(7));
+    }
+
+    #[test]
+    fn a_bounded_wait_gives_up_in_time_or_takes_a_late_enough_answer() {
+        let (tx, rx) = channel::<u32>();
+        let started = std::time::Instant::now();
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_millis(30)), None);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(30));
+        drop(tx);
+        let (tx, rx) = channel::<u32>();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            tx.send(5)
+        });
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(10)), Some(5));
+        t.join().unwrap().unwrap();
+        let (tx, rx) = channel::<u32>();
+        drop(tx);
+        assert_eq!(
+            rx.recv_timeout(std::time::Duration::from_secs(10)),
+            None,
+            "closed: at once"
+        );
     }
 
     #[test]

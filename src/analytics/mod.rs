@@ -33,7 +33,7 @@ pub mod stats;
 pub mod visitor;
 
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -134,14 +134,14 @@ impl Analytics {
     /// Writes everything recorded so far; blocks until it is in the database (at most 10 s).
     /// For shutdown: call after the server stopped taking requests, before the checkpoint.
     pub fn flush(&self) {
-        let (ack, done) = mpsc::channel();
+        let (ack, done) = crate::kernel::oneshot::channel();
         self.shared
             .acks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(ack);
         self.recorder.unpark();
-        if done.recv_timeout(Duration::from_secs(10)).is_err() {
+        if done.recv_timeout(Duration::from_secs(10)).is_none() {
             log::warn!("analytics: flush did not finish within 10 s");
         }
     }

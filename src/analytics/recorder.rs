@@ -10,9 +10,9 @@
 //! requests) still writes one row per request. Grouping is done first on the raw capture
 //! (cheap), then on the finished rows.
 
+use crate::kernel::oneshot::Sender;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use super::buffer::{Buffers, Local};
@@ -182,7 +182,7 @@ impl Recorder {
             }
         }
         let mut groups: Vec<(HitRef<'_>, Agg)> = groups.into_iter().collect();
-        groups.sort_by_key(|(_, a)| a.first);
+        groups.sort_unstable_by_key(|(_, a)| a.first);
         let built: Vec<Row> = groups.iter().map(|(h, a)| self.hit_row(h, a)).collect();
         rows.extend(merge_same(built));
         // Stable: within a second, tracking events first, then requests in arrival order.

@@ -27,7 +27,7 @@ pub fn download(db: &Arc<Db>, who: &Caller) -> Response {
     let started = now();
     // VACUUM INTO of a large database takes seconds: on its own thread, so this coroutine
     // waits without holding one of the few serving threads.
-    let (tx, rx) = may::sync::mpsc::channel();
+    let (tx, rx) = crate::kernel::oneshot::channel();
     let db2 = db.clone();
     let spawned = std::thread::Builder::new()
         .name("backup-download".into())

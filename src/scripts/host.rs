@@ -123,7 +123,7 @@ impl DbHost {
     /// One write through [`Host::kv_commit`], waited for (the engine batches a run's writes;
     /// this is for callers outside a run).
     fn commit_now(&self, site: &str, key: &str, value: Option<&str>) -> Result<(), String> {
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, rx) = crate::kernel::oneshot::channel();
         let writes = vec![(key.to_string(), value.map(str::to_string))];
         self.kv_commit(site, writes, Box::new(move |r| drop(tx.send(r))));
         rx.recv()

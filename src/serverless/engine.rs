@@ -12,7 +12,6 @@
 //! [`Limits::queue_timeout`] is refused, so overload degrades into quick 503s.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,6 +19,7 @@ use super::bytecode::BytecodeCache;
 use super::pool::{self, Pool};
 use super::site_lock::SiteLocks;
 use super::{Host, JsError, JsRequest, JsResponse, Limits, Script, ScriptKind};
+use crate::kernel::queue::Queue;
 
 /// State shared by the engine handle and its workers.
 pub(super) struct Shared {
@@ -66,7 +66,7 @@ impl Drop for PendingSlot {
 /// CPU limit), answers queued requests with [`JsError::Overloaded`] and joins the threads.
 pub struct Engine {
     shared: Arc<Shared>,
-    jobs: Option<std_mpsc::Sender<Job>>,
+    jobs: Arc<Queue<Job>>,
 }
 
 impl Engine {
@@ -74,7 +74,7 @@ impl Engine {
     /// to create a thread.
     pub fn new(host: Arc<dyn Host>, limits: Limits) -> std::io::Result<Engine> {
         let threads = limits.threads.max(1);
-        let (tx, rx) = std_mpsc::channel::<Job>();
+        let jobs = Arc::new(Queue::default());
         let shared = Arc::new(Shared {
             host,
             limits: Arc::new(limits),
@@ -85,16 +85,13 @@ impl Engine {
             forgotten: std::sync::atomic::AtomicU64::new(0),
             pending: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
-            pool: Pool::new(rx),
+            pool: Pool::new(jobs.clone()),
         });
         for _ in 0..threads {
             pool::spawn_worker(&shared)?;
         }
         pool::spawn_watchdog(&shared)?;
-        Ok(Engine {
-            shared,
-            jobs: Some(tx),
-        })
+        Ok(Engine { shared, jobs })
     }
 
     /// Runs `script` for one request and returns its response. Callable from a `may`
@@ -114,10 +111,6 @@ impl Engine {
                 limit: limits.max_request_body,
             });
         }
-        let sender = self
-            .jobs
-            .as_ref()
-            .ok_or_else(|| JsError::Internal("the engine is stopped".to_owned()))?;
         let previous = self.shared.pending.fetch_add(1, Ordering::AcqRel);
         let slot = PendingSlot(self.shared.clone());
         if previous >= limits.max_pending {
@@ -135,8 +128,8 @@ impl Engine {
             reply,
             _slot: slot,
         };
-        if sender.send(job).is_err() {
-            return Err(JsError::Internal("the JS workers are gone".to_owned()));
+        if self.jobs.push(job).is_err() {
+            return Err(JsError::Internal("the engine is stopped".to_owned()));
         }
         // No timeout on this wait, on purpose: every path answers or drops its sender — the
         // worker, the watchdog at the deadline, the queue's own timeout, the commit — and a
@@ -177,7 +170,7 @@ impl Drop for Engine {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::Release);
         // Closing the queue ends each worker's loop once the queue is empty.
-        self.jobs = None;
+        self.jobs.close();
         self.shared.pool.join_all();
     }
 }

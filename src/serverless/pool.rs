@@ -14,7 +14,6 @@
 //! limit each, never an unbounded number.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -22,6 +21,7 @@ use std::time::{Duration, Instant};
 use super::engine::{Job, Shared};
 use super::worker::{Worker, WORKER_STACK_BYTES};
 use super::{JsError, JsResponse};
+use crate::kernel::queue::Queue;
 
 /// What one worker is running, for the watchdog.
 struct Running {
@@ -39,7 +39,7 @@ struct Slot {
 }
 
 pub(super) struct Pool {
-    jobs: Arc<Mutex<std_mpsc::Receiver<Job>>>,
+    jobs: Arc<Queue<Job>>,
     /// The workers in the pool (abandoned ones have left it).
     live: Mutex<Vec<Arc<Slot>>>,
     /// Abandoned workers still stuck in their call.
@@ -48,9 +48,9 @@ pub(super) struct Pool {
 }
 
 impl Pool {
-    pub fn new(jobs: std_mpsc::Receiver<Job>) -> Pool {
+    pub fn new(jobs: Arc<Queue<Job>>) -> Pool {
         Pool {
-            jobs: Arc::new(Mutex::new(jobs)),
+            jobs,
             live: Mutex::new(Vec::new()),
             stuck: Mutex::new(0),
             handles: Mutex::new(Vec::new()),
@@ -123,12 +123,10 @@ fn worker_loop(shared: Arc<Shared>, mut slot: Arc<Slot>) {
     let mut next: Option<Job> = None;
     loop {
         let job = match next.take() {
-            Some(j) => Ok(j),
-            // Only a panic while *receiving* could poison this lock; the receiver is still
-            // sound then.
-            None => lock(&shared.pool.jobs).recv(),
+            Some(j) => Some(j),
+            None => shared.pool.jobs.pop(),
         };
-        let Ok(job) = job else { return };
+        let Some(job) = job else { return };
         let refuse = shared.stopping.load(Ordering::Acquire)
             || job.enqueued.elapsed() > shared.limits.queue_timeout;
         let (result, abandoned) = if refuse {
@@ -175,7 +173,7 @@ fn worker_loop(shared: Arc<Shared>, mut slot: Arc<Slot>) {
         // woken caller run before the housekeeping below: on a busy machine it may be
         // queued on this CPU, and `tidy` can take ~0.15 ms (paced latency p50 ~270 µs
         // without the yield, ~70 µs with it, on a loaded 2-core box).
-        next = lock(&shared.pool.jobs).try_recv().ok();
+        next = shared.pool.jobs.try_pop();
         if next.is_none() {
             std::thread::yield_now();
         }

@@ -21,7 +21,7 @@ static UPGRADING: AtomicBool = AtomicBool::new(false);
 /// Runs `f` on its own thread (fetching and self-testing take seconds), so the coroutine
 /// waits without holding a serving thread.
 fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    let (tx, rx) = may::sync::mpsc::channel();
+    let (tx, rx) = crate::kernel::oneshot::channel();
     std::thread::Builder::new()
         .name("fazt-upgrade".into())
         .stack_size(256 * 1024)

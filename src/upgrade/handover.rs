@@ -129,7 +129,7 @@ pub fn start_successor(binary: &Path, release: Option<&Version>) -> Result<Child
     let mut child = spawned.map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
 
     // The pipe reads "ready" once the child serves, or EOF when it exits first.
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = crate::kernel::oneshot::channel();
     let _ = std::thread::Builder::new()
         .name("fazt-upgrade-ready".into())
         .spawn(move || {
@@ -140,7 +140,7 @@ pub fn start_successor(binary: &Path, release: Option<&Version>) -> Result<Child
     let start = Instant::now();
     let outcome = rx.recv_timeout(READY_DEADLINE);
     let why = match outcome {
-        Ok(true) => {
+        Some(true) => {
             log::info!(
                 "restart: {} (pid {}) ready after {} ms",
                 binary.display(),
@@ -149,11 +149,11 @@ pub fn start_successor(binary: &Path, release: Option<&Version>) -> Result<Child
             );
             return Ok(child);
         }
-        Ok(false) => {
+        Some(false) => {
             let status = wait_briefly(&mut child);
             format!("it exited before reporting ready ({status})")
         }
-        Err(_) => format!(
+        None => format!(
             "it did not report ready within {} s",
             READY_DEADLINE.as_secs()
         ),

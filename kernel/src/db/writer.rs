@@ -1,7 +1,7 @@
 //! The single writer: one OS thread owns the only read-write connection and runs write jobs
 //! in order. SQLite allows one writer at a time anyway; funnelling writes here means no
 //! `SQLITE_BUSY` between our own writers, and a coroutine waiting for its write parks only
-//! itself (may's channel), never a worker thread. Readers use their own connections (WAL), so
+//! itself (a one-shot reply), never a worker thread. Readers use their own connections (WAL), so
 //! they never wait on this thread.
 //!
 //! Small writes that many requests make at once ([`Grouped`]) share one transaction: the
@@ -11,11 +11,12 @@
 //! one per batch; a job that fails rolls back to its savepoint and leaves the others in.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
 use super::DbError;
+use crate::queue::Queue;
 
 type Plain = Box<dyn FnOnce(&mut Connection) + Send>;
 /// A job's result, whatever its type.
@@ -45,7 +46,7 @@ enum Job {
 
 /// The writer thread and the queue of jobs to it.
 pub struct Writer {
-    tx: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
+    jobs: Arc<Queue<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -53,9 +54,8 @@ impl Drop for Writer {
     /// Closes the queue and waits for the thread, so the connection is closed (and SQLite
     /// has removed its `-wal`/`-shm` files) when the `Db` is gone.
     fn drop(&mut self) {
-        if let Ok(mut tx) = self.tx.lock() {
-            tx.take();
-        }
+        // The thread runs what is queued, then ends.
+        self.jobs.close();
         if let Some(t) = self.thread.take() {
             // Never join ourselves (a job that dropped the last handle to its own Db).
             if t.thread().id() != std::thread::current().id() {
@@ -68,13 +68,14 @@ impl Drop for Writer {
 impl Writer {
     /// Starts the thread that owns `conn`.
     pub fn start(mut conn: Connection) -> std::io::Result<Writer> {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let jobs = Arc::new(Queue::default());
+        let queue = jobs.clone();
         let thread = std::thread::Builder::new()
             .name("db-writer".into())
             .stack_size(1024 * 1024)
-            .spawn(move || serve(&mut conn, &rx))?;
+            .spawn(move || serve(&mut conn, &queue))?;
         Ok(Writer {
-            tx: std::sync::Mutex::new(Some(tx)),
+            jobs,
             thread: Some(thread),
         })
     }
@@ -108,13 +109,7 @@ impl Writer {
     }
 
     fn send(&self, job: Job) -> Result<(), DbError> {
-        self.tx
-            .lock()
-            .map_err(|_| DbError::WriterStopped)?
-            .as_ref()
-            .ok_or(DbError::WriterStopped)?
-            .send(job)
-            .map_err(|_| DbError::WriterStopped)
+        self.jobs.push(job).map_err(|_| DbError::WriterStopped)
     }
 
     /// The one instance of the round trip: each job's result travels boxed, so the channel
@@ -123,7 +118,7 @@ impl Writer {
         &self,
         f: Box<dyn FnOnce(&mut Connection) -> Reply + Send>,
     ) -> Result<Reply, DbError> {
-        let (rtx, rrx) = may::sync::mpsc::channel::<Reply>();
+        let (rtx, rrx) = crate::oneshot::channel::<Reply>();
         self.submit(Box::new(move |c| {
             let _ = rtx.send(f(c));
         }))?;
@@ -132,16 +127,16 @@ impl Writer {
     }
 }
 
-/// The writer thread's loop, until every sender is gone.
-fn serve(conn: &mut Connection, rx: &mpsc::Receiver<Job>) {
+/// The writer thread's loop, until the queue is closed and empty.
+fn serve(conn: &mut Connection, jobs: &Queue<Job>) {
     // A job taken from the queue while gathering a group, run after it.
     let mut next: Option<Job> = None;
     loop {
         let job = match next.take() {
             Some(j) => j,
-            None => match rx.recv() {
-                Ok(j) => j,
-                Err(_) => return,
+            None => match jobs.pop() {
+                Some(j) => j,
+                None => return,
             },
         };
         match job {
@@ -154,13 +149,13 @@ fn serve(conn: &mut Connection, rx: &mpsc::Receiver<Job>) {
             Job::Grouped(first) => {
                 let mut group = vec![first];
                 while group.len() < MAX_GROUP {
-                    match rx.try_recv() {
-                        Ok(Job::Grouped(g)) => group.push(g),
-                        Ok(other) => {
+                    match jobs.try_pop() {
+                        Some(Job::Grouped(g)) => group.push(g),
+                        Some(other) => {
                             next = Some(other);
                             break;
                         }
-                        Err(_) => break,
+                        None => break,
                     }
                 }
                 run_group(conn, group);
