@@ -9,15 +9,26 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// The queue; share it behind an `Arc`.
 pub struct Queue<T> {
-    /// The items, and whether the queue is closed.
-    state: Mutex<(VecDeque<T>, bool)>,
+    state: Mutex<State<T>>,
     ready: Condvar,
+}
+
+struct State<T> {
+    items: VecDeque<T>,
+    closed: bool,
+    /// Consumers asleep in [`Queue::pop`]: a push wakes one only when there is one (a
+    /// condvar's notify is a syscall even with nobody waiting).
+    waiting: usize,
 }
 
 impl<T> Default for Queue<T> {
     fn default() -> Self {
         Queue {
-            state: Mutex::new((VecDeque::new(), false)),
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                closed: false,
+                waiting: 0,
+            }),
             ready: Condvar::new(),
         }
     }
@@ -25,7 +36,7 @@ impl<T> Default for Queue<T> {
 
 impl<T> Queue<T> {
     /// A poisoned lock still guards a sound queue: no code panics while holding it.
-    fn lock(&self) -> MutexGuard<'_, (VecDeque<T>, bool)> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -33,12 +44,15 @@ impl<T> Queue<T> {
     /// queue is closed.
     pub fn push(&self, item: T) -> Result<(), T> {
         let mut st = self.lock();
-        if st.1 {
+        if st.closed {
             return Err(item);
         }
-        st.0.push_back(item);
+        st.items.push_back(item);
+        let wake = st.waiting > 0;
         drop(st);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
         Ok(())
     }
 
@@ -47,25 +61,27 @@ impl<T> Queue<T> {
     pub fn pop(&self) -> Option<T> {
         let mut st = self.lock();
         loop {
-            if let Some(item) = st.0.pop_front() {
+            if let Some(item) = st.items.pop_front() {
                 return Some(item);
             }
-            if st.1 {
+            if st.closed {
                 return None;
             }
+            st.waiting += 1;
             st = self.ready.wait(st).unwrap_or_else(|p| p.into_inner());
+            st.waiting -= 1;
         }
     }
 
     /// The front item if there is one, without waiting.
     pub fn try_pop(&self) -> Option<T> {
-        self.lock().0.pop_front()
+        self.lock().items.pop_front()
     }
 
     /// Refuses further pushes and wakes every consumer (they drain what is left, then get
     /// `None`).
     pub fn close(&self) {
-        self.lock().1 = true;
+        self.lock().closed = true;
         self.ready.notify_all();
     }
 }
