@@ -15,11 +15,18 @@ use crate::serverless::{select_script, Engine, JsError, JsRequest, Script, Scrip
 /// A site's env vars, as `process.env` will see them.
 type Env = Arc<Vec<(String, String)>>;
 
-/// A site's scripts as last read (`main.js`, `api/main.js`; `None`: it has none), and the
-/// count of invalidations (see [`Scripts::load_cached`]).
-type Sources = (HashMap<String, [Option<Option<Arc<Script>>>; 2]>, u64);
+/// What is kept of one site until it changes: its env and its scripts as last read
+/// (`main.js`, `api/main.js`; `Some(None)`: it has none).
+#[derive(Default)]
+struct Entry {
+    env: Option<Env>,
+    scripts: [Option<Option<Arc<Script>>>; 2],
+}
 
-/// Sites whose scripts are cached; past it the cache is emptied (it is only a cache).
+/// The sites' entries, and the count of invalidations (see [`Scripts::cached`]).
+type Cache = (HashMap<String, Entry>, u64);
+
+/// Sites kept; past it the cache is emptied (it is only a cache).
 const MAX_CACHED_SITES: usize = 4096;
 /// A script longer than this is read again for each request rather than kept.
 const MAX_CACHED_SOURCE: usize = 256 * 1024;
@@ -28,8 +35,7 @@ pub struct Scripts {
     pub engine: Engine,
     vfs: Arc<Vfs>,
     db: Arc<Db>,
-    env: Mutex<HashMap<String, Env>>,
-    sources: Mutex<Sources>,
+    cache: Mutex<Cache>,
     /// The sites' WebSocket clients (`GET /ws`).
     sockets: Arc<Hub>,
 }
@@ -46,8 +52,7 @@ impl Scripts {
             engine,
             vfs,
             db,
-            env: Mutex::new(HashMap::new()),
-            sources: Mutex::new((HashMap::new(), 0)),
+            cache: Mutex::new((HashMap::new(), 0)),
             sockets,
         }
     }
@@ -64,59 +69,62 @@ impl Scripts {
 
     /// Drops what is cached for `site` (after a deploy, env change or delete).
     pub fn forget(&self, site: &str) {
-        if let Ok(mut e) = self.env.lock() {
-            e.remove(site);
-        }
-        if let Ok(mut s) = self.sources.lock() {
-            s.0.remove(site);
-            s.1 += 1;
+        if let Ok(mut c) = self.cache.lock() {
+            c.0.remove(site);
+            c.1 += 1;
         }
         self.engine.forget(site);
     }
 
-    fn env_of(&self, site: &str) -> Result<Env, String> {
-        if let Some(e) = self.env.lock().ok().and_then(|m| m.get(site).cloned()) {
-            return Ok(e);
-        }
-        let vars = super::env::values(&self.db, site).map_err(|e| e.to_string())?;
-        let vars = Arc::new(vars);
-        if let Ok(mut m) = self.env.lock() {
-            if m.len() > 4096 {
-                m.clear();
+    /// One of `site`'s cached values (`slot` picks it), else `load`ed and kept when `keep`
+    /// says so. What was read before an invalidation is not kept after it (it may predate
+    /// the deploy or env change that caused it).
+    fn cached<T: Clone>(
+        &self,
+        site: &str,
+        slot: impl Fn(&mut Entry) -> &mut Option<T>,
+        load: impl FnOnce() -> Result<T, String>,
+        keep: impl FnOnce(&T) -> bool,
+    ) -> Result<T, String> {
+        let generation = match self.cache.lock() {
+            Ok(mut c) => {
+                if let Some(v) = c.0.get_mut(site).and_then(|e| slot(e).clone()) {
+                    return Ok(v);
+                }
+                c.1
             }
-            m.insert(site.to_string(), vars.clone());
+            Err(_) => 0,
+        };
+        let v = load()?;
+        if let (true, Ok(mut c)) = (keep(&v), self.cache.lock()) {
+            if c.1 == generation {
+                if c.0.len() >= MAX_CACHED_SITES && !c.0.contains_key(site) {
+                    c.0.clear();
+                }
+                *slot(c.0.entry(site.to_string()).or_default()) = Some(v.clone());
+            }
         }
-        Ok(vars)
+        Ok(v)
+    }
+
+    fn env_of(&self, site: &str) -> Result<Env, String> {
+        let load = || {
+            let vars = super::env::values(&self.db, site).map_err(|e| e.to_string())?;
+            Ok(Arc::new(vars))
+        };
+        self.cached(site, |e| &mut e.env, load, |_| true)
     }
 
     /// [`Scripts::load`], from memory when this site's script was read since it last changed:
     /// reading `main.js` from the database on every request cost a query and a copy of the
-    /// source each time. What was read before an invalidation is not kept after it (it may
-    /// predate the deploy that caused it).
+    /// source each time.
     fn load_cached(&self, site: &str, kind: ScriptKind) -> Result<Option<Arc<Script>>, String> {
-        let slot = kind as usize;
-        let generation = match self.sources.lock() {
-            Ok(s) => {
-                if let Some(Some(found)) = s.0.get(site).map(|e| &e[slot]) {
-                    return Ok(found.clone());
-                }
-                s.1
-            }
-            Err(_) => 0,
+        let load = || Ok(self.load(site, kind)?.map(Arc::new));
+        let small = |s: &Option<Arc<Script>>| {
+            s.as_ref()
+                .is_none_or(|s| s.source.len() <= MAX_CACHED_SOURCE)
         };
-        let script = self.load(site, kind)?.map(Arc::new);
-        let small = script
-            .as_ref()
-            .is_none_or(|s| s.source.len() <= MAX_CACHED_SOURCE);
-        if let (true, Ok(mut s)) = (small, self.sources.lock()) {
-            if s.1 == generation {
-                if s.0.len() >= MAX_CACHED_SITES && !s.0.contains_key(site) {
-                    s.0.clear();
-                }
-                s.0.entry(site.to_string()).or_default()[slot] = Some(script.clone());
-            }
-        }
-        Ok(script)
+        self.cached(site, |e| &mut e.scripts[kind as usize], load, small)
     }
 
     /// Loads a script's source and hash from the VFS.

@@ -5,9 +5,11 @@
 //! are made once per context ([`install_builtins`]) and put back on every later run of a
 //! warm context ([`restore_builtins`]): making and freeing their ~20 functions on every
 //! request was a third of a trivial script's CPU. Their per-run state lives in the
-//! [`Scope`] (reset each run) and the response state, both shared with the context. Nothing else is added to QuickJS's
-//! standard library: no `std`/`os` modules, no file access — a script can only reach the
-//! outside through the [`Host`] calls made here, each naming the script's own site.
+//! [`Scope`] (reset each run) and the response state, both shared with the context.
+//!
+//! Nothing else is added to QuickJS's standard library: no `std`/`os` modules, no file
+//! access — a script can only reach the outside through the [`Host`] calls made here, each
+//! naming the script's own site.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
