@@ -2,10 +2,11 @@
 //! `api/main.js`), `res` or `respond`, `db`, `console` and `process.env`, `require` (the
 //! site's own files only, see `require.rs`), `fetch` (through the host's SSRF guard, see
 //! `fetch.rs`) and `socket`. The native objects (`res`, `db`, `console`, `fetch`, `socket`)
-//! are made once per context ([`install_builtins`]) and put back on every later run of a
-//! warm context ([`restore_builtins`]): making and freeing their ~20 functions on every
-//! request was a third of a trivial script's CPU. Their per-run state lives in the
-//! [`Scope`] (reset each run) and the response state, both shared with the context.
+//! are made once per context ([`install_builtins`]): making and freeing their ~20 functions
+//! on every request was a third of a trivial script's CPU. Every run then calls a small JS
+//! prelude ([`install_request`]) that puts them back and adds the per-run globals. Their
+//! per-run state lives in the [`Scope`] (reset each run) and the response state, both
+//! shared with the context.
 //!
 //! Nothing else is added to QuickJS's standard library: no `std`/`os` modules, no file
 //! access — a script can only reach the outside through the [`Host`] calls made here, each
@@ -13,11 +14,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use rquickjs::{Ctx, Object, Value};
+use rquickjs::{Ctx, Function, Object, Value};
 
+use super::bytecode;
 use super::overlay::{Overlay, Writes};
 use super::require::{self, ModuleCache};
 use super::response::ResponseState;
@@ -145,7 +147,7 @@ impl Drop for Scope {
     }
 }
 
-/// The globals [`install_builtins`] makes, for each kind.
+/// The native globals [`install_builtins`] makes, for each kind.
 fn builtin_names(kind: ScriptKind) -> [&'static str; 5] {
     let answer = match kind {
         ScriptKind::Main => "res",
@@ -154,14 +156,70 @@ fn builtin_names(kind: ScriptKind) -> [&'static str; 5] {
     [answer, "db", "console", "fetch", "socket"]
 }
 
+/// The per-run half of the globals, as JS: called with the context's natives (`k`), it
+/// returns the function each run calls with the global object and the request. That
+/// function puts the natives back (the last run may have replaced one: `db = null` at the
+/// top level of a sloppy script), and sets the request object, a `require` with a fresh
+/// module registry and `process.env`. Done in Rust, these ~15 property sets were a sixth
+/// of a trivial script's instructions (an atom made and a shape looked up for each); here
+/// the names are atoms in the bytecode and the objects are literals. Strict, so a global
+/// the script made read-only fails the run instead of silently keeping its value.
+fn prelude_source(kind: ScriptKind) -> String {
+    let [answer, ..] = builtin_names(kind);
+    let request = match kind {
+        ScriptKind::Main => "req",
+        ScriptKind::Api => "request",
+    };
+    PRELUDE_TEMPLATE
+        .replace("ANSWER", answer)
+        .replace("REQUEST", request)
+        .replace("BOOT", require::BOOT)
+}
+
+/// See [`prelude_source`]; `ANSWER`, `REQUEST` and `BOOT` are filled in per kind.
+const PRELUDE_TEMPLATE: &str = r#"(function (k) {
+  var boot = BOOT;
+  return function (g, method, path, query, headers, body, env) {
+    'use strict';
+    g.ANSWER = k.ANSWER; g.db = k.db; g.console = k.console; g.fetch = k.fetch;
+    g.socket = k.socket;
+    g.REQUEST = { method: method, path: path, query: query, headers: headers, body: body };
+    var root;
+    g.require = function require(spec) { return (root || (root = boot(k.load)))(spec); };
+    g.process = { env: env };
+  };
+})"#;
+
+/// The prelude's bytecode for each kind, compiled by the first context that needs it:
+/// bytecode belongs to the QuickJS build, not to a runtime, so one compilation serves
+/// every worker and every later (fresh) context.
+static PRELUDE: [OnceLock<Vec<u8>>; 2] = [OnceLock::new(), OnceLock::new()];
+
+/// The prelude's outer function in `ctx` (see [`prelude_source`]).
+fn prelude<'js>(ctx: &Ctx<'js>, kind: ScriptKind) -> rquickjs::Result<Function<'js>> {
+    let slot = match kind {
+        ScriptKind::Main => &PRELUDE[0],
+        ScriptKind::Api => &PRELUDE[1],
+    };
+    let code = match slot.get() {
+        Some(bytes) => bytecode::read(ctx, bytes)?,
+        None => {
+            let code = bytecode::compile(ctx, &prelude_source(kind), "<prelude>")?;
+            let _ = slot.set(bytecode::write(ctx, &code)?);
+            code
+        }
+    };
+    bytecode::run(ctx, &code)?.get()
+}
+
 /// Makes the native globals of a context's first run of `kind`, bound to `scope` (which
-/// the context keeps for its later runs). Returns them as one object, to put back with
-/// [`restore_builtins`], and for `main.js` the state `res` writes into.
+/// the context keeps for its later runs). Returns the function [`install_request`] calls
+/// on every run of this context and, for `main.js`, the state `res` writes into.
 pub(super) fn install_builtins<'js>(
     ctx: &Ctx<'js>,
     scope: &Rc<Scope>,
     kind: ScriptKind,
-) -> rquickjs::Result<(Object<'js>, Option<Rc<RefCell<ResponseState>>>)> {
+) -> rquickjs::Result<(Function<'js>, Option<Rc<RefCell<ResponseState>>>)> {
     let state = match kind {
         ScriptKind::Main => {
             let state = Rc::new(RefCell::new(ResponseState::new(&scope.limits)));
@@ -182,54 +240,38 @@ pub(super) fn install_builtins<'js>(
     for name in builtin_names(kind) {
         kit.set(name, globals.get::<_, Value>(name)?)?;
     }
-    Ok((kit, state))
+    kit.set("load", require::loader(ctx, scope)?)?;
+    let per_run: Function = prelude(ctx, kind)?.call((kit,))?;
+    Ok((per_run, state))
 }
 
-/// Puts the native globals made by [`install_builtins`] back, in case the last run
-/// replaced one (`db = null` at the top level of a sloppy script).
-pub(super) fn restore_builtins<'js>(
-    ctx: &Ctx<'js>,
-    kit: &Object<'js>,
-    kind: ScriptKind,
-) -> rquickjs::Result<()> {
-    let globals = ctx.globals();
-    for name in builtin_names(kind) {
-        globals.set(name, kit.get::<_, Value>(name)?)?;
-    }
-    Ok(())
-}
-
-/// Installs the globals that are new on every run: the request object, `require` (its
-/// module registry is per request) and `process.env`.
+/// Installs the globals of one run: the natives back in place, the request object (`req`
+/// for `main.js`, `request` for `api/main.js`), `require` (its module registry is per
+/// request) and `process.env`, by calling `per_run` from [`install_builtins`].
 pub(super) fn install_request<'js>(
     ctx: &Ctx<'js>,
-    scope: &Rc<Scope>,
-    kind: ScriptKind,
+    per_run: &Function<'js>,
     req: &JsRequest,
     env: &[(String, String)],
 ) -> rquickjs::Result<()> {
-    let globals = ctx.globals();
-    let request = request_object(ctx, req)?;
-    match kind {
-        ScriptKind::Main => globals.set("req", request)?,
-        ScriptKind::Api => globals.set("request", request)?,
-    }
-    require::install(ctx, scope)?;
     let env_obj = Object::new(ctx.clone())?;
     for (k, v) in env {
         env_obj.set(k.as_str(), v.as_str())?;
     }
-    let process = Object::new(ctx.clone())?;
-    process.set("env", env_obj)?;
-    globals.set("process", process)
+    per_run.call((
+        ctx.globals(),
+        req.method.as_str(),
+        req.path.as_str(),
+        req.query.as_str(),
+        headers_object(ctx, req)?,
+        String::from_utf8_lossy(&req.body).as_ref(),
+        env_obj,
+    ))
 }
 
-/// `{method, path, query, headers, body}`.
-fn request_object<'js>(ctx: &Ctx<'js>, req: &JsRequest) -> rquickjs::Result<Object<'js>> {
-    let obj = Object::new(ctx.clone())?;
-    obj.set("method", req.method.as_str())?;
-    obj.set("path", req.path.as_str())?;
-    obj.set("query", req.query.as_str())?;
+/// The request's headers as an object; repeated headers become one comma-joined value
+/// (RFC 9110 §5.3).
+fn headers_object<'js>(ctx: &Ctx<'js>, req: &JsRequest) -> rquickjs::Result<Object<'js>> {
     let headers = Object::new(ctx.clone())?;
     let mut seen: Vec<&str> = Vec::with_capacity(req.headers.len());
     for (name, _) in &req.headers {
@@ -237,7 +279,6 @@ fn request_object<'js>(ctx: &Ctx<'js>, req: &JsRequest) -> rquickjs::Result<Obje
             continue;
         }
         seen.push(name);
-        // Repeated headers become one comma-joined value (RFC 9110 §5.3).
         let mut values = req
             .headers
             .iter()
@@ -251,7 +292,5 @@ fn request_object<'js>(ctx: &Ctx<'js>, req: &JsRequest) -> rquickjs::Result<Obje
         }
         headers.set(name.as_str(), joined)?;
     }
-    obj.set("headers", headers)?;
-    obj.set("body", String::from_utf8_lossy(&req.body).as_ref())?;
-    Ok(obj)
+    Ok(headers)
 }

@@ -5,9 +5,10 @@
 //! rest of the request; a module required again while it is still loading (a cycle) throws
 //! a clear error instead of handing out half-built exports, and so does a missing file.
 //!
-//! The module system itself is a few lines of JS ([`BOOT`]) run at the first `require` of a
-//! request, so a script that never requires pays for one native function; its state lives
-//! in JS objects (never in Rust closures), so the garbage collector sees all of it. The
+//! The module system itself is a few lines of JS ([`BOOT`], part of the per-run prelude in
+//! `globals.rs`) run at the first `require` of a request, so a script that never requires
+//! pays for one small closure; its state lives in JS objects (never in Rust closures), so
+//! the garbage collector sees all of it. The
 //! native half reads a file through [`Host::read_module`](super::Host::read_module) and
 //! compiles it once per content (bytecode cached per site like `main.js`, dropped with it).
 
@@ -15,7 +16,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use rquickjs::{function::Opt, Ctx, Exception, Function, Value};
+use rquickjs::{Ctx, Exception, Function};
 
 use super::bytecode::{self, Compiled};
 use super::globals::Scope;
@@ -28,7 +29,7 @@ const MAX_CACHED: usize = 512;
 
 /// The module system; `load(path)` is the native loader, the result is the root
 /// `require`.
-const BOOT: &str = r#"(function (load) {
+pub(super) const BOOT: &str = r#"(function (load) {
   var cache = Object.create(null);
   function dirOf(p) { var i = p.lastIndexOf('/'); return i < 0 ? '' : p.slice(0, i); }
   function make(dir) {
@@ -95,29 +96,14 @@ impl ModuleCache {
     }
 }
 
-/// Defines the global `require` for this request (the module system boots at its first
-/// call).
-pub(super) fn install<'js>(ctx: &Ctx<'js>, scope: &Rc<Scope>) -> rquickjs::Result<()> {
+/// The native loader [`BOOT`] is given: `load(path)` returns the module at `path` as a
+/// function. Made once per context; the prelude (`globals.rs`) boots a fresh module
+/// registry with it at a request's first `require`.
+pub(super) fn loader<'js>(ctx: &Ctx<'js>, scope: &Rc<Scope>) -> rquickjs::Result<Function<'js>> {
     let scope = scope.clone();
-    let root: Rc<std::cell::RefCell<Option<Function<'js>>>> = Rc::default();
-    let require = Function::new(ctx.clone(), move |ctx: Ctx<'js>, spec: Opt<Value<'js>>| {
-        let existing = root.borrow().clone();
-        let f = match existing {
-            Some(f) => f,
-            None => {
-                let boot: Function = ctx.eval(BOOT)?;
-                let s = scope.clone();
-                let load = Function::new(ctx.clone(), move |ctx: Ctx<'js>, path: String| {
-                    load(&ctx, &s, &path)
-                })?;
-                let f: Function = boot.call((load,))?;
-                *root.borrow_mut() = Some(f.clone());
-                f
-            }
-        };
-        f.call::<_, Value>((spec.0,))
-    })?;
-    ctx.globals().set("require", require)
+    Function::new(ctx.clone(), move |ctx: Ctx<'js>, path: String| {
+        load(&ctx, &scope, &path)
+    })
 }
 
 /// The module at `path` as a function, from the bytecode cache or compiled now.

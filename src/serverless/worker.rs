@@ -25,7 +25,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rquickjs::{qjs, Context, Ctx, Function, Object, Persistent, Runtime, Value};
+use rquickjs::{qjs, Context, Ctx, Function, Persistent, Runtime, Value};
 
 use super::alloc::{Budget, LimitedAllocator};
 use super::bytecode::{self, Compiled};
@@ -127,12 +127,12 @@ struct Warm {
     epoch: u64,
 }
 
-/// What a warm context keeps of its first run: the script's function, the native globals
-/// (see [`globals::install_builtins`]) and what they share — the response state and the
-/// scope, reset for each run.
+/// What a warm context keeps of its first run: the script's function, the per-run prelude
+/// bound to the native globals (see [`globals::install_builtins`]) and what the natives
+/// share — the response state and the scope, reset for each run.
 struct Kept {
     func: Persistent<Function<'static>>,
-    kit: Persistent<Object<'static>>,
+    per_run: Persistent<Function<'static>>,
     state: Rc<RefCell<ResponseState>>,
     scope: Rc<Scope>,
 }
@@ -409,22 +409,20 @@ impl Worker {
         warm: Option<&Kept>,
         made: &mut Option<Kept>,
     ) -> Result<JsResponse, Failure> {
-        let mut new_kit = None;
-        let state = match warm {
+        let mut new_per_run = None;
+        let (per_run, state) = match warm {
             Some(k) => {
-                let kit = k.kit.clone().restore(ctx).map_err(|e| thrown(ctx, e))?;
-                globals::restore_builtins(ctx, &kit, job.kind).map_err(|e| thrown(ctx, e))?;
-                Some(k.state.clone())
+                let per_run = k.per_run.clone().restore(ctx).map_err(|e| thrown(ctx, e))?;
+                (per_run, Some(k.state.clone()))
             }
             None => {
-                let (kit, state) =
+                let (per_run, state) =
                     globals::install_builtins(ctx, scope, job.kind).map_err(|e| thrown(ctx, e))?;
-                new_kit = Some(Persistent::save(ctx, kit));
-                state
+                new_per_run = Some(Persistent::save(ctx, per_run.clone()));
+                (per_run, state)
             }
         };
-        globals::install_request(ctx, scope, job.kind, &job.req, &job.env)
-            .map_err(|e| thrown(ctx, e))?;
+        globals::install_request(ctx, &per_run, &job.req, &job.env).map_err(|e| thrown(ctx, e))?;
         let completion = match (job.kind, warm) {
             (ScriptKind::Main, Some(k)) => {
                 let f = k.func.clone().restore(ctx).map_err(|e| thrown(ctx, e))?;
@@ -440,10 +438,10 @@ impl Worker {
                         "SyntaxError: main.js closes the function it is run in".to_owned(),
                     ));
                 };
-                if let (Some(kit), Some(state)) = (new_kit.take(), state.clone()) {
+                if let (Some(per_run), Some(state)) = (new_per_run.take(), state.clone()) {
                     *made = Some(Kept {
                         func: Persistent::save(ctx, f.clone()),
-                        kit,
+                        per_run,
                         state,
                         scope: scope.clone(),
                     });

@@ -255,6 +255,48 @@ fn a_warm_context_gets_its_builtins_back_and_per_run_limits_afresh() {
     );
 }
 
+/// A script can make a per-request global read-only, or hang setters on
+/// `Object.prototype`; a later request of its warm context still gets its own request
+/// object, or an error — never the one the earlier run pinned.
+#[test]
+fn a_pinned_or_trapped_request_global_never_reaches_a_later_request() {
+    let limits = Limits {
+        threads: 1,
+        ..Limits::default()
+    };
+    let (_host, engine) = engine_with(limits, MemHost::default());
+    let src = r#"
+        var first = !globalThis.seen;
+        globalThis.seen = true;
+        if (first && req.path === '/pin') {
+            Object.defineProperty(globalThis, 'req', { value: { path: '/pinned' }, writable: false });
+        }
+        if (req.path === '/trap') {
+            Object.defineProperty(Object.prototype, 'path', {
+                set: function (v) {}, get: function () { return '/trapped'; }, configurable: true,
+            });
+        }
+        res.send(req.path + ' ' + (first ? 'fresh' : 'warm'));
+    "#;
+    let run = |path: &str| engine.run(&main_js("s", src), &[], get(path));
+    assert_eq!(ok_body(run("/pin")), "/pinned fresh");
+    // The next run cannot put its request in place: it fails (and its context goes)...
+    match run("/real") {
+        Err(JsError::Exception { message, .. }) => {
+            assert!(message.contains("TypeError"), "{message}")
+        }
+        other => panic!("expected a TypeError, got {other:?}"),
+    }
+    // ...and the one after starts in a fresh context.
+    assert_eq!(ok_body(run("/real")), "/real fresh");
+    assert_eq!(ok_body(run("/trap")), "/trap warm");
+    assert_eq!(
+        ok_body(run("/next")),
+        "/next warm",
+        "a setter on Object.prototype is not called"
+    );
+}
+
 #[test]
 fn sites_kv_and_logs_are_isolated() {
     let (host, engine) = engine();
