@@ -6,8 +6,8 @@
 //! budget would pin a `may` worker thread and stall every other connection on it —
 //! static files included. So [`Engine::run`] queues the request for a small pool of OS
 //! threads (8 MiB stacks, one QuickJS runtime each) and waits for the answer on a
-//! `may::sync::mpsc` channel, which parks only the calling coroutine (or blocks the
-//! calling thread when called from a plain thread, e.g. the CLI). The queue is bounded
+//! `kernel::oneshot`, which parks only the calling coroutine (or blocks the calling thread
+//! when called from a plain thread, e.g. the CLI). The queue is bounded
 //! ([`Limits::max_pending`]) and a request that waited longer than
 //! [`Limits::queue_timeout`] is refused, so overload degrades into quick 503s.
 
