@@ -409,18 +409,12 @@ impl Worker {
         warm: Option<&Kept>,
         made: &mut Option<Kept>,
     ) -> Result<JsResponse, Failure> {
-        let mut new_per_run = None;
         let (per_run, state) = match warm {
             Some(k) => {
                 let per_run = k.per_run.clone().restore(ctx).map_err(|e| thrown(ctx, e))?;
                 (per_run, Some(k.state.clone()))
             }
-            None => {
-                let (per_run, state) =
-                    globals::install_builtins(ctx, scope, job.kind).map_err(|e| thrown(ctx, e))?;
-                new_per_run = Some(Persistent::save(ctx, per_run.clone()));
-                (per_run, state)
-            }
+            None => globals::install_builtins(ctx, scope, job.kind).map_err(|e| thrown(ctx, e))?,
         };
         globals::install_request(ctx, &per_run, &job.req, &job.env).map_err(|e| thrown(ctx, e))?;
         let completion = match (job.kind, warm) {
@@ -438,10 +432,10 @@ impl Worker {
                         "SyntaxError: main.js closes the function it is run in".to_owned(),
                     ));
                 };
-                if let (Some(per_run), Some(state)) = (new_per_run.take(), state.clone()) {
+                if let Some(state) = state.clone() {
                     *made = Some(Kept {
                         func: Persistent::save(ctx, f.clone()),
-                        per_run,
+                        per_run: Persistent::save(ctx, per_run.clone()),
                         state,
                         scope: scope.clone(),
                     });
