@@ -65,12 +65,18 @@ def pure(loader: Loader, srv: Running, content: Content) -> dict:
     return loader.run(srv.pid, srv.port, t, PURE_CONNS).to_dict()
 
 
+# How long a server is left quiet before its RSS is sampled, with or without the idle
+# connections: "idle" is a state a server is in for hours, and fazt gives freed memory back
+# within 2 s of its last request (its housekeeping ticks each second). Same for every server.
+SETTLE_SECONDS = 2.5
+
+
 def idle_conns(pin: procs.Pinning, srv: Running, content: Content) -> dict:
     """4: 1,000 keep-alive connections, one request each, then held idle."""
     t = srv.targets["small"]
     probe.check_file(srv.port, t, content.expected(SMALL))
     pin.repin_server(srv.pid)
-    time.sleep(0.5)
+    time.sleep(SETTLE_SECONDS)
     before = procs.tree_rss_kb(srv.pid)
     client = Path(__file__).with_name("idle_conns.py")
     cmd = [
@@ -92,7 +98,7 @@ def idle_conns(pin: procs.Pinning, srv: Running, content: Content) -> dict:
         if len(line) != 3 or line[0] != "ready":
             raise RuntimeError(f"idle-connection client did not get ready: {line}")
         held, failed = int(line[1]), int(line[2])
-        time.sleep(1.0)  # let the server settle with the connections idle
+        time.sleep(SETTLE_SECONDS)  # let the server settle with the connections idle
         with_conns = procs.tree_rss_kb(srv.pid)
         sockets = procs.tree_socket_count(srv.pid)
         proc.stdin.write("close\n")
@@ -126,7 +132,7 @@ def websocket(pin: procs.Pinning, srv: Running, content: Content) -> dict:
 
     t = srv.targets["websocket"]
     pin.repin_server(srv.pid)
-    time.sleep(0.5)
+    time.sleep(SETTLE_SECONDS)
     before = procs.tree_rss_kb(srv.pid)
     client = Path(__file__).with_name("ws_clients.py")
     cmd = [sys.executable, str(client), str(srv.port), t.host or "127.0.0.1"]
@@ -140,7 +146,7 @@ def websocket(pin: procs.Pinning, srv: Running, content: Content) -> dict:
         line = proc.stdout.readline().split()  # "idle OK FAILED"
         if len(line) != 3 or line[0] != "idle":
             raise RuntimeError(f"WebSocket client did not get ready: {line}")
-        time.sleep(1.0)
+        time.sleep(SETTLE_SECONDS)
         with_idle = procs.tree_rss_kb(srv.pid)
         proc.stdin.write("go\n")
         proc.stdin.flush()

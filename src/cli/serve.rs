@@ -294,25 +294,28 @@ fn announce(domain: &str, local: SocketAddr, db: &Db) {
     }
 }
 
-/// Housekeeping off the request path: token last-use times written in batches, freed
-/// database pages given back to the disk, freed memory to the system, script logs trimmed.
+/// Housekeeping off the request path, on a 1-second tick: freed memory given back to the
+/// system as soon as the server goes quiet (and every 30 s when it never does, see
+/// [`Trimmer`](crate::kernel::memory::Trimmer)), token last-use times written in batches and
+/// freed database pages given back to the disk every 30 s, script logs trimmed hourly.
 fn start_housekeeping(app: Arc<App>, life: Arc<Lifecycle>) -> Result<(), CliError> {
     std::thread::Builder::new()
         .name("fazt-housekeeping".into())
         .spawn(move || {
+            let mut trimmer = crate::kernel::memory::Trimmer::new(30);
             let mut ticks = 0u64;
             loop {
-                std::thread::sleep(Duration::from_secs(5));
+                std::thread::sleep(Duration::from_secs(1));
                 ticks += 1;
-                if life.in_flight.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+                if trimmer.due(life.begun.load(std::sync::atomic::Ordering::Relaxed)) {
                     crate::kernel::memory::trim();
                 }
-                if ticks.is_multiple_of(6) {
+                if ticks.is_multiple_of(30) {
                     app.api.flush();
                     app.db.reclaim_free_pages();
                 }
-                if ticks.is_multiple_of(720) {
-                    // Hourly: keep each site's newest script log lines only.
+                if ticks.is_multiple_of(3600) {
+                    // Keep each site's newest script log lines only.
                     crate::scripts::logs::trim(&app.db, 1000);
                 }
             }

@@ -27,6 +27,17 @@ pub fn bin() -> PathBuf {
     }
 }
 
+/// The resident memory of process `pid` in KiB (`VmRSS`; 0 once it is gone).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// A loopback port free now (for servers started beside fazt), never one this test process
 /// handed out before: the kernel may give a just-released port to the next `bind(0)`, and two
 /// servers told the same port (pebble's management port and its DNS server's, once) fail.

@@ -605,6 +605,7 @@ fn serve_requests<S: Transport>(
 
         // 2. The handler, with the body read on demand (and held to the minimum rate).
         life.in_flight.fetch_add(1, Ordering::SeqCst);
+        life.begun.fetch_add(1, Ordering::Relaxed);
         if first_request {
             // In flight now, so shutdown waits for it as a request (counted before uncounted).
             life.not_fresh(peer);

@@ -30,8 +30,11 @@ pub struct Lifecycle {
     stopping: AtomicBool,
     /// Open connections (each counted from accept to close).
     pub connections: AtomicUsize,
-    /// Requests between the start of their handler and the end of their response's write.
+    /// Requests between the start of their handler and the end of their response's write
+    /// (an upgraded connection counts as one until it ends).
     pub in_flight: AtomicUsize,
+    /// Requests begun since the start (wraps): a count standing still means a quiet server.
+    pub begun: AtomicUsize,
     /// Connections (or, behind a trusted proxy, requests) per client address.
     pub per_ip: PerIp,
     wake: std::sync::Mutex<Vec<SocketAddr>>,
