@@ -401,6 +401,36 @@ fn without_js_scripts_are_static_files_and_logged_once() {
     );
 }
 
+/// `require` is put back in a warm context, its module registry is not: every request runs
+/// its modules again. One JS thread, so every request meets the same warm context (where
+/// `globalThis` may keep what a script put there).
+#[cfg(feature = "js")]
+#[test]
+fn every_request_runs_its_modules_again_in_a_warm_context() {
+    let srv = Server::start(&["--js-threads", "1"]);
+    let tok = token(&srv, "deploy");
+    let files: &[(&str, &[u8])] = &[
+        (
+            "main.js",
+            b"var a = require('./lib/count.js'), b = require('./lib/count.js'); res.json([a, b]);",
+        ),
+        (
+            "lib/count.js",
+            b"globalThis.loads = (globalThis.loads || 0) + 1; module.exports = globalThis.loads;",
+        ),
+    ];
+    let r = put_zip(&srv, &tok, "mods", &zipbuild::site(files));
+    assert_eq!(r.status, 200, "{}", r.text());
+    for n in 1..=3 {
+        let v = srv.get("mods.localhost", "/").json();
+        assert_eq!(
+            v,
+            serde_json::json!([n, n]),
+            "request {n}: once per request, every request"
+        );
+    }
+}
+
 #[cfg(feature = "js")]
 #[test]
 fn require_loads_the_sites_own_modules_and_nothing_else() {

@@ -159,11 +159,18 @@ fn builtin_names(kind: ScriptKind) -> [&'static str; 5] {
 /// The per-run half of the globals, as JS: called with the context's natives (`k`), it
 /// returns the function each run calls with the global object and the request. That
 /// function puts the natives back (the last run may have replaced one: `db = null` at the
-/// top level of a sloppy script), and sets the request object, a `require` with a fresh
-/// module registry and `process.env`. Done in Rust, these ~15 property sets were a sixth
-/// of a trivial script's instructions (an atom made and a shape looked up for each); here
-/// the names are atoms in the bytecode and the objects are literals. Strict, so a global
-/// the script made read-only fails the run instead of silently keeping its value.
+/// top level of a sloppy script) with `require` (one function per context, its module
+/// registry new on every run), and sets the request object and `process.env`. Done in
+/// Rust, these ~15 property sets were a sixth of a trivial script's instructions (an atom
+/// made and a shape looked up for each); here the names are atoms in the bytecode and the
+/// objects are literals. Strict, so a global the script made read-only fails the run
+/// instead of silently keeping its value.
+///
+/// `k.shapes` keeps one object of each shape the request object passes through while its
+/// literal is built: QuickJS frees a shape with the last object of it, so without them
+/// every run built the same five shapes again (~3K instructions a run, 3% of a trivial
+/// script). For the same reason `require` is made once: a new closure each run cost
+/// another 3K.
 fn prelude_source(kind: ScriptKind) -> String {
     let [answer, ..] = builtin_names(kind);
     let request = match kind {
@@ -179,13 +186,17 @@ fn prelude_source(kind: ScriptKind) -> String {
 /// See [`prelude_source`]; `ANSWER`, `REQUEST` and `BOOT` are filled in per kind.
 const PRELUDE_TEMPLATE: &str = r#"(function (k) {
   var boot = BOOT;
+  k.shapes = [{}, { method: 0 }, { method: 0, path: 0 }, { method: 0, path: 0, query: 0 },
+    { method: 0, path: 0, query: 0, headers: 0 },
+    { method: 0, path: 0, query: 0, headers: 0, body: 0 }, { env: 0 }];
+  var root;
+  function require(spec) { return (root || (root = boot(k.load)))(spec); }
   return function (g, method, path, query, headers, body, env) {
     'use strict';
+    root = undefined;
     g.ANSWER = k.ANSWER; g.db = k.db; g.console = k.console; g.fetch = k.fetch;
-    g.socket = k.socket;
+    g.socket = k.socket; g.require = require;
     g.REQUEST = { method: method, path: path, query: query, headers: headers, body: body };
-    var root;
-    g.require = function require(spec) { return (root || (root = boot(k.load)))(spec); };
     g.process = { env: env };
   };
 })"#;

@@ -78,6 +78,7 @@
 
 mod alloc;
 mod api;
+mod arena_pins;
 mod bytecode;
 mod commit;
 mod console;

@@ -7,7 +7,7 @@
 //!
 //! The module system itself is a few lines of JS ([`BOOT`], part of the per-run prelude in
 //! `globals.rs`) run at the first `require` of a request, so a script that never requires
-//! pays for one small closure; its state lives in JS objects (never in Rust closures), so
+//! pays nothing for it; its state lives in JS objects (never in Rust closures), so
 //! the garbage collector sees all of it. The native half reads a file through
 //! [`Host::read_module`](super::Host::read_module) and compiles it once per content
 //! (bytecode cached per site like `main.js`, dropped with it).

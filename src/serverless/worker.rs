@@ -28,6 +28,7 @@ use std::time::Instant;
 use rquickjs::{qjs, Context, Ctx, Function, Persistent, Runtime, Value};
 
 use super::alloc::{Budget, LimitedAllocator};
+use super::arena_pins::ArenaPins;
 use super::bytecode::{self, Compiled};
 use super::convert::{describe_thrown, truncate};
 use super::engine::{Job, Shared};
@@ -55,6 +56,8 @@ type Unhandled = Rc<RefCell<Vec<(Persistent<Value<'static>>, String, Option<Stri
 struct Vm {
     /// Emptied after every run; before `rt`, whose values these are.
     unhandled: Unhandled,
+    /// Made with the runtime's first context; before `rt`, whose blocks these are.
+    pins: std::cell::OnceCell<ArenaPins>,
     rt: Runtime,
     budget: Rc<Budget>,
     deadline: Rc<Cell<Option<Instant>>>,
@@ -103,11 +106,22 @@ impl Vm {
         )));
         Ok(Vm {
             unhandled,
+            pins: std::cell::OnceCell::new(),
             rt,
             budget,
             deadline,
             interrupted,
         })
+    }
+}
+
+impl Vm {
+    /// A fresh context on this runtime (see [`new_context`]); the first one also pins the
+    /// runtime's small-block arenas (see `arena_pins.rs`).
+    fn new_context(&self) -> rquickjs::Result<Context> {
+        let ctx = new_context(&self.rt)?;
+        self.pins.get_or_init(|| ArenaPins::new(&ctx));
+        Ok(ctx)
     }
 }
 
@@ -223,7 +237,7 @@ impl Worker {
                     vm.rt.run_gc();
                 }
                 if self.next.is_none() {
-                    self.next = new_context(&vm.rt).ok();
+                    self.next = vm.new_context().ok();
                 }
             }
         }));
@@ -271,7 +285,7 @@ impl Worker {
             None => (
                 match self.next.take() {
                     Some(c) => Ok(c),
-                    None => new_context(&vm.rt),
+                    None => vm.new_context(),
                 },
                 None,
             ),
