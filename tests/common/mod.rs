@@ -183,6 +183,13 @@ impl Server {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                // Logged before the address is handed on: a test that checks the
+                // "listening" line as soon as the server is up must find it.
+                {
+                    let mut l = logs2.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
                 if let Some(i) = line.find(" listening on ") {
                     let rest = &line[i + 14..];
                     let addr = rest.split_whitespace().next().unwrap_or("").to_string();
@@ -190,9 +197,6 @@ impl Server {
                         let _ = tx.send(addr);
                     }
                 }
-                let mut l = logs2.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
             }
         });
         let addr = match rx.recv_timeout(Duration::from_secs(60)) {
