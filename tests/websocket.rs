@@ -372,6 +372,12 @@ fn an_open_websocket_counts_as_its_addresss_connection() {
     }
 }
 
+/// Whether the binary at `path` is linked against glibc (its symbol versions name it).
+fn links_glibc(path: &std::path::Path) -> bool {
+    let bin = std::fs::read(path).unwrap_or_default();
+    bin.windows(8).any(|w| w == b"GLIBC_2.")
+}
+
 /// A connected WebSocket stays "in flight" for as long as it lives; the server must still
 /// give the memory of a burst back once the burst is over. (It did not: with one client
 /// connected, 16 parallel downloads of a 10 MiB file left ~7 MiB of freed heap resident for
@@ -416,6 +422,14 @@ fn a_connected_client_does_not_keep_a_bursts_memory_from_the_system() {
     }
 
     // Quiet again (the client is still connected): the memory goes back within seconds.
+    // Only glibc's allocator is asked (`malloc_trim`); musl gives back what it gives back by
+    // itself and caches the rest (+3.3 MiB after this burst, client or not), so there the
+    // check is only that the client is still served.
+    if !links_glibc(&bin()) {
+        eprintln!("not a glibc build: memory is musl's to return");
+        assert_nothing_queued(&mut client);
+        return;
+    }
     let allowance = 3 * 1024;
     let t = Instant::now();
     let mut now = rss_kib(srv.child.id());
