@@ -677,6 +677,7 @@ fn serve_requests<S: Transport>(
 /// Sends the `101` head and returns the upgraded connection with its upgrader (see
 /// [`upgrade`](super::upgrade)); `allowed` is false when the request had a body or the server
 /// is stopping, which gets a 500 / 503 instead.
+#[inline(never)]
 fn upgrade<S: Transport>(
     mut wire: Wire<S>,
     resp: Response,
@@ -735,6 +736,12 @@ const LINGER: Duration = Duration::from_secs(5);
 /// sends its whole body before reading (most do, without `Expect: 100-continue`) would see
 /// "connection reset" instead of the 503 and its `Retry-After`. Signal the end of our
 /// side, then discard the client's bytes for at most [`LINGER`]; nothing is buffered.
+///
+/// Never inlined, nor are the other rare paths of the request loop ([`upgrade`],
+/// [`respond_error`]): inlined, their locals (this 8 KiB sink above all) made the loop's
+/// frame 17.7 KiB, and a frame that large is probed page by page on entry, so every
+/// connection held five resident stack pages from its first byte — idle ones included.
+#[inline(never)]
 fn linger<S: Transport>(wire: &mut Wire<S>) {
     if wire.s.shutdown_write().is_err() {
         return;
@@ -752,6 +759,7 @@ fn linger<S: Transport>(wire: &mut Wire<S>) {
     }
 }
 
+#[inline(never)]
 fn respond_error<S: Transport>(wire: &mut Wire<S>, e: &HeadError) {
     send(
         wire,
